@@ -1,0 +1,38 @@
+"""The domain catalog: parameters, units, stations, flags and AQI rules, as data.
+
+One source of truth for ingest, transforms, GX suites and SQL. The data files under
+``data/`` carry a source for every number; ``load_catalog()`` checks them and caches
+the result, so callers may call it freely.
+"""
+
+from aircarbon.catalog._catalog import Catalog
+from aircarbon.catalog._loader import DEFAULT_CATALOG_DIR, load_catalog
+from aircarbon.catalog._model import (
+    AqiCategory,
+    AqiStandard,
+    DataFlag,
+    Network,
+    Parameter,
+    ParamGroup,
+    Station,
+    StationType,
+    Validity,
+)
+from aircarbon.catalog._units import Conversion, UnitRegistry
+
+__all__ = [
+    "DEFAULT_CATALOG_DIR",
+    "AqiCategory",
+    "AqiStandard",
+    "Catalog",
+    "Conversion",
+    "DataFlag",
+    "Network",
+    "ParamGroup",
+    "Parameter",
+    "Station",
+    "StationType",
+    "UnitRegistry",
+    "Validity",
+    "load_catalog",
+]

@@ -1,0 +1,330 @@
+"""Reads the catalog's data files and checks them for consistency.
+
+Every inconsistency (an unknown source key, a duplicate HJ 212 code, a station naming
+an unknown parameter, a range outside physical limits) fails the load with a message
+naming the file and the offending value: a wrong catalog must never start a pipeline.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from aircarbon.catalog._catalog import Catalog
+from aircarbon.catalog._model import (
+    AqiCategory,
+    AqiStandard,
+    DataFlag,
+    Network,
+    Parameter,
+    ParamGroup,
+    Station,
+    StationType,
+    Validity,
+)
+from aircarbon.catalog._units import UnitDef, UnitRegistry
+from aircarbon.errors import CatalogError
+
+__all__ = ["DEFAULT_CATALOG_DIR", "load_catalog"]
+
+DEFAULT_CATALOG_DIR = Path(__file__).with_name("data")
+
+
+def load_catalog(directory: Path | str | None = None) -> Catalog:
+    """The catalog in ``directory`` (default: the shipped sample network), cached."""
+    return _load(Path(directory) if directory is not None else DEFAULT_CATALOG_DIR)
+
+
+@lru_cache(maxsize=8)
+def _load(directory: Path) -> Catalog:
+    sources = _toml(directory / "sources.toml")["sources"]
+    units = _load_units(_toml(directory / "units.toml"), sources)
+    params = _load_parameters(directory, sources)
+    stations_doc = _toml(directory / "stations.toml")
+    network, sets, stations = _load_stations(stations_doc, params, sources)
+    aqi_doc = _toml(directory / "aqi.toml")
+    catalog = Catalog(
+        parameters=params,
+        stations=stations,
+        network=network,
+        units=units,
+        flags=_load_flags(_toml(directory / "flags.toml"), sources),
+        categories=tuple(
+            AqiCategory(
+                level=c["level"],
+                aqi_max=c["aqi_max"],
+                roman=c["roman"],
+                name_zh=c["name_zh"],
+                name_en=c["name_en"],
+                color=c["color"],
+            )
+            for c in aqi_doc["category"]
+        ),
+        iaqi_steps=tuple(aqi_doc["iaqi_steps"]),
+        aqi_standards=_load_aqi(aqi_doc, sources),
+        validity=_load_validity(_toml(directory / "validity.toml")),
+        sources=sources,
+        station_sets=sets,
+    )
+    _check_units(catalog)
+    return catalog
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise CatalogError(f"catalog file missing: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"catalog file {path.name}: {exc}") from exc
+
+
+def _need_source(key: str | None, where: str, sources: Mapping[str, str]) -> str:
+    if not key or key not in sources:
+        raise CatalogError(f"{where}: source {key!r} is not defined in sources.toml")
+    return key
+
+
+def _load_units(doc: dict[str, Any], sources: Mapping[str, str]) -> UnitRegistry:
+    ref = doc["reference_state"]
+    _need_source(ref["source"], "units.toml reference_state", sources)
+    molar_volume_l = ref["gas_constant"] * ref["temperature_k"] / ref["pressure_pa"] * 1000.0
+    dims = doc["dimensions"]
+    units: dict[str, UnitDef] = {}
+    for name, spec in doc["units"].items():
+        if spec["dimension"] not in dims:
+            raise CatalogError(f"units.toml: unit {name!r} has unknown dimension")
+        _need_source(spec.get("source"), f"units.toml unit {name!r}", sources)
+        units[name] = UnitDef(name, spec["dimension"], float(spec["factor"]), spec.get("offset", 0.0))
+    for alias, target in doc["aliases"].items():
+        if target not in units:
+            raise CatalogError(f"units.toml: alias {alias!r} points to unknown unit {target!r}")
+    return UnitRegistry(units, doc["aliases"], molar_volume_l)
+
+
+def _range(value: Any, where: str) -> tuple[float, float]:
+    lo, hi = (float(v) for v in value)
+    if not lo < hi:
+        raise CatalogError(f"{where}: range [{lo}, {hi}] is empty")
+    return lo, hi
+
+
+def _load_parameters(directory: Path, sources: Mapping[str, str]) -> dict[str, Parameter]:
+    params: dict[str, Parameter] = {}
+    for row in _toml(directory / "parameters.toml")["parameter"]:
+        code = row["code"]
+        where = f"parameters.toml {code!r}"
+        physical = _range(row["physical"], f"{where} physical")
+        plausible = _range(row["plausible"], f"{where} plausible")
+        if not (physical[0] <= plausible[0] and plausible[1] <= physical[1]):
+            raise CatalogError(f"{where}: plausible range lies outside the physical range")
+        for key in ("source", "range_source", "gwp_source", "hj212_source"):
+            if key in row:
+                _need_source(row[key], f"{where} {key}", sources)
+        _add(
+            params,
+            Parameter(
+                code=code,
+                name_zh=row["name_zh"],
+                name_en=row["name_en"],
+                group=ParamGroup(row["group"]),
+                unit=row["unit"],
+                accepted=tuple(row["accepted"]),
+                physical=physical,
+                plausible=plausible,
+                noise=float(row["noise"]),
+                source=row["source"],
+                range_source=row["range_source"],
+                hj212=row.get("hj212"),
+                hj212_unit=row.get("hj212_unit"),
+                molar_mass=row.get("molar_mass"),
+                gwp100=row.get("gwp100"),
+                gwp_source=row.get("gwp_source"),
+            ),
+        )
+    with (directory / "voc_species.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            code = row["code"]
+            where = f"voc_species.csv {code!r}"
+            _need_source(row["mir_source"], f"{where} mir_source", sources)
+            _need_source(row["koh_source"], f"{where} koh_source", sources)
+            _add(
+                params,
+                Parameter(
+                    code=code,
+                    name_zh=row["name_zh"],
+                    name_en=row["name_en"],
+                    group=ParamGroup.VOC,
+                    unit="ppbv",
+                    accepted=("ppbv", "ppb", "pptv", "ppt", "ug/m3"),
+                    physical=(-1.0, 100000.0),
+                    plausible=(0.0, 1000.0),
+                    noise=0.01,
+                    source=row["mir_source"],
+                    range_source="engineering_choice",
+                    hj212=row["hj212"] or None,
+                    molar_mass=float(row["molar_mass"]),
+                    cas=row["cas"],
+                    voc_group=row["voc_group"],
+                    pams=row["pams"] == "true",
+                    mir=float(row["mir"]),
+                    mir_source=row["mir_source"],
+                    koh=float(row["koh"]),
+                    koh_source=row["koh_source"],
+                ),
+            )
+    seen: dict[str, str] = {}
+    for p in params.values():
+        if p.hj212:
+            if p.hj212 in seen:
+                raise CatalogError(
+                    f"HJ 212 code {p.hj212!r} used by both {seen[p.hj212]!r} and {p.code!r}"
+                )
+            seen[p.hj212] = p.code
+    return params
+
+
+def _add(params: dict[str, Parameter], p: Parameter) -> None:
+    if p.code in params:
+        raise CatalogError(f"parameter code {p.code!r} defined twice")
+    params[p.code] = p
+
+
+def _load_stations(
+    doc: dict[str, Any], params: Mapping[str, Parameter], sources: Mapping[str, str]
+) -> tuple[Network, dict[str, tuple[str, ...]], dict[str, Station]]:
+    net = doc["network"]
+    _need_source(net["source"], "stations.toml network", sources)
+    network = Network(
+        city=net["city"],
+        name_zh=net["name_zh"],
+        name_en=net["name_en"],
+        timezone=net["timezone"],
+        center=(float(net["center"][0]), float(net["center"][1])),
+    )
+    pams = tuple(p.code for p in params.values() if p.pams)
+    raw_sets: dict[str, list[str]] = doc.get("sets", {})
+
+    def expand(items: list[str], where: str, depth: int = 0) -> list[str]:
+        out: list[str] = []
+        for item in items:
+            if item == "@voc_pams":
+                out.extend(pams)
+            elif item.startswith("@"):
+                name = item[1:]
+                if name not in raw_sets or depth > 4:
+                    raise CatalogError(f"{where}: unknown parameter set {item!r}")
+                out.extend(expand(raw_sets[name], where, depth + 1))
+            elif item not in params:
+                raise CatalogError(f"{where}: unknown parameter {item!r}")
+            else:
+                out.append(item)
+        return list(dict.fromkeys(out))
+
+    sets = {name: tuple(expand(items, f"stations.toml set {name!r}")) for name, items in raw_sets.items()}
+    stations: dict[str, Station] = {}
+    mns: set[str] = set()
+    for row in doc["station"]:
+        sid = row["id"]
+        where = f"stations.toml station {sid!r}"
+        if sid in stations:
+            raise CatalogError(f"{where}: defined twice")
+        if row["mn"] in mns:
+            raise CatalogError(f"{where}: HJ 212 MN {row['mn']!r} used twice")
+        mns.add(row["mn"])
+        stations[sid] = Station(
+            id=sid,
+            name_zh=row["name_zh"],
+            name_en=row["name_en"],
+            type=StationType(row["type"]),
+            lat=float(row["lat"]),
+            lon=float(row["lon"]),
+            mn=row["mn"],
+            params=tuple(expand(row["params"], where)),
+            instruments=tuple(row.get("instruments", ())),
+            district=row.get("district", ""),
+            timezone=row.get("timezone", network.timezone),
+            background=bool(row.get("background", False)),
+        )
+    return network, sets, stations
+
+
+def _load_flags(doc: dict[str, Any], sources: Mapping[str, str]) -> dict[str, DataFlag]:
+    flags: dict[str, DataFlag] = {}
+    for letter, spec in doc["flags"].items():
+        _need_source(spec["source"], f"flags.toml {letter!r}", sources)
+        flags[letter] = DataFlag(
+            letter=letter,
+            valid=bool(spec["valid"]),
+            name_en=spec["name_en"],
+            name_zh=spec["name_zh"],
+            keep_marked=bool(spec.get("keep_marked", False)),
+        )
+    return flags
+
+
+def _load_aqi(doc: dict[str, Any], sources: Mapping[str, str]) -> dict[str, AqiStandard]:
+    out: dict[str, AqiStandard] = {}
+    steps = doc["iaqi_steps"]
+    for version, spec in doc["standard"].items():
+        where = f"aqi.toml standard {version}"
+        _need_source(spec["source"], where, sources)
+        bps = {k: tuple(float(x) for x in v) for k, v in spec["breakpoints"].items()}
+        for key, bp in bps.items():
+            if len(bp) > len(steps) or list(bp) != sorted(bp):
+                raise CatalogError(f"{where}: breakpoints {key!r} must ascend, ≤ {len(steps)} steps")
+        for report, mapping in spec["reports"].items():
+            for inp, column in mapping.items():
+                if column not in bps:
+                    raise CatalogError(f"{where} report {report}: {inp!r} -> unknown {column!r}")
+        until = spec.get("effective_until")
+        out[version] = AqiStandard(
+            version=version,
+            name=spec["name"],
+            effective_from=dt.date.fromisoformat(spec["effective_from"]),
+            effective_until=dt.date.fromisoformat(until) if until else None,
+            breakpoints=bps,
+            above_top=dict(spec.get("above_top", {})),
+            reports={k: dict(v) for k, v in spec["reports"].items()},
+            input_decimals=dict(spec.get("input_decimals", {})),
+            exceedance_pollutant_above=spec.get("exceedance_pollutant_above"),
+            source=spec["source"],
+        )
+    return out
+
+
+def _load_validity(doc: dict[str, Any]) -> Validity:
+    return Validity(
+        hourly_min_minutes=doc["hourly"]["min_minutes"],
+        hourly_params=tuple(doc["hourly"]["params"]),
+        daily_min_hours=doc["daily"]["min_hours"],
+        daily_params=tuple(doc["daily"]["params"]),
+        o3_8h_window_hours=doc["o3_8h"]["window_hours"],
+        o3_8h_min_hours=doc["o3_8h"]["min_hours"],
+        o3_8h_max_first_end_hour=doc["o3_8h_max"]["first_window_end_hour"],
+        o3_8h_max_last_end_hour=doc["o3_8h_max"]["last_window_end_hour"],
+        o3_8h_max_min_windows=doc["o3_8h_max"]["min_windows"],
+        o3_8h_max_valid_if_exceeds=float(doc["o3_8h_max"]["valid_if_exceeds"]),
+        annual_min_days=doc["annual"]["min_days"],
+        annual_min_days_per_month=doc["annual"]["min_days_per_month"],
+        annual_min_days_february=doc["annual"]["min_days_february"],
+        sources=tuple(sorted({v["source"] for v in doc.values() if isinstance(v, dict)})),
+    )
+
+
+def _check_units(catalog: Catalog) -> None:
+    """Every accepted unit of every parameter must convert into its canonical unit."""
+    for p in catalog.parameters.values():
+        if p.unit not in p.accepted:
+            raise CatalogError(f"parameter {p.code!r}: canonical unit {p.unit!r} not in accepted")
+        for unit in (*p.accepted, *([p.hj212_unit] if p.hj212_unit else [])):
+            try:
+                catalog.conversion(p.code, unit)
+            except CatalogError as exc:
+                raise CatalogError(f"parameter {p.code!r}: {exc}") from exc

@@ -1,0 +1,164 @@
+"""Typed records of the domain catalog; plain frozen data, loaded once and shared."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "AqiCategory",
+    "AqiStandard",
+    "DataFlag",
+    "Network",
+    "ParamGroup",
+    "Parameter",
+    "Station",
+    "StationType",
+    "Validity",
+]
+
+
+class ParamGroup(StrEnum):
+    """Families of parameters; transforms and the bulletin select by group."""
+
+    CRITERIA = "criteria"
+    GAS = "gas"
+    VOC = "voc"
+    GHG = "ghg"
+    METEOROLOGY = "meteorology"
+    PM_COMPONENT = "pm_component"
+    ELEMENT = "element"
+    RADIATION = "radiation"
+    STATUS = "status"
+
+
+class StationType(StrEnum):
+    """The station kinds the city's synergy plan asks its network to build."""
+
+    NATIONAL = "national"
+    VOC = "voc"
+    GHG = "ghg"
+    PM_COMPONENT = "pm_component"
+    RADIATION = "radiation"
+    ECOLOGICAL = "ecological"
+    MICRO = "micro"
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One measurable quantity, with everything ingest, QC, SQL and GX need to know."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    group: ParamGroup
+    unit: str
+    accepted: tuple[str, ...]
+    physical: tuple[float, float]
+    plausible: tuple[float, float]
+    noise: float
+    source: str
+    range_source: str
+    hj212: str | None = None
+    hj212_unit: str | None = None
+    molar_mass: float | None = None
+    # VOC species
+    cas: str | None = None
+    voc_group: str | None = None
+    pams: bool = False
+    mir: float | None = None
+    mir_source: str | None = None
+    koh: float | None = None
+    koh_source: str | None = None
+    # greenhouse gases
+    gwp100: float | None = None
+    gwp_source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """One monitoring site of the network."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    type: StationType
+    lat: float
+    lon: float
+    mn: str
+    params: tuple[str, ...]
+    instruments: tuple[str, ...]
+    district: str = ""
+    timezone: str = "Asia/Shanghai"
+    background: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """The city the sample network belongs to; its time zone defines local days."""
+
+    city: str
+    name_zh: str
+    name_en: str
+    timezone: str
+    center: tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class DataFlag:
+    """An HJ 212 data flag letter and whether values carrying it may be averaged."""
+
+    letter: str
+    valid: bool
+    name_en: str
+    name_zh: str
+    keep_marked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AqiCategory:
+    """One AQI level of HJ 633 (the same six in both versions)."""
+
+    level: int
+    aqi_max: int
+    roman: str
+    name_zh: str
+    name_en: str
+    color: str
+
+
+@dataclass(frozen=True, slots=True)
+class AqiStandard:
+    """One version of HJ 633 as data: breakpoints, special rules and report composition."""
+
+    version: str
+    name: str
+    effective_from: dt.date
+    effective_until: dt.date | None
+    breakpoints: dict[str, tuple[float, ...]]
+    above_top: dict[str, dict[str, str | int]]
+    reports: dict[str, dict[str, str]]
+    input_decimals: dict[str, int]
+    exceedance_pollutant_above: int | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Validity:
+    """Data-completeness minimums (GB 3095 Table 4, HJ 663), in one place for every step."""
+
+    hourly_min_minutes: int
+    hourly_params: tuple[str, ...]
+    daily_min_hours: int
+    daily_params: tuple[str, ...]
+    o3_8h_window_hours: int
+    o3_8h_min_hours: int
+    o3_8h_max_first_end_hour: int
+    o3_8h_max_last_end_hour: int
+    o3_8h_max_min_windows: int
+    o3_8h_max_valid_if_exceeds: float
+    annual_min_days: int
+    annual_min_days_per_month: int
+    annual_min_days_february: int
+    sources: tuple[str, ...] = field(default=())

@@ -1,0 +1,223 @@
+"""The one settings object: ``AIRCARBON_*`` environment variables over an optional TOML file.
+
+Configuration is read once, at the edge (the CLI or a DAG task), validated, and passed on
+as this typed object; no module reads the environment on its own. A bad value fails with
+a one-line :class:`~aircarbon.errors.SettingsError` naming the key as the user wrote it.
+
+Precedence, highest first: explicit overrides (CLI flags), ``AIRCARBON_*`` variables,
+the TOML file named by ``AIRCARBON_CONFIG`` (keys without the prefix, e.g.
+``broker_url = "mqtt://..."``; a ``[aircarbon]`` table is also accepted), then defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from aircarbon.errors import SettingsError
+
+__all__ = ["ENV_PREFIX", "BrokerTarget", "Settings", "load_settings"]
+
+ENV_PREFIX = "AIRCARBON_"
+CONFIG_ENV = "AIRCARBON_CONFIG"
+
+
+class BrokerTarget(BaseModel):
+    """A parsed broker URL: what the MQTT clients actually connect to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+
+class Settings(BaseModel):
+    """Every knob of AirCarbon, with the defaults the demo runs on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # --- where things live ---------------------------------------------------------------
+    data_dir: Path = Field(default=Path("data"), description="raw store, dead letters, lake")
+    catalog_dir: Path | None = Field(default=None, description="override the shipped catalog")
+    timezone: str = "Asia/Shanghai"
+    # --- broker ----------------------------------------------------------------------------
+    broker_url: str | None = Field(
+        default=None, description="mqtt://host:port or mqtts://; unset: embedded broker"
+    )
+    broker_username: str | None = None
+    broker_password: str | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_id: str = "aircarbon-collector"
+    share_group: str | None = Field(default=None, description="$share group for several collectors")
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    keepalive_s: int = Field(default=30, ge=1)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+    # --- ingest rules ----------------------------------------------------------------------
+    max_payload_bytes: int = Field(default=64 * 1024, ge=256)
+    dead_letter_payload_bytes: int = Field(default=4096, ge=0)
+    max_age_s: int = Field(default=7 * 24 * 3600, ge=0, description="late data accepted")
+    max_future_s: int = Field(default=300, ge=0, description="clock skew tolerated")
+    hj212_datatime: Literal["start", "end"] = "start"
+    batch_max_readings: int = Field(default=50_000, ge=1)
+    batch_max_age_s: float = Field(default=1.0, gt=0)
+    queue_max_messages: int = Field(default=20_000, ge=1)
+    # --- health ----------------------------------------------------------------------------
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=8765, ge=0, le=65535)
+    alert_silent_periods: int = Field(default=3, ge=1)
+    alert_dead_letter_rate: float = Field(default=0.05, ge=0, le=1)
+    alert_lag_s: float = Field(default=600.0, ge=0)
+    # --- warehouse -------------------------------------------------------------------------
+    warehouse_catalog: str | None = Field(
+        default=None, description="DuckLake catalog: default sqlite file in data_dir"
+    )
+    warehouse_data: str | None = Field(default=None, description="data path or s3:// URL")
+    # --- misc ------------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
+            raise ValueError(f"scheme must be mqtt:// or mqtts://, got {value!r}")
+        if not parts.hostname:
+            raise ValueError(f"no host in {value!r}")
+        _ = parts.port  # raises ValueError on a bad port
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    # --- derived ---------------------------------------------------------------------------
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def dead_letter_dir(self) -> Path:
+        return self.data_dir / "dead_letter"
+
+    @property
+    def bulletins_dir(self) -> Path:
+        return self.data_dir / "bulletins"
+
+    @property
+    def lake_catalog(self) -> str:
+        """The DuckLake catalog spec after ``ducklake:`` (SPEC §3 default: sqlite file)."""
+        if self.warehouse_catalog:
+            return self.warehouse_catalog
+        return f"sqlite:{self.data_dir / 'warehouse.sqlite'}"
+
+    @property
+    def lake_data(self) -> str:
+        return self.warehouse_data or str(self.data_dir / "warehouse") + "/"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def broker(self) -> BrokerTarget | None:
+        """The configured broker, or None for the embedded one."""
+        if self.broker_url is None:
+            return None
+        parts = urlsplit(self.broker_url)
+        tls = parts.scheme in {"mqtts", "ssl"}
+        return BrokerTarget(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            tls=tls,
+            username=self.broker_username or parts.username,
+            password=self.broker_password or parts.password,
+        )
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with CLI overrides applied (None values are ignored), re-validated."""
+        data = self.model_dump()
+        data.update({k: v for k, v in changes.items() if v is not None})
+        return _validate(data, origin="option")
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, str]:
+    fields = Settings.model_fields
+    values: dict[str, str] = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in fields:
+            raise SettingsError(key, "unknown setting (see `aircarbon --help` and docs/settings.md)")
+        values[name] = value
+    return values
+
+
+def _file_values(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(CONFIG_ENV, f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(CONFIG_ENV, f"{path}: {exc}") from exc
+    table = doc.get("aircarbon", doc)
+    if not isinstance(table, dict):
+        raise SettingsError(CONFIG_ENV, f"{path}: [aircarbon] must be a table")
+    return dict(table)
+
+
+def _validate(data: Mapping[str, Any], *, origin: str) -> Settings:
+    try:
+        return Settings.model_validate(dict(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        key = f"{ENV_PREFIX}{field.upper()}" if origin == "env" else field
+        msg = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(key, msg) from exc
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Settings from ``env`` (default: the process environment) and the TOML file it names."""
+    environ = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    origin = "env"
+    config = environ.get(CONFIG_ENV)
+    if config:
+        file_values = _file_values(Path(config))
+        try:
+            Settings.model_validate(file_values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            raise SettingsError(
+                f"{field} (in {config})", err["msg"].removeprefix("Value error, ")
+            ) from exc
+        data.update(file_values)
+    data.update(_env_values(environ))
+    settings = _validate(data, origin=origin)
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+    return settings

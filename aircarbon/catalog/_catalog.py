@@ -113,6 +113,10 @@ class Catalog:
     def _by_mn(self) -> dict[str, Station]:
         return {s.mn: s for s in self.stations.values()}
 
+    def stations_by_mn(self) -> Mapping[str, Station]:
+        """Stations keyed by their HJ 212 MN (the decoder's hot-path lookup)."""
+        return self._by_mn
+
     def station_by_mn(self, mn: str) -> Station:
         """The station whose data logger has HJ 212 device code ``mn``."""
         try:

@@ -1,0 +1,415 @@
+"""Wire messages → normalised readings (SPEC §1), for JSON v1 and HJ 212-2017 alike.
+
+Both formats end in the same rows (station, param, ts UTC, value in canonical unit,
+flag, period_s, seq, source) appended to a :class:`~ingest.batch.ReadingBatch`, and the
+same :class:`Rejection` records carrying a :class:`~ingest.reasons.RejectReason`.
+A message-level problem rejects the whole payload; a reading-level one rejects only that
+reading, so the valid readings of a partly valid message still land.
+
+Decoding is pure: the caller passes the time "now" and the rules (catalog, limits), which
+keeps it deterministic for tests and usable without a broker (``aircarbon decode``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from aircarbon.catalog import Catalog, Parameter
+from aircarbon.errors import UnknownUnitError
+from ingest.batch import ReadingBatch
+from ingest.hj212 import HJ212Error, Packet, parse_packet, require_data_upload
+from ingest.reasons import RejectReason
+
+__all__ = [
+    "STATUS_STATES",
+    "DecodeRules",
+    "Decoded",
+    "Rejection",
+    "StatusEvent",
+    "decode_hj212",
+    "decode_json",
+    "decode_message",
+    "decode_status",
+    "parse_topic",
+    "to_us",
+]
+
+TOPIC_ROOT: Final = "aircarbon/v1/"
+STATION_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+STATUS_STATES: Final = frozenset({"online", "offline", "maintenance", "calibrating"})
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_US: Final = dt.timedelta(microseconds=1)
+_MAX_PERIOD_S: Final = 86_400
+
+Kind = Literal["readings", "hj212", "status"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a message (``param`` None) or one of its readings did not land."""
+
+    reason: RejectReason
+    detail: str
+    param: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """A station's status message (retained, also its MQTT will)."""
+
+    station: str
+    state: str
+    ts_us: int | None
+
+
+@dataclass(slots=True)
+class Decoded:
+    """What one message produced: how many readings were appended, and what was refused."""
+
+    station: str | None
+    kind: str
+    accepted: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    seq: int | None = None
+    ts_us: int | None = None
+    period_s: int | None = None
+    status: StatusEvent | None = None
+    packet: Packet | None = None
+
+    @property
+    def rejected_whole(self) -> bool:
+        """True when the message as a whole was refused (nothing of it landed)."""
+        return any(r.param is None for r in self.rejections)
+
+    def reject(self, reason: RejectReason, detail: str, param: str | None = None) -> Decoded:
+        self.rejections.append(Rejection(reason, detail, param))
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeRules:
+    """The catalog and limits a decoder checks against (from the settings object)."""
+
+    catalog: Catalog
+    check_station: bool = True
+    check_time: bool = True
+    max_payload_bytes: int = 64 * 1024
+    max_age_s: int = 7 * 24 * 3600
+    max_future_s: int = 300
+    hj212_datatime: Literal["start", "end"] = "start"
+
+
+def to_us(ts: dt.datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (exact, no float rounding)."""
+    return (ts - _EPOCH) // _US
+
+
+def parse_topic(topic: str) -> tuple[str, str] | None:
+    """``aircarbon/v1/{station}/{kind}`` → (station, kind), or None when malformed."""
+    if not topic.startswith(TOPIC_ROOT):
+        return None
+    rest = topic[len(TOPIC_ROOT) :].split("/")
+    if len(rest) != 2 or not STATION_RE.fullmatch(rest[0]):
+        return None
+    return rest[0], rest[1]
+
+
+def decode_message(
+    topic: str, payload: bytes, rules: DecodeRules, now_us: int, out: ReadingBatch
+) -> Decoded:
+    """Decode one MQTT message by its topic; readings are appended to ``out``."""
+    parsed = parse_topic(topic)
+    if parsed is None:
+        return Decoded(None, "unknown").reject(
+            RejectReason.BAD_TOPIC, f"topic {topic!r} is not aircarbon/v1/{{station}}/{{kind}}"
+        )
+    station, kind = parsed
+    if len(payload) > rules.max_payload_bytes:
+        return Decoded(station, kind).reject(
+            RejectReason.OVERSIZED,
+            f"payload of {len(payload)} bytes exceeds the limit of {rules.max_payload_bytes}",
+        )
+    if kind == "readings":
+        return decode_json(payload, station, rules, now_us, out)
+    if kind == "hj212":
+        return decode_hj212(payload, station, rules, now_us, out)
+    if kind == "status":
+        return decode_status(payload, station, rules)
+    return Decoded(station, kind).reject(
+        RejectReason.BAD_TOPIC, f"topic kind {kind!r} is not readings, hj212 or status"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# JSON v1
+# --------------------------------------------------------------------------------------
+
+
+class _JsonMessage(msgspec.Struct, forbid_unknown_fields=False):
+    station: str
+    ts: str
+    readings: dict[str, Any]
+    period_s: int = 0
+    seq: int | None = None
+    units: dict[str, str] = {}
+    flags: dict[str, str] = {}
+
+
+_JSON_DECODER: Final = msgspec.json.Decoder(_JsonMessage)
+
+
+@lru_cache(maxsize=8192)
+def _parse_rfc3339(text: str) -> int | None:
+    """µs since the epoch, or None when not RFC 3339 with an offset (cached: ts repeat)."""
+    if len(text) < 20 or text[10] not in "Tt ":
+        return None
+    try:
+        ts = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if ts.tzinfo is None:
+        return None
+    return to_us(ts)
+
+
+def _check_time(
+    decoded: Decoded, ts_us: int, rules: DecodeRules, now_us: int, raw: str
+) -> bool:
+    if not rules.check_time:
+        return True
+    if ts_us - now_us > rules.max_future_s * 1_000_000:
+        decoded.reject(
+            RejectReason.TS_FUTURE,
+            f"ts {raw} is {(ts_us - now_us) / 1e6:.0f} s in the future "
+            f"(limit {rules.max_future_s} s)",
+        )
+        return False
+    if now_us - ts_us > rules.max_age_s * 1_000_000:
+        decoded.reject(
+            RejectReason.TS_TOO_OLD,
+            f"ts {raw} is {(now_us - ts_us) / 86_400e6:.1f} days old "
+            f"(limit {rules.max_age_s / 86_400:.1f} days)",
+        )
+        return False
+    return True
+
+
+def decode_json(
+    payload: bytes, topic_station: str | None, rules: DecodeRules, now_us: int, out: ReadingBatch
+) -> Decoded:
+    """Decode a JSON v1 reading message (SPEC §1)."""
+    decoded = Decoded(topic_station, "readings")
+    try:
+        msg = _JSON_DECODER.decode(payload)
+    except msgspec.ValidationError as exc:
+        return decoded.reject(RejectReason.BAD_SCHEMA, f"JSON message: {exc}")
+    except msgspec.DecodeError as exc:
+        if isinstance(payload, bytes) and not _is_utf8(payload):
+            return decoded.reject(RejectReason.BAD_ENCODING, "payload is not UTF-8")
+        return decoded.reject(RejectReason.MALFORMED_JSON, f"not JSON: {exc}")
+    station = msg.station
+    decoded.station = station
+    if topic_station is not None and station != topic_station:
+        return decoded.reject(
+            RejectReason.TOPIC_MISMATCH,
+            f"payload station {station!r} differs from topic station {topic_station!r}",
+        )
+    if rules.check_station and station not in rules.catalog.stations:
+        return decoded.reject(RejectReason.UNKNOWN_STATION, f"unknown station {station!r}")
+    if not 0 <= msg.period_s <= _MAX_PERIOD_S:
+        return decoded.reject(
+            RejectReason.BAD_SCHEMA, f"period_s {msg.period_s} outside 0..{_MAX_PERIOD_S}"
+        )
+    if msg.seq is not None and msg.seq < 0:
+        return decoded.reject(RejectReason.BAD_SCHEMA, f"seq {msg.seq} is negative")
+    ts_us = _parse_rfc3339(msg.ts)
+    if ts_us is None:
+        return decoded.reject(
+            RejectReason.BAD_TIMESTAMP, f"ts {msg.ts!r} is not RFC 3339 with a UTC offset"
+        )
+    decoded.seq, decoded.ts_us, decoded.period_s = msg.seq, ts_us, msg.period_s
+    if not _check_time(decoded, ts_us, rules, now_us, msg.ts):
+        return decoded
+    catalog = rules.catalog
+    params = catalog.parameters
+    flags = catalog.flags
+    units, msg_flags = msg.units, msg.flags
+    append = out.append
+    accepted = 0
+    for code, value in msg.readings.items():
+        param = params.get(code)
+        if param is None:
+            decoded.reject(RejectReason.UNKNOWN_PARAM, f"unknown parameter {code!r}", code)
+            continue
+        kind = type(value)
+        if (kind is not float and kind is not int) or not math.isfinite(value):
+            decoded.reject(
+                RejectReason.NON_NUMERIC, f"{code}={value!r} is not a finite number", code
+            )
+            continue
+        flag = msg_flags.get(code, "N") if msg_flags else "N"
+        if flag not in flags:
+            decoded.reject(
+                RejectReason.UNKNOWN_FLAG,
+                f"{code} flag {flag!r} is not an HJ 212 data flag ({''.join(flags)})",
+                code,
+            )
+            continue
+        unit = units.get(code) if units else None
+        canonical = _canonical(decoded, catalog, param, float(value), unit)
+        if canonical is None:
+            continue
+        append(station, code, ts_us, canonical, flag, msg.period_s, msg.seq, now_us, "json")
+        accepted += 1
+    decoded.accepted = accepted
+    return decoded
+
+
+def _is_utf8(payload: bytes) -> bool:
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _canonical(
+    decoded: Decoded, catalog: Catalog, param: Parameter, value: float, unit: str | None
+) -> float | None:
+    """The value in the canonical unit, range-checked; records a rejection and gives None."""
+    if unit is not None and unit != param.unit:
+        try:
+            value = catalog.conversion(param.code, unit).apply(value)
+        except UnknownUnitError as exc:
+            decoded.reject(RejectReason.UNKNOWN_UNIT, str(exc), param.code)
+            return None
+    lo, hi = param.physical
+    if not lo <= value <= hi:
+        decoded.reject(
+            RejectReason.OUT_OF_RANGE,
+            f"{param.code}={value:g} {param.unit} outside the physical range [{lo:g}, {hi:g}]",
+            param.code,
+        )
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------------------
+# HJ 212-2017
+# --------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def decode_hj212(
+    payload: bytes, topic_station: str | None, rules: DecodeRules, now_us: int, out: ReadingBatch
+) -> Decoded:
+    """Decode one HJ 212-2017 data upload (CN 2011/2051/2061/2031)."""
+    decoded = Decoded(topic_station, "hj212")
+    try:
+        packet = parse_packet(payload)
+        decoded.packet = packet
+        command = require_data_upload(packet)
+    except HJ212Error as exc:
+        return decoded.reject(exc.reason, exc.detail)
+    catalog = rules.catalog
+    station_id = topic_station
+    tz_name = catalog.network.timezone
+    if rules.check_station:
+        station = catalog.stations_by_mn().get(packet.mn)
+        if station is None:
+            return decoded.reject(
+                RejectReason.UNKNOWN_STATION, f"MN {packet.mn!r} is not a known station"
+            )
+        if topic_station is not None and station.id != topic_station:
+            return decoded.reject(
+                RejectReason.TOPIC_MISMATCH,
+                f"MN {packet.mn!r} belongs to {station.id!r}, not topic station {topic_station!r}",
+            )
+        station_id, tz_name = station.id, station.timezone
+    decoded.station = station_id
+    local = packet.datatime_local
+    assert local is not None  # guaranteed for data uploads by require_data_upload
+    ts_us = to_us(local.replace(tzinfo=_zone(tz_name)))
+    period = command.period_s
+    if rules.hj212_datatime == "start":
+        ts_us += period * 1_000_000
+    decoded.ts_us, decoded.period_s = ts_us, period
+    if not _check_time(decoded, ts_us, rules, now_us, packet.datatime or "?"):
+        return decoded
+    if station_id is None:  # decode without a catalog station: nothing to store
+        station_id = packet.mn
+    append = out.append
+    accepted = 0
+    for code, fields in packet.values_by_code().items():
+        item = fields.get(command.value_field)
+        if item is None:
+            continue  # e.g. a code sending only -Cou or -Flag: nothing to store
+        param = catalog.hj212_param(code)
+        if param is None:
+            decoded.reject(RejectReason.UNKNOWN_PARAM, f"unknown HJ 212 code {code!r}", code)
+            continue
+        if item.error is not None:
+            decoded.reject(item.error[0], item.error[1], param.code)
+            continue
+        flag_item = fields.get("Flag")
+        flag = "N"
+        if flag_item is not None:
+            if flag_item.error is not None:
+                decoded.reject(flag_item.error[0], flag_item.error[1], param.code)
+                continue
+            flag = flag_item.raw
+        assert item.value is not None
+        canonical = _canonical(decoded, catalog, param, item.value, param.hj212_unit)
+        if canonical is None:
+            continue
+        append(station_id, param.code, ts_us, canonical, flag, period, None, now_us, "hj212")
+        accepted += 1
+    decoded.accepted = accepted
+    return decoded
+
+
+# --------------------------------------------------------------------------------------
+# status
+# --------------------------------------------------------------------------------------
+
+
+class _StatusMessage(msgspec.Struct, forbid_unknown_fields=False):
+    state: str
+    ts: str | None = None
+
+
+_STATUS_DECODER: Final = msgspec.json.Decoder(_StatusMessage)
+
+
+def decode_status(payload: bytes, topic_station: str, rules: DecodeRules) -> Decoded:
+    """Decode a station status (or last-will) message; an empty payload clears retention."""
+    decoded = Decoded(topic_station, "status")
+    if not payload:
+        return decoded
+    try:
+        msg = _STATUS_DECODER.decode(payload)
+    except msgspec.DecodeError as exc:
+        return decoded.reject(RejectReason.BAD_STATUS, f"status message: {exc}")
+    if msg.state not in STATUS_STATES:
+        return decoded.reject(
+            RejectReason.BAD_STATUS,
+            f"state {msg.state!r} is not one of {', '.join(sorted(STATUS_STATES))}",
+        )
+    if rules.check_station and topic_station not in rules.catalog.stations:
+        return decoded.reject(RejectReason.UNKNOWN_STATION, f"unknown station {topic_station!r}")
+    ts_us = _parse_rfc3339(msg.ts) if msg.ts else None
+    decoded.status = StatusEvent(topic_station, msg.state, ts_us)
+    decoded.ts_us = ts_us
+    return decoded

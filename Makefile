@@ -1,0 +1,50 @@
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+# Expanded when a recipe runs, i.e. after the bootstrap prerequisite may have installed uv.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+RUN = $(UV) run --frozen
+
+.PHONY: help bootstrap bootstrap-demo bootstrap-test demo test lint fmt bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+bootstrap:  ## uv and the locked virtualenv
+	bash scripts/bootstrap.sh
+
+bootstrap-demo:
+	bash scripts/bootstrap.sh demo
+
+bootstrap-test:
+	bash scripts/bootstrap.sh test
+
+demo: bootstrap-demo  ## the whole pipeline on embedded defaults
+	$(RUN) aircarbon demo
+
+test: bootstrap-test  ## tests, lint, format check and types: what CI runs
+	$(RUN) pytest
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+lint: bootstrap  ## ruff and mypy, no tests
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+fmt: bootstrap  ## fix what ruff can fix and format
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+bench: bootstrap  ## run every benchmarks/*.py
+	@shopt -s nullglob; scripts=(benchmarks/*.py); \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks yet"; exit 0; fi; \
+	for script in "$${scripts[@]}"; do echo "== $$script"; $(RUN) python "$$script"; done
+
+clean:  ## remove caches and build output (not .venv, not data)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist
+	find . -path ./.venv -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -print0 \
+		| xargs -0 rm -rf

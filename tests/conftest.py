@@ -1,0 +1,3 @@
+"""Shared pytest fixtures. Broker fixtures live in ``tests/fixtures/brokers.py``."""
+
+pytest_plugins = ["tests.fixtures.brokers"]

@@ -106,7 +106,7 @@ class Settings(BaseModel):
     def _check_tz(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
@@ -167,7 +167,9 @@ def _env_values(env: Mapping[str, str]) -> dict[str, str]:
             continue
         name = key[len(ENV_PREFIX) :].lower()
         if name not in fields:
-            raise SettingsError(key, "unknown setting (see `aircarbon --help` and docs/settings.md)")
+            raise SettingsError(
+                key, "unknown setting (see `aircarbon --help` and docs/settings.md)"
+            )
         values[name] = value
     return values
 
@@ -197,9 +199,7 @@ def _validate(data: Mapping[str, Any], *, origin: str) -> Settings:
         raise SettingsError(key, msg) from exc
 
 
-def load_settings(
-    env: Mapping[str, str] | None = None, **overrides: Any
-) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from ``env`` (default: the process environment) and the TOML file it names."""
     environ = os.environ if env is None else env
     data: dict[str, Any] = {}

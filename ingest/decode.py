@@ -48,6 +48,8 @@ STATUS_STATES: Final = frozenset({"online", "offline", "maintenance", "calibrati
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US: Final = dt.timedelta(microseconds=1)
 _MAX_PERIOD_S: Final = 86_400
+_MAX_SEQ: Final = 2**63 - 1  # the raw store's seq column is int64
+_MAX_INT_VALUE: Final = 10**300  # larger JSON integers do not fit a float64 reading
 
 Kind = Literal["readings", "hj212", "status"]
 
@@ -180,9 +182,7 @@ def _parse_rfc3339(text: str) -> int | None:
     return to_us(ts)
 
 
-def _check_time(
-    decoded: Decoded, ts_us: int, rules: DecodeRules, now_us: int, raw: str
-) -> bool:
+def _check_time(decoded: Decoded, ts_us: int, rules: DecodeRules, now_us: int, raw: str) -> bool:
     if not rules.check_time:
         return True
     if ts_us - now_us > rules.max_future_s * 1_000_000:
@@ -211,6 +211,8 @@ def decode_json(
         msg = _JSON_DECODER.decode(payload)
     except msgspec.ValidationError as exc:
         return decoded.reject(RejectReason.BAD_SCHEMA, f"JSON message: {exc}")
+    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
+        return decoded.reject(RejectReason.BAD_ENCODING, "payload is not UTF-8")
     except msgspec.DecodeError as exc:
         if isinstance(payload, bytes) and not _is_utf8(payload):
             return decoded.reject(RejectReason.BAD_ENCODING, "payload is not UTF-8")
@@ -228,8 +230,8 @@ def decode_json(
         return decoded.reject(
             RejectReason.BAD_SCHEMA, f"period_s {msg.period_s} outside 0..{_MAX_PERIOD_S}"
         )
-    if msg.seq is not None and msg.seq < 0:
-        return decoded.reject(RejectReason.BAD_SCHEMA, f"seq {msg.seq} is negative")
+    if msg.seq is not None and not 0 <= msg.seq <= _MAX_SEQ:
+        return decoded.reject(RejectReason.BAD_SCHEMA, f"seq {msg.seq} outside 0..{_MAX_SEQ}")
     ts_us = _parse_rfc3339(msg.ts)
     if ts_us is None:
         return decoded.reject(
@@ -250,6 +252,11 @@ def decode_json(
             decoded.reject(RejectReason.UNKNOWN_PARAM, f"unknown parameter {code!r}", code)
             continue
         kind = type(value)
+        if kind is int and not -_MAX_INT_VALUE < value < _MAX_INT_VALUE:
+            decoded.reject(
+                RejectReason.NON_NUMERIC, f"{code}: integer beyond the float64 range", code
+            )
+            continue
         if (kind is not float and kind is not int) or not math.isfinite(value):
             decoded.reject(
                 RejectReason.NON_NUMERIC, f"{code}={value!r} is not a finite number", code
@@ -400,6 +407,8 @@ def decode_status(payload: bytes, topic_station: str, rules: DecodeRules) -> Dec
         return decoded
     try:
         msg = _STATUS_DECODER.decode(payload)
+    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
+        return decoded.reject(RejectReason.BAD_STATUS, "status message is not UTF-8")
     except msgspec.DecodeError as exc:
         return decoded.reject(RejectReason.BAD_STATUS, f"status message: {exc}")
     if msg.state not in STATUS_STATES:

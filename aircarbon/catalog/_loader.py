@@ -48,6 +48,13 @@ def _load(directory: Path) -> Catalog:
     stations_doc = _toml(directory / "stations.toml")
     network, sets, stations = _load_stations(stations_doc, params, sources)
     aqi_doc = _toml(directory / "aqi.toml")
+    validity_doc = _toml(directory / "validity.toml")
+    _need_source(aqi_doc.get("source"), "aqi.toml", sources)
+    for cat in aqi_doc["category"]:
+        _need_source(cat.get("source"), f"aqi.toml category {cat['level']}", sources)
+    for name, section in validity_doc.items():
+        if isinstance(section, dict):
+            _need_source(section.get("source"), f"validity.toml [{name}]", sources)
     catalog = Catalog(
         parameters=params,
         stations=stations,
@@ -67,7 +74,7 @@ def _load(directory: Path) -> Catalog:
         ),
         iaqi_steps=tuple(aqi_doc["iaqi_steps"]),
         aqi_standards=_load_aqi(aqi_doc, sources),
-        validity=_load_validity(_toml(directory / "validity.toml")),
+        validity=_load_validity(validity_doc),
         sources=sources,
         station_sets=sets,
     )
@@ -101,7 +108,9 @@ def _load_units(doc: dict[str, Any], sources: Mapping[str, str]) -> UnitRegistry
         if spec["dimension"] not in dims:
             raise CatalogError(f"units.toml: unit {name!r} has unknown dimension")
         _need_source(spec.get("source"), f"units.toml unit {name!r}", sources)
-        units[name] = UnitDef(name, spec["dimension"], float(spec["factor"]), spec.get("offset", 0.0))
+        units[name] = UnitDef(
+            name, spec["dimension"], float(spec["factor"]), spec.get("offset", 0.0)
+        )
     for alias, target in doc["aliases"].items():
         if target not in units:
             raise CatalogError(f"units.toml: alias {alias!r} points to unknown unit {target!r}")
@@ -227,7 +236,10 @@ def _load_stations(
                 out.append(item)
         return list(dict.fromkeys(out))
 
-    sets = {name: tuple(expand(items, f"stations.toml set {name!r}")) for name, items in raw_sets.items()}
+    sets = {
+        name: tuple(expand(items, f"stations.toml set {name!r}"))
+        for name, items in raw_sets.items()
+    }
     stations: dict[str, Station] = {}
     mns: set[str] = set()
     for row in doc["station"]:
@@ -278,7 +290,9 @@ def _load_aqi(doc: dict[str, Any], sources: Mapping[str, str]) -> dict[str, AqiS
         bps = {k: tuple(float(x) for x in v) for k, v in spec["breakpoints"].items()}
         for key, bp in bps.items():
             if len(bp) > len(steps) or list(bp) != sorted(bp):
-                raise CatalogError(f"{where}: breakpoints {key!r} must ascend, ≤ {len(steps)} steps")
+                raise CatalogError(
+                    f"{where}: breakpoints {key!r} must ascend, ≤ {len(steps)} steps"
+                )
         for report, mapping in spec["reports"].items():
             for inp, column in mapping.items():
                 if column not in bps:

@@ -1,0 +1,468 @@
+"""The collector: MQTT → decoded readings → durable Parquet, acknowledged only when durable.
+
+Guarantee (documented in docs/operators.md): **at-least-once delivery into the raw store,
+exactly-once after de-duplication by reading identity**. A QoS 1 message is acknowledged
+(PUBACK) only after every reading and rejection it produced sits in an fsynced, atomically
+renamed Parquet file. A crash at any instant therefore loses nothing: unacknowledged
+messages stay with the broker's persistent session and are re-delivered; a message written
+but not yet acknowledged when the process died lands twice, and readers de-duplicate on
+``(station, param, ts)`` (same value = duplicate, different value = revision).
+
+Shape: one supervised asyncio program. A reconnect loop (jittered exponential backoff,
+catching only MQTT errors) feeds a reader that decodes each message into columnar
+buffers; full or old buffers go through a bounded queue (backpressure: while the writer is
+behind, the reader stops taking messages and the broker's in-flight window fills up) to a
+writer that lands them off the event loop and then acknowledges them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from aircarbon.catalog import Catalog
+from aircarbon.settings import Settings
+from ingest.batch import ReadingBatch
+from ingest.dead_letter import DeadLetterBatch
+from ingest.decode import Decoded, DecodeRules, StatusEvent, decode_message
+from ingest.health import AlertRules, IngestStats
+from ingest.manual_ack import AckTracker, PendingAck, enable_manual_ack
+from ingest.raw_store import clean_temporaries, write_dead_letters, write_durable, write_readings
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["Collector", "CollectorConfig", "status_schema"]
+
+log = logging.getLogger("aircarbon.collector")
+
+TOPIC = "aircarbon/v1/+/+"
+_DEDUP_KEYS = 200_000
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """Connection and batching knobs, derived from Settings (or set directly in tests)."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = "aircarbon-collector"
+    password: str | None = None
+    client_id: str = "aircarbon-collector"
+    share_group: str | None = None
+    protocol: Literal["v5", "v311"] = "v5"
+    session_expiry_s: int = 7 * 24 * 3600
+    keepalive_s: int = 30
+    receive_maximum: int = 20_000
+    batch_max_messages: int = 5_000
+    batch_max_readings: int = 50_000
+    batch_max_age_s: float = 1.0
+    queue_batches: int = 2
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def topic(self) -> str:
+        return f"$share/{self.share_group}/{TOPIC}" if self.share_group else TOPIC
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, url: str | None = None) -> CollectorConfig:
+        target = settings.with_overrides(broker_url=url).broker() if url else settings.broker()
+        if target is None:
+            raise ValueError("no broker URL: start the embedded broker first")
+        return cls(
+            host=target.host,
+            port=target.port,
+            tls=target.tls,
+            username=target.username or "aircarbon-collector",
+            password=target.password,
+            client_id=settings.client_id,
+            share_group=settings.share_group,
+            session_expiry_s=settings.session_expiry_s,
+            keepalive_s=settings.keepalive_s,
+            receive_maximum=min(settings.queue_max_messages, 65_535),
+            batch_max_readings=settings.batch_max_readings,
+            batch_max_age_s=settings.batch_max_age_s,
+            reconnect_min_s=settings.reconnect_min_s,
+            reconnect_max_s=settings.reconnect_max_s,
+            tls_ca=settings.tls_ca,
+            tls_cert=settings.tls_cert,
+            tls_key=settings.tls_key,
+        )
+
+
+def status_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("station", pa.string(), nullable=False),
+            pa.field("state", pa.string(), nullable=False),
+            pa.field("ts", pa.timestamp("us", tz="UTC")),
+            pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        ]
+    )
+
+
+@dataclass
+class _Batch:
+    """One unit of landing: what a flush writes, then acknowledges."""
+
+    readings: ReadingBatch
+    dead: DeadLetterBatch
+    status: list[tuple[StatusEvent, int]] = field(default_factory=list)
+    acks: list[PendingAck] = field(default_factory=list)
+    received_us: list[int] = field(default_factory=list)
+    opened: float = field(default_factory=time.monotonic)
+
+    @property
+    def messages(self) -> int:
+        return len(self.received_us)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Collector:
+    """A lossless MQTT collector for one data directory."""
+
+    def __init__(
+        self,
+        config: CollectorConfig,
+        *,
+        catalog: Catalog,
+        data_dir: Path,
+        rules: DecodeRules,
+        dead_letter_payload_bytes: int = 4096,
+        writer_id: str | None = None,
+        alert_rules: AlertRules | None = None,
+        clock: Callable[[], int] = _now_us,
+    ) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.rules = rules
+        self.raw_dir = data_dir / "raw"
+        self.dead_dir = data_dir / "dead_letter"
+        self.status_dir = data_dir / "status"
+        self.writer_id = writer_id or config.client_id
+        self.stats = IngestStats(catalog, alert_rules)
+        self._payload_limit = dead_letter_payload_bytes
+        self._clock = clock
+        self._acks = AckTracker()
+        self._batch = self._new_batch()
+        self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=config.queue_batches)
+        self._seen: dict[int, None] = {}
+        self.connected = asyncio.Event()
+        self.stopping = asyncio.Event()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, catalog: Catalog, *, url: str | None = None
+    ) -> Collector:
+        rules = DecodeRules(
+            catalog,
+            max_payload_bytes=settings.max_payload_bytes,
+            max_age_s=settings.max_age_s,
+            max_future_s=settings.max_future_s,
+            hj212_datatime=settings.hj212_datatime,
+        )
+        return cls(
+            CollectorConfig.from_settings(settings, url=url),
+            catalog=catalog,
+            data_dir=settings.data_dir,
+            rules=rules,
+            dead_letter_payload_bytes=settings.dead_letter_payload_bytes,
+            alert_rules=AlertRules(
+                silent_periods=settings.alert_silent_periods,
+                dead_letter_rate=settings.alert_dead_letter_rate,
+                lag_s=settings.alert_lag_s,
+            ),
+        )
+
+    def _new_batch(self) -> _Batch:
+        return _Batch(ReadingBatch(), DeadLetterBatch(self._payload_limit))
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Collect until :meth:`stop`; then flush, acknowledge, disconnect and return."""
+        removed = clean_temporaries([self.raw_dir, self.dead_dir, self.status_dir])
+        if removed:
+            log.warning("removed %d half-written files from an earlier crash", removed)
+        self.stats.started_us = self._clock()
+        writer = asyncio.create_task(self._writer(), name="collector-writer")
+        ticker = asyncio.create_task(self._ticker(), name="collector-ticker")
+        try:
+            await self._connection_loop()
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await self._flush()
+            await self._queue.put(None)
+            await writer
+            self._acks.detach()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish (safe from signal handlers via loop.call_soon)."""
+        self.stopping.set()
+
+    def _client(self) -> aiomqtt.Client:
+        cfg = self.config
+        tls_params = None
+        if cfg.tls:
+            tls_params = aiomqtt.TLSParameters(
+                ca_certs=str(cfg.tls_ca) if cfg.tls_ca else None,
+                certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
+                keyfile=str(cfg.tls_key) if cfg.tls_key else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        if cfg.protocol == "v5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = cfg.session_expiry_s
+            props.ReceiveMaximum = cfg.receive_maximum
+            client = aiomqtt.Client(
+                cfg.host,
+                cfg.port,
+                identifier=cfg.client_id,
+                username=cfg.username,
+                password=cfg.password,
+                protocol=aiomqtt.ProtocolVersion.V5,
+                clean_start=False,
+                properties=props,
+                keepalive=cfg.keepalive_s,
+                tls_params=tls_params,
+                timeout=10,
+            )
+        else:
+            client = aiomqtt.Client(
+                cfg.host,
+                cfg.port,
+                identifier=cfg.client_id,
+                username=cfg.username,
+                password=cfg.password,
+                protocol=aiomqtt.ProtocolVersion.V311,
+                clean_session=False,
+                keepalive=cfg.keepalive_s,
+                tls_params=tls_params,
+                timeout=10,
+            )
+        enable_manual_ack(client)
+        return client
+
+    async def _connection_loop(self) -> None:
+        delay = self.config.reconnect_min_s
+        while not self.stopping.is_set():
+            try:
+                async with self._client() as client:
+                    self._acks.attach(client)
+                    self.stats.connected = True
+                    delay = self.config.reconnect_min_s
+                    await client.subscribe(self.config.topic, qos=1)
+                    self.connected.set()
+                    log.info("connected to %s:%d", self.config.host, self.config.port)
+                    await self._consume(client)
+                    # graceful stop: land and acknowledge what we hold before DISCONNECT
+                    await self._flush()
+                    await self._queue.join()
+                    return
+            except aiomqtt.MqttError as exc:
+                self.connected.clear()
+                self.stats.connected = False
+                self._acks.detach()
+                if self.stopping.is_set():
+                    return
+                self.stats.reconnects += 1
+                sleep = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not crypto
+                log.warning("broker connection lost (%s); retrying in %.1f s", exc, sleep)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), timeout=sleep)
+                delay = min(delay * 2, self.config.reconnect_max_s)
+            finally:
+                self.stats.connected = False
+
+    async def _consume(self, client: aiomqtt.Client) -> None:
+        stop_wait = asyncio.ensure_future(self.stopping.wait())
+        try:
+            messages = aiomqtt_messages(client)
+            while True:
+                nxt = asyncio.ensure_future(anext(messages))
+                done, _ = await asyncio.wait({nxt, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if nxt not in done:
+                    nxt.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await nxt
+                    return
+                message = nxt.result()
+                await self._handle(message)
+                # drain what is already queued without a round trip through asyncio.wait
+                for _ in range(min(client.messages.__len__(), 1000)):
+                    await self._handle(await anext(messages))
+        finally:
+            stop_wait.cancel()
+
+    # --- per message -------------------------------------------------------------------------
+    async def _handle(self, message: aiomqtt.Message) -> None:
+        received = self._clock()
+        payload = message.payload
+        if not isinstance(payload, bytes | bytearray):
+            payload = str(payload).encode() if payload is not None else b""
+        payload = bytes(payload)
+        topic = message.topic.value
+        batch = self._batch
+        handle = self._acks.pending(message)
+        if handle is not None:
+            batch.acks.append(handle)
+        batch.received_us.append(received)
+        key = hash((topic, payload))
+        if key in self._seen:
+            station = topic.split("/")[2] if topic.count("/") == 3 else None
+            self.stats.observe_duplicate(station)
+        else:
+            self._remember(key)
+            before = len(batch.readings)
+            decoded = decode_message(topic, payload, self.rules, received, batch.readings)
+            self._account(decoded, topic, payload, received, batch, before)
+        if (
+            batch.messages >= self.config.batch_max_messages
+            or len(batch.readings) >= self.config.batch_max_readings
+        ):
+            await self._flush()
+
+    def _remember(self, key: int) -> None:
+        seen = self._seen
+        seen[key] = None
+        if len(seen) > _DEDUP_KEYS:
+            del seen[next(iter(seen))]
+
+    def _account(
+        self,
+        decoded: Decoded,
+        topic: str,
+        payload: bytes,
+        received: int,
+        batch: _Batch,
+        before: int,
+    ) -> None:
+        stats = self.stats
+        if decoded.status is not None:
+            batch.status.append((decoded.status, received))
+            stats.observe_status(decoded.status.station, decoded.status.state, decoded.status.ts_us)
+        if decoded.rejections:
+            whole = decoded.rejected_whole
+            for rej in decoded.rejections:
+                batch.dead.append(
+                    received, topic, decoded.station, rej.reason, rej.param, rej.detail, payload
+                )
+                stats.observe_rejection(decoded.station, rej.reason.value, whole)
+        if decoded.kind != "status" and not decoded.rejected_whole:
+            params = batch.readings.param[before:] if decoded.accepted else None
+            stats.observe_message(
+                decoded.station,
+                received,
+                decoded.accepted,
+                decoded.ts_us,
+                decoded.seq,
+                decoded.period_s,
+                params,
+            )
+
+    # --- batching and landing ----------------------------------------------------------------
+    async def _ticker(self) -> None:
+        age = self.config.batch_max_age_s
+        while True:
+            await asyncio.sleep(age / 4)
+            if self._batch.messages and time.monotonic() - self._batch.opened >= age:
+                await self._flush()
+
+    async def _flush(self) -> None:
+        batch = self._batch
+        if not batch.messages:
+            return
+        self._batch = self._new_batch()
+        self.stats.pending_acks += len(batch.acks)
+        self.stats.queue_depth = self._queue.qsize() + 1
+        await self._queue.put(batch)
+
+    async def _writer(self) -> None:
+        while True:
+            batch = await self._queue.get()
+            try:
+                if batch is None:
+                    return
+                await self._land(batch)
+            finally:
+                self._queue.task_done()
+                self.stats.queue_depth = self._queue.qsize()
+
+    async def _land(self, batch: _Batch) -> None:
+        delay = 0.5
+        while True:
+            try:
+                started = time.perf_counter()
+                files = await asyncio.to_thread(self._write, batch)
+                break
+            except OSError as exc:  # disk full, permission: keep the data, retry, never ack
+                log.error("landing a batch failed (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        self.stats.write_seconds.append(time.perf_counter() - started)
+        self._acks.ack(batch.acks)
+        self.stats.acks_sent = self._acks.sent
+        self.stats.acks_skipped = self._acks.stale
+        self.stats.pending_acks -= len(batch.acks)
+        self.stats.batches_written += 1
+        self.stats.files_written += files
+        durable = self._clock()
+        lat = self.stats.latencies_s
+        for received in batch.received_us:
+            lat.append((durable - received) / 1e6)
+
+    def _write(self, batch: _Batch) -> int:
+        files = 0
+        if len(batch.readings):
+            files += len(write_readings(batch.readings.to_arrow(), self.raw_dir, self.writer_id))
+        if len(batch.dead):
+            files += len(write_dead_letters(batch.dead.to_arrow(), self.dead_dir, self.writer_id))
+        if batch.status:
+            files += self._write_status(batch)
+        return files
+
+    def _write_status(self, batch: _Batch) -> int:
+        import pyarrow as pa
+
+        rows = batch.status
+        table = pa.Table.from_arrays(
+            [
+                pa.array([e.station for e, _ in rows], pa.string()),
+                pa.array([e.state for e, _ in rows], pa.string()),
+                pa.array([e.ts_us for e, _ in rows], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                pa.array([r for _, r in rows], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            ],
+            schema=status_schema(),
+        )
+        day = time.strftime("%Y-%m-%d", time.gmtime(rows[0][1] / 1e6))
+        name = f"{self.writer_id}-{rows[0][1]}.parquet"
+        write_durable(table, self.status_dir / f"date={day}" / name)
+        return 1
+
+
+def aiomqtt_messages(client: aiomqtt.Client) -> aiomqtt.client.MessagesIterator:
+    """The client's message iterator (one place to adapt if aiomqtt renames it)."""
+    return client.messages

@@ -69,6 +69,45 @@ def decode(
 
 
 @app.command()
+def collect(
+    broker: Annotated[
+        str | None, typer.Option(help="mqtt://host:port or mqtts://… (default: settings).")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
+    health_port: Annotated[int | None, typer.Option(help="Health/metrics HTTP port.")] = None,
+    share_group: Annotated[
+        str | None, typer.Option(help="Join $share/GROUP/… to split load between collectors.")
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option(help="Stable MQTT client id (one per collector).")
+    ] = None,
+) -> None:
+    """Run the collector until SIGTERM/SIGINT (flushes, acknowledges, exits 0)."""
+    from aircarbon.commands.collect import run
+
+    run(
+        broker=broker,
+        data_dir=data_dir,
+        health_port=health_port,
+        share_group=share_group,
+        client_id=client_id,
+    )
+
+
+@app.command()
+def status(
+    url: Annotated[
+        str | None, typer.Option(help="Health URL of the collector (default: settings).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The raw JSON document.")] = False,
+) -> None:
+    """Live ingest health of a running collector, as a table (or JSON)."""
+    from aircarbon.commands.status import run
+
+    raise typer.Exit(run(url=url, as_json=as_json))
+
+
+@app.command()
 def demo(
     days: Annotated[int, typer.Option(help="Simulated days to replay.")] = 2,
     stations_: Annotated[
@@ -86,9 +125,10 @@ def demo(
 
 def _register_optional() -> None:
     """Commands whose modules live in their own packages (kept light at import)."""
-    return
+    from aircarbon.simulator.command import simulate
 
-    pass  # simulate registered once its module lands
+
+    app.command("simulate")(simulate)
 
 
 _register_optional()

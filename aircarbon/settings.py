@@ -60,6 +60,9 @@ class Settings(BaseModel):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_id: str = "aircarbon-collector"
+    mqtt_protocol: Literal["v5", "v311"] = Field(
+        default="v5", description="MQTT protocol of the collector (v311 for brokers without v5)"
+    )
     share_group: str | None = Field(default=None, description="$share group for several collectors")
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     keepalive_s: int = Field(default=30, ge=1)

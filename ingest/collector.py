@@ -82,7 +82,13 @@ class CollectorConfig:
         return f"$share/{self.share_group}/{TOPIC}" if self.share_group else TOPIC
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, url: str | None = None) -> CollectorConfig:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        url: str | None = None,
+        protocol: Literal["v5", "v311"] | None = None,
+    ) -> CollectorConfig:
         target = settings.with_overrides(broker_url=url).broker() if url else settings.broker()
         if target is None:
             raise ValueError("no broker URL: start the embedded broker first")
@@ -94,6 +100,7 @@ class CollectorConfig:
             password=target.password,
             client_id=settings.client_id,
             share_group=settings.share_group,
+            protocol=protocol or settings.mqtt_protocol,
             session_expiry_s=settings.session_expiry_s,
             keepalive_s=settings.keepalive_s,
             receive_maximum=min(settings.queue_max_messages, 65_535),
@@ -174,7 +181,12 @@ class Collector:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, catalog: Catalog, *, url: str | None = None
+        cls,
+        settings: Settings,
+        catalog: Catalog,
+        *,
+        url: str | None = None,
+        protocol: Literal["v5", "v311"] | None = None,
     ) -> Collector:
         rules = DecodeRules(
             catalog,
@@ -184,7 +196,7 @@ class Collector:
             hj212_datatime=settings.hj212_datatime,
         )
         return cls(
-            CollectorConfig.from_settings(settings, url=url),
+            CollectorConfig.from_settings(settings, url=url, protocol=protocol),
             catalog=catalog,
             data_dir=settings.data_dir,
             rules=rules,
@@ -193,6 +205,7 @@ class Collector:
                 silent_periods=settings.alert_silent_periods,
                 dead_letter_rate=settings.alert_dead_letter_rate,
                 lag_s=settings.alert_lag_s,
+                queue_max=settings.queue_max_messages,
             ),
         )
 
@@ -330,14 +343,18 @@ class Collector:
         if handle is not None:
             batch.acks.append(handle)
         batch.received_us.append(received)
+        self.stats.observe_received()
         key = hash((topic, payload))
         if key in self._seen:
             station = topic.split("/")[2] if topic.count("/") == 3 else None
             self.stats.observe_duplicate(station)
         else:
-            self._remember(key)
             before = len(batch.readings)
             decoded = decode_message(topic, payload, self.rules, received, batch.readings)
+            if decoded.accepted:
+                # only messages that landed readings: a repeated bad message is
+                # dead-lettered each time it arrives, as operators expect to count it
+                self._remember(key)
             self._account(decoded, topic, payload, received, batch, before)
         if (
             batch.messages >= self.config.batch_max_messages
@@ -430,9 +447,9 @@ class Collector:
         self.stats.batches_written += 1
         self.stats.files_written += files
         durable = self._clock()
-        lat = self.stats.latencies_s
+        observe = self.stats.observe_latency
         for received in batch.received_us:
-            lat.append((durable - received) / 1e6)
+            observe((durable - received) / 1e6)
 
     def _write(self, batch: _Batch) -> int:
         files = 0

@@ -209,14 +209,9 @@ def decode_json(
     decoded = Decoded(topic_station, "readings")
     try:
         msg = _JSON_DECODER.decode(payload)
-    except msgspec.ValidationError as exc:
-        return decoded.reject(RejectReason.BAD_SCHEMA, f"JSON message: {exc}")
-    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
-        return decoded.reject(RejectReason.BAD_ENCODING, "payload is not UTF-8")
-    except msgspec.DecodeError as exc:
-        if isinstance(payload, bytes) and not _is_utf8(payload):
-            return decoded.reject(RejectReason.BAD_ENCODING, "payload is not UTF-8")
-        return decoded.reject(RejectReason.MALFORMED_JSON, f"not JSON: {exc}")
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # UnicodeDecodeError: msgspec raises it for invalid UTF-8 inside a string
+        return _reject_undecodable(decoded, payload, exc)
     station = msg.station
     decoded.station = station
     if topic_station is not None and station != topic_station:
@@ -278,6 +273,23 @@ def decode_json(
         accepted += 1
     decoded.accepted = accepted
     return decoded
+
+
+def _reject_undecodable(decoded: Decoded, payload: bytes, exc: Exception) -> Decoded:
+    """The most precise reason: encoding, then JSON syntax, then schema.
+
+    msgspec stops at the first problem it meets, so a truncated ``[1, 2`` fails as a
+    schema error; only on this error path, re-check the syntax without the schema.
+    """
+    if not _is_utf8(payload):
+        return decoded.reject(RejectReason.BAD_ENCODING, "payload is not UTF-8")
+    if isinstance(exc, msgspec.ValidationError):
+        try:
+            msgspec.json.decode(payload)
+        except msgspec.DecodeError as syntax:
+            return decoded.reject(RejectReason.MALFORMED_JSON, f"not JSON: {syntax}")
+        return decoded.reject(RejectReason.BAD_SCHEMA, f"JSON message: {exc}")
+    return decoded.reject(RejectReason.MALFORMED_JSON, f"not JSON: {exc}")
 
 
 def _is_utf8(payload: bytes) -> bool:

@@ -131,7 +131,6 @@ class IngestStats:
         period_s: int | None,
         params: list[str] | None = None,
     ) -> None:
-        self.messages_total += 1
         self.readings_total += accepted
         if station is None or station not in self.stations:
             return
@@ -158,6 +157,10 @@ class IngestStats:
                 h.last_seq = seq
         if params:
             h.params_seen.update(params)
+
+    def observe_received(self) -> None:
+        """Every message counts, whatever becomes of it (landed, dead-lettered, duplicate)."""
+        self.messages_total += 1
 
     def observe_duplicate(self, station: str | None) -> None:
         self.duplicates_total += 1

@@ -26,7 +26,7 @@ __all__ = [
     "write_readings",
 ]
 
-_TMP_PREFIX = ".tmp-"
+_TMP_SUFFIX = ".tmp"  # hidden and not *.parquet: no reader globbing *.parquet sees it
 
 
 def fsync_dir(path: Path) -> None:
@@ -45,7 +45,7 @@ def write_durable(table: pa.Table, path: Path) -> Path:
     directory = path.parent
     new_dir = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f"{_TMP_PREFIX}{path.name}"
+    tmp = directory / f".{path.name}{_TMP_SUFFIX}"
     with tmp.open("wb") as fh:
         pq.write_table(table, fh, compression="zstd")
         fh.flush()
@@ -103,7 +103,7 @@ def clean_temporaries(roots: Iterable[Path]) -> int:
     for root in roots:
         if not root.exists():
             continue
-        for tmp in root.rglob(f"{_TMP_PREFIX}*"):
+        for tmp in root.rglob(f".*{_TMP_SUFFIX}"):
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed

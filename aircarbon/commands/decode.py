@@ -90,7 +90,11 @@ def _base(decoded: Decoded) -> dict[str, Any]:
 def _iso(ts_us: int | None) -> str | None:
     if ts_us is None:
         return None
-    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=ts_us)).isoformat()
+    try:
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        return (epoch + dt.timedelta(microseconds=ts_us)).isoformat()
+    except OverflowError:  # e.g. 0001-01-01T00:00+23:59 is in year 0 UTC (--no-time-check)
+        return None
 
 
 def _readings(batch: ReadingBatch, catalog: Catalog) -> list[dict[str, Any]]:

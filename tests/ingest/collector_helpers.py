@@ -16,7 +16,10 @@ from aircarbon.catalog import load_catalog
 from ingest.collector import Collector, CollectorConfig
 from ingest.decode import DecodeRules
 
-BASE_TS = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+# readings two days old: inside the default 7-day late-data window whenever the tests run
+BASE_TS = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) - dt.timedelta(days=2)).replace(
+    hour=0, minute=0, second=0, microsecond=0
+)
 STATIONS = ["SY-TY-01", "SY-XH-02", "SY-XX-03", "SY-HN-06", "SY-LD-08"]
 PARAMS = ["pm25", "pm10", "o3", "no2", "so2", "co"]
 

@@ -127,7 +127,6 @@ def _register_optional() -> None:
     """Commands whose modules live in their own packages (kept light at import)."""
     from aircarbon.simulator.command import simulate
 
-
     app.command("simulate")(simulate)
 
 

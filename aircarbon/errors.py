@@ -81,7 +81,7 @@ class WarehouseError(AirCarbonError):
     """The DuckLake warehouse could not be opened, migrated or loaded."""
 
 
-class ValidationFailed(AirCarbonError):
+class ValidationFailed(AirCarbonError):  # noqa: N818 - reads as the event it reports
     """A critical expectation failed, so the batch must not be loaded."""
 
     def __init__(self, suite: str, expectation: str, detail: str = "") -> None:

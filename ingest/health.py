@@ -224,9 +224,7 @@ class IngestStats:
             alerts = self.station_alerts(h, now_us)
             msgs_min, rds_min = h.per_minute(now_s)
             state = h.state
-            if h.last_seen_us is None:
-                health = "silent"
-            elif any(a.startswith("silent") for a in alerts):
+            if h.last_seen_us is None or any(a.startswith("silent") for a in alerts):
                 health = "silent"
             elif alerts:
                 health = "degraded"

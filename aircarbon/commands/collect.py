@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
+from typing import Literal
 
 from aircarbon.catalog import load_catalog
 from aircarbon.settings import Settings, load_settings
@@ -50,7 +51,7 @@ async def serve(settings: Settings) -> None:
     catalog = load_catalog(settings.catalog_dir)
     embedded: EmbeddedBroker | None = None
     url = settings.broker_url
-    protocol = None
+    protocol: Literal["v5", "v311"] | None = None
     if url is None:
         embedded = EmbeddedBroker(persistence_path=settings.data_dir / "broker" / "sessions.db")
         await embedded.start()

@@ -76,7 +76,7 @@ async def _pipeline(
         conn = BrokerConnection.from_url(b.url, client_id="aircarbon-demo-simulator")
         report = await asyncio.to_thread(publish_replay, config, conn, progress=True)
         with console.status("[bold]collector[/] landing the last batches…"):
-            while collector.stats.messages_total < report.total:
+            while collector.stats.messages_total < report.total:  # noqa: ASYNC110 - polls a counter
                 await asyncio.sleep(0.1)
             collector.stop()
             await task
@@ -111,9 +111,7 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
     table.add_row("readings landed", f"{landed:,} ({distinct:,} distinct)")
     table.add_row("duplicates skipped", f"{stats['duplicates_total']:,}")
     dead = stats["dead_letters_total"]
-    table.add_row(
-        "dead-lettered", ", ".join(f"{k} {v}" for k, v in sorted(dead.items())) or "none"
-    )
+    table.add_row("dead-lettered", ", ".join(f"{k} {v}" for k, v in sorted(dead.items())) or "none")
     table.add_row("raw store", str(settings.data_dir / "raw"))
     table.add_row("dead letters", str(settings.data_dir / "dead_letter"))
     table.add_row("elapsed", f"{summary['elapsed_s']:.1f} s")

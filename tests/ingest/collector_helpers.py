@@ -90,8 +90,8 @@ def read_dead(data_dir: Path) -> pl.DataFrame:
     return pl.concat([pl.read_parquet(f) for f in files])
 
 
-async def wait_for(predicate: object, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(predicate: object, limit_s: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_s
     while not predicate():  # type: ignore[operator]
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not reached")

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,10 @@ def _start_collector(url: str, data_dir: Path) -> subprocess.Popen[bytes]:
     env.update({"AIRCARBON_BATCH_MAX_AGE_S": "0.2", "AIRCARBON_LOG_LEVEL": "WARNING"})
     with log.open("ab") as err:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "aircarbon", "collect", "--broker", url]
-            + ["--data-dir", str(data_dir), "--health-port", "0", "--client-id", "crash-test"],
+            [
+                *(sys.executable, "-m", "aircarbon", "collect", "--broker", url),
+                *("--data-dir", str(data_dir), "--health-port", "0", "--client-id", "crash-test"),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -54,17 +57,15 @@ def test_kill_9_at_random_moments_loses_nothing(mosquitto: Any, tmp_path: Path) 
     rng = random.Random(212)
     proc = _start_collector(mosquitto.url, tmp_path)
     time.sleep(3.0)  # first start registers the persistent session and subscription
-    publisher = asyncio.new_event_loop()
-    fut = publisher.run_in_executor(
-        None,
-        lambda: paho_publish(
-            mosquitto.host,
-            mosquitto.port,
-            n,
-            topic=lambda i: reading_message(i)[0],
-            payload=lambda i: reading_message(i)[1],
-            timeout=240,
-        ),
+    pool = ThreadPoolExecutor(max_workers=1)
+    fut = pool.submit(
+        paho_publish,
+        mosquitto.host,
+        mosquitto.port,
+        n,
+        topic=lambda i: reading_message(i)[0],
+        payload=lambda i: reading_message(i)[1],
+        timeout=240,
     )
     kills = 0
     try:
@@ -75,14 +76,14 @@ def test_kill_9_at_random_moments_loses_nothing(mosquitto: Any, tmp_path: Path) 
             kills += 1
             proc = _start_collector(mosquitto.url, tmp_path)
             time.sleep(rng.uniform(0.5, 1.5))
-        publisher.run_until_complete(fut)
+        fut.result()
         deadline = time.monotonic() + 120
         while _distinct_readings(tmp_path) < n * len(PARAMS) and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
-        publisher.close()
+        pool.shutdown()
     assert code == 0, (tmp_path / "collector.log").read_text()
     raw = read_raw(tmp_path)
     distinct = raw.unique(["station", "param", "ts"])
@@ -105,7 +106,7 @@ async def test_broker_restart_mid_stream_loses_nothing(mosquitto: Any, tmp_path:
             payload=lambda i: reading_message(i)[1],
         )
         await asyncio.to_thread(mosquitto.restart)
-        await wait_for(collector.connected.is_set, timeout=30)
+        await wait_for(collector.connected.is_set, 30)
         await asyncio.to_thread(
             paho_publish,
             mosquitto.host,

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -246,36 +246,24 @@ class Collector:
                 keyfile=str(cfg.tls_key) if cfg.tls_key else None,
                 cert_reqs=ssl.CERT_REQUIRED,
             )
+        common: dict[str, Any] = {
+            "identifier": cfg.client_id,
+            "username": cfg.username,
+            "password": cfg.password,
+            "keepalive": cfg.keepalive_s,
+            "tls_params": tls_params,
+            "timeout": 10,
+        }
         if cfg.protocol == "v5":
+            # persistent session: no clean start, an expiry, and a receive window large
+            # enough that ack-after-durable batching is not throttled to a few messages
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = cfg.session_expiry_s
             props.ReceiveMaximum = cfg.receive_maximum
-            client = aiomqtt.Client(
-                cfg.host,
-                cfg.port,
-                identifier=cfg.client_id,
-                username=cfg.username,
-                password=cfg.password,
-                protocol=aiomqtt.ProtocolVersion.V5,
-                clean_start=False,
-                properties=props,
-                keepalive=cfg.keepalive_s,
-                tls_params=tls_params,
-                timeout=10,
-            )
+            common.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props)
         else:
-            client = aiomqtt.Client(
-                cfg.host,
-                cfg.port,
-                identifier=cfg.client_id,
-                username=cfg.username,
-                password=cfg.password,
-                protocol=aiomqtt.ProtocolVersion.V311,
-                clean_session=False,
-                keepalive=cfg.keepalive_s,
-                tls_params=tls_params,
-                timeout=10,
-            )
+            common.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False)
+        client = aiomqtt.Client(cfg.host, cfg.port, **common)
         enable_manual_ack(client)
         return client
 

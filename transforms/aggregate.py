@@ -1,0 +1,173 @@
+"""Hourly, 8-hour and daily statistics with the completeness rules of GB 3095 / HJ 663.
+
+A statistic below its minimum count is kept with its ``n`` and marked invalid — never
+silently averaged from too little data. The minimums come from the catalog
+(``validity.toml``): hourly ≥ 45 minutes of valid data; daily ≥ 20 valid hours;
+O3 8-h moving average ≥ 6 valid hours in the window; O3 daily maximum 8-h ≥ 14 valid
+windows among those ending 08:00–24:00 local (or fewer when the maximum already exceeds
+the limit). Hours are labelled by their END (UTC); days are local calendar days.
+
+Wind direction is averaged as a vector (the mean of 350° and 10° is 0°, not 180°).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import polars as pl
+
+from aircarbon.catalog import Catalog
+from transforms.schemas import DAILY, HOURLY
+
+__all__ = [
+    "daily_stats",
+    "hourly_means",
+    "local_date",
+    "moving_averages",
+]
+
+_US = dt.timedelta(microseconds=1)
+_DEG = math.pi / 180.0
+
+
+def _hour_end(ts: pl.Expr) -> pl.Expr:
+    """The end of the hour a period ending at ``ts`` belongs to: (H-1, H] → H."""
+    return (ts - _US).dt.truncate("1h") + dt.timedelta(hours=1)
+
+
+def local_date(ts_end: pl.Expr, timezone: str) -> pl.Expr:
+    """The local calendar day of a period ending at ``ts_end`` (00:00 belongs to the day before)."""
+    return (ts_end - _US).dt.convert_time_zone(timezone).dt.date()
+
+
+def _mean(param_is_wd: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """Arithmetic mean, except a unit-vector mean for wind direction (degrees)."""
+    vector = (
+        pl.arctan2((value * _DEG).sin().mean(), (value * _DEG).cos().mean()) / _DEG + 360.0
+    ) % 360.0
+    return pl.when(param_is_wd.first()).then(vector).otherwise(value.mean())
+
+
+def hourly_means(readings: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
+    """Clean readings → the ``hourly`` table: one row per station, parameter and hour.
+
+    ``minutes`` is the valid coverage of the hour (a 1-minute value covers 1 minute, an
+    hourly value 60; instantaneous values count one minute each), capped at 60.
+    """
+    min_minutes = catalog.validity.hourly_min_minutes
+    lf = readings.lazy().with_columns(_hour_end(pl.col("ts")).alias("_hour"))
+    valid_value = pl.when(pl.col("valid")).then(pl.col("value"))
+    coverage = pl.when(pl.col("valid")).then(
+        (pl.col("period_s").cast(pl.Float64) / 60.0).clip(lower_bound=1.0)
+    )
+    out = (
+        lf.group_by("station", "param", "_hour")
+        .agg(
+            _mean(pl.col("param") == "wd", valid_value).alias("value"),
+            pl.col("valid").sum().cast(pl.UInt32).alias("n"),
+            coverage.sum().clip(upper_bound=60.0).fill_null(0.0).alias("minutes"),
+        )
+        .rename({"_hour": "ts"})
+        .with_columns((pl.col("minutes") >= min_minutes).alias("valid"))
+        .with_columns(pl.when(pl.col("n") > 0).then(pl.col("value")).alias("value"))
+    )
+    return out.select(list(HOURLY)).sort("station", "param", "ts").collect()
+
+
+def moving_averages(hourly: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """Derived hourly series the AQI needs: ``o3_8h`` and ``pm10_24h``/``pm25_24h``.
+
+    Each value is the mean of the valid hourly means in the window ending at ``ts``
+    (8 h for O3, ≥ 6 valid hours; 24 h for PM, ≥ the daily minimum of valid hours).
+    """
+    v = catalog.validity
+    specs = [
+        ("o3", "o3_8h", v.o3_8h_window_hours, v.o3_8h_min_hours),
+        ("pm10", "pm10_24h", 24, v.daily_min_hours),
+        ("pm25", "pm25_24h", 24, v.daily_min_hours),
+    ]
+    frames = []
+    for source, name, hours, min_n in specs:
+        base = hourly.filter(pl.col("param") == source)
+        if base.is_empty():
+            continue
+        valid_only = base.filter(pl.col("valid")).select("station", "ts", "value").sort("ts")
+        windows = base.select("station", "ts")
+        rolled = valid_only.rolling(
+            index_column="ts", period=f"{hours}h", closed="right", group_by="station"
+        ).agg(pl.col("value").mean().alias("value"), pl.len().cast(pl.UInt32).alias("n"))
+        joined = windows.join(rolled, on=["station", "ts"], how="left").with_columns(
+            pl.col("n").fill_null(0)
+        )
+        frames.append(
+            joined.with_columns(
+                pl.lit(name).alias("param"),
+                pl.col("n").cast(pl.Float64).mul(60.0).clip(upper_bound=60.0).alias("minutes"),
+                (pl.col("n") >= min_n).alias("valid"),
+            ).select(list(HOURLY))
+        )
+    if not frames:
+        return pl.DataFrame(schema=HOURLY)
+    return pl.concat(frames).sort("station", "param", "ts")
+
+
+def daily_stats(
+    hourly: pl.DataFrame, catalog: Catalog, *, timezone: str | None = None
+) -> pl.DataFrame:
+    """Hourly means (+ ``o3_8h``) → the ``daily`` table for local calendar days.
+
+    Daily means for every parameter (≥ 20 valid hours), and for ozone the daily maximum
+    1-hour value ``o3_1h_max`` (≥ 20 valid hours) and the daily maximum 8-hour moving
+    average ``o3_8h_max`` over the windows ending 08:00–24:00 local.
+    """
+    tz = timezone or catalog.network.timezone
+    v = catalog.validity
+    base = hourly.filter(~pl.col("param").is_in(["o3_8h", "pm10_24h", "pm25_24h"]))
+    base = base.with_columns(local_date(pl.col("ts"), tz).alias("date"))
+    valid_value = pl.when(pl.col("valid")).then(pl.col("value"))
+    n_valid = pl.col("valid").sum().cast(pl.UInt32)
+    means = (
+        base.group_by("station", "param", "date")
+        .agg(_mean(pl.col("param") == "wd", valid_value).alias("value"), n_valid.alias("n"))
+        .with_columns((pl.col("n") >= v.daily_min_hours).alias("valid"))
+    )
+    o3 = base.filter(pl.col("param") == "o3")
+    o3_max = (
+        o3.group_by("station", "date")
+        .agg(valid_value.max().alias("value"), n_valid.alias("n"))
+        .with_columns(
+            pl.lit("o3_1h_max").alias("param"),
+            (pl.col("n") >= v.daily_min_hours).alias("valid"),
+        )
+    )
+    parts = [means, o3_max]
+    o3_8h = hourly.filter(pl.col("param") == "o3_8h")
+    if o3_8h.is_empty() and not o3.is_empty():
+        o3_8h = moving_averages(hourly, catalog).filter(pl.col("param") == "o3_8h")
+    if not o3_8h.is_empty():
+        end_hour = (pl.col("ts").dt.convert_time_zone(tz).dt.hour()).alias("_end_hour")
+        windows = o3_8h.with_columns(
+            local_date(pl.col("ts"), tz).alias("date"),
+            pl.when(end_hour == 0).then(24).otherwise(end_hour).alias("_end_hour"),
+        ).filter(
+            pl.col("_end_hour").is_between(v.o3_8h_max_first_end_hour, v.o3_8h_max_last_end_hour)
+        )
+        mda8 = (
+            windows.group_by("station", "date")
+            .agg(valid_value.max().alias("value"), n_valid.alias("n"))
+            .with_columns(
+                pl.lit("o3_8h_max").alias("param"),
+                (
+                    (pl.col("n") >= v.o3_8h_max_min_windows)
+                    | (pl.col("value") > v.o3_8h_max_valid_if_exceeds)
+                )
+                .fill_null(False)
+                .alias("valid"),
+            )
+        )
+        parts.append(mda8)
+    out = pl.concat([p.select(list(DAILY)) for p in parts], how="vertical")
+    return out.with_columns(pl.when(pl.col("n") > 0).then(pl.col("value")).alias("value")).sort(
+        "station", "param", "date"
+    )

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from aircarbon.errors import SettingsError
 
@@ -88,6 +88,12 @@ class Settings(BaseModel):
         default=None, description="DuckLake catalog: default sqlite file in data_dir"
     )
     warehouse_data: str | None = Field(default=None, description="data path or s3:// URL")
+    warehouse_s3_endpoint: str | None = Field(
+        default=None, description="S3-compatible endpoint URL (MinIO…); unset: AWS"
+    )
+    warehouse_s3_region: str | None = None
+    warehouse_s3_key_id: str | None = None
+    warehouse_s3_secret: SecretStr | None = None
     # --- misc ------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

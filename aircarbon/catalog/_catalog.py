@@ -40,6 +40,8 @@ class Catalog:
     categories: tuple[AqiCategory, ...]
     iaqi_steps: tuple[int, ...]
     aqi_standards: Mapping[str, AqiStandard]
+    #: AQI above which the pollutant(s) with the largest IAQI are "primary" (HJ 633 §4.4.2/§4.3.1).
+    primary_pollutant_above: int
     validity: Validity
     sources: Mapping[str, str]
     station_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

@@ -74,6 +74,7 @@ def _load(directory: Path) -> Catalog:
         ),
         iaqi_steps=tuple(aqi_doc["iaqi_steps"]),
         aqi_standards=_load_aqi(aqi_doc, sources),
+        primary_pollutant_above=int(aqi_doc["primary_pollutant_above"]),
         validity=_load_validity(validity_doc),
         sources=sources,
         station_sets=sets,

@@ -66,7 +66,7 @@ def hourly(
             "station": [station] * n,
             "param": [param] * n,
             "ts": [first_end + dt.timedelta(hours=i) for i in range(n)],
-            "value": [v for v in values],
+            "value": list(values),
             "n": [60 if v is not None else 0 for v in values],
             "minutes": [60.0 if v is not None else 0.0 for v in values],
             "valid": [v is not None for v in values],

@@ -31,7 +31,7 @@ def test_clean_series_passes() -> None:
     assert out["valid"].all()
 
 
-def test_station_flag_and_T_letter() -> None:
+def test_station_flag_and_t_letter() -> None:
     flags = ["N"] * 10
     flags[3] = "M"
     flags[4] = "C"

@@ -20,10 +20,14 @@ _HOUR = dt.timedelta(hours=1)
 
 
 def raw_files(data_dir: Path, start: dt.datetime, end: dt.datetime) -> list[Path]:
-    """Parquet files of the raw partitions overlapping [start, end) (UTC hours)."""
+    """Parquet files of the raw partitions that may hold readings with start < ts <= end.
+
+    Partitions are by the UTC hour of ``ts`` (floor), so a reading ending exactly at
+    ``end`` sits in ``end``'s own partition: it is included.
+    """
     files: list[Path] = []
     hour = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    while hour < end:
+    while hour <= end:
         part = data_dir / "raw" / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
         if part.is_dir():
             files.extend(sorted(part.glob("*.parquet")))
@@ -32,12 +36,15 @@ def raw_files(data_dir: Path, start: dt.datetime, end: dt.datetime) -> list[Path
 
 
 def scan_raw(data_dir: Path, start: dt.datetime, end: dt.datetime) -> pl.LazyFrame:
-    """Raw readings with ``start <= ts < end`` (UTC), every delivery included."""
+    """Raw readings with ``start < ts <= end`` (UTC), every delivery included.
+
+    ``ts`` is the END of a reading's period, so the hour ending H is ``(H - 1 h, H]``.
+    """
     files = raw_files(data_dir, start, end)
     if not files:
         return pl.LazyFrame(schema=RAW)
     frame = pl.scan_parquet(files, schema=RAW, hive_partitioning=False)
-    return frame.filter((pl.col("ts") >= start) & (pl.col("ts") < end))
+    return frame.filter((pl.col("ts") > start) & (pl.col("ts") <= end))
 
 
 def scan_status(data_dir: Path) -> pl.LazyFrame:

@@ -107,6 +107,42 @@ def status(
     raise typer.Exit(run(url=url, as_json=as_json))
 
 
+@app.command("replay-dead-letters")
+def replay_dead_letters(
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
+    since: Annotated[str | None, typer.Option(help="First UTC day received, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last UTC day received, YYYY-MM-DD.")] = None,
+    reason: Annotated[
+        list[str] | None, typer.Option(help="Only this reason code (repeatable).")
+    ] = None,
+    station: Annotated[list[str] | None, typer.Option(help="Only this station (repeatable).")] = None,
+    time_check: Annotated[bool, typer.Option("--time-check/--no-time-check")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+) -> None:
+    """Re-decode the dead-letter store with the current decoders; land what now passes."""
+    from ingest.replay import main as replay_main
+
+    argv: list[str] = []
+    if data_dir:
+        argv += ["--data-dir", str(data_dir)]
+    if since:
+        argv += ["--since", since]
+    if until:
+        argv += ["--until", until]
+    for code in reason or []:
+        argv += ["--reason", code]
+    for sid in station or []:
+        argv += ["--station", sid]
+    if not time_check:
+        argv.append("--no-time-check")
+    if dry_run:
+        argv.append("--dry-run")
+    if as_json:
+        argv.append("--json")
+    raise typer.Exit(replay_main(argv))
+
+
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(help="Simulated days to replay.")] = 2,

@@ -81,7 +81,10 @@ class AlertRules:
     dead_letter_rate: float = 0.05
     lag_s: float = 600.0
     default_period_s: int = 60
-    # the collector's bounded queue size (settings.queue_max_messages); 0 = unknown, no alert
+    # Messages the collector may hold unacknowledged (settings.queue_max_messages, its MQTT v5
+    # receive maximum): shown beside ``pending_acks``, a message count; 0 = unknown. It is not
+    # an alert threshold: the ``queue_full`` rule compares batches with batches, see
+    # IngestStats.queue_capacity.
     queue_max: int = 0
 
 
@@ -104,8 +107,15 @@ class IngestStats:
         self.acks_skipped = 0
         self.reconnects = 0
         self.connected = False
+        # messages received but not acknowledged yet: held by the collector, not yet durable
         self.pending_acks = 0
+        # batches waiting for the writer (one batch = up to batch_max_messages messages); the
+        # collector counts a batch it is blocked putting, so depth > capacity means the reader
+        # is stopped by backpressure
         self.queue_depth = 0
+        # capacity of the writer queue in batches (CollectorConfig.queue_batches), set once by
+        # the collector; 0 = unknown, and the queue_full rule stays off
+        self.queue_capacity = 0
         self.started_us: int | None = None
         self.latencies_s: deque[float] = deque(maxlen=10_000)
         self.write_seconds: deque[float] = deque(maxlen=1_000)
@@ -191,6 +201,12 @@ class IngestStats:
                 break
 
     # --- views ----------------------------------------------------------------------------
+    @property
+    def queue_full(self) -> bool:
+        """The writer queue is full: landing to disk is the bottleneck, and the collector has
+        stopped taking messages (backpressure: the broker holds them meanwhile)."""
+        return bool(self.queue_capacity) and self.queue_depth >= self.queue_capacity
+
     def station_alerts(self, h: StationHealth, now_us: int) -> list[str]:
         return [alert.message for alert in self.alerts_for(h, now_us)]
 
@@ -260,7 +276,9 @@ class IngestStats:
             "duplicates_total": self.duplicates_total,
             "dead_letters_total": dict(self.dead_letters_total),
             "pending_acks": self.pending_acks,
+            "pending_acks_limit": self.rules.queue_max,
             "queue_depth": self.queue_depth,
+            "queue_capacity": self.queue_capacity,
             "batches_written": self.batches_written,
             "reconnects": self.reconnects,
             "stations": records,

@@ -72,10 +72,11 @@ def evaluate_health(stats: IngestStats, now_us: int, *, since_us: int) -> list[d
     """Why the collector is degraded right now (empty list: healthy).
 
     Each reason is ``{"rule", "station", "message"}``; ``station`` is None for process-wide
-    rules (``broker_disconnected``, ``queue_full``). A station never seen is only a fault once
-    the process has been up longer than that station's silence limit (``since_us`` is the
-    start of the process), so a freshly started collector is not degraded by stations that
-    simply have not published yet.
+    rules: ``broker_disconnected``, and ``queue_full`` (the writer queue holds
+    ``stats.queue_capacity`` batches: landing to disk is behind, backpressure is on). A station
+    never seen is only a fault once the process has been up longer than that station's silence
+    limit (``since_us`` is the start of the process), so a freshly started collector is not
+    degraded by stations that simply have not published yet.
     """
     reasons: list[dict[str, Any]] = []
     if not stats.connected:
@@ -83,12 +84,15 @@ def evaluate_health(stats: IngestStats, now_us: int, *, since_us: int) -> list[d
             {"rule": "broker_disconnected", "station": None, "message": "broker disconnected"}
         )
     rules = stats.rules
-    if rules.queue_max and stats.queue_depth >= rules.queue_max:
+    if stats.queue_full:
         reasons.append(
             {
                 "rule": "queue_full",
                 "station": None,
-                "message": f"writer queue full ({stats.queue_depth}/{rules.queue_max})",
+                "message": (
+                    f"writer queue full ({stats.queue_depth}/{stats.queue_capacity} batches): "
+                    "landing to disk is the bottleneck, backpressure on the broker"
+                ),
             }
         )
     uptime_s = (now_us - since_us) / _US
@@ -204,14 +208,22 @@ class IngestMetricsCollector:
             "Messages received but not yet acknowledged (not durable yet).",
             stats.pending_acks,
         )
-        yield gauge(
-            "aircarbon_ingest_queue_depth", "Messages waiting for the writer.", stats.queue_depth
-        )
         if stats.rules.queue_max:
             yield gauge(
-                "aircarbon_ingest_queue_capacity",
-                "Size of the writer queue.",
+                "aircarbon_ingest_pending_acks_limit",
+                "Messages the collector may hold unacknowledged (settings.queue_max_messages).",
                 stats.rules.queue_max,
+            )
+        yield gauge(
+            "aircarbon_ingest_queue_depth",
+            "Batches waiting for the writer; >= capacity: disk-bound, backpressure on.",
+            stats.queue_depth,
+        )
+        if stats.queue_capacity:
+            yield gauge(
+                "aircarbon_ingest_queue_capacity",
+                "Batches the writer queue holds (CollectorConfig.queue_batches).",
+                stats.queue_capacity,
             )
         if stats.started_us is not None:
             yield gauge(
@@ -421,9 +433,9 @@ class HealthServer:
                     "dead_letter_rate": rules.dead_letter_rate,
                     "lag_s": rules.lag_s,
                     "default_period_s": rules.default_period_s,
-                    "queue_max": rules.queue_max,
+                    "queue_capacity": stats.queue_capacity,
+                    "pending_acks_limit": rules.queue_max,
                 },
-                "queue_max": rules.queue_max,
                 "started": self._since_us() / _US,
                 "latency_s": {
                     "count": len(window),

@@ -107,6 +107,11 @@ def _reasons(counts: dict[str, int]) -> str:
     return f"{total} ({parts})"
 
 
+def _queue(doc: dict[str, Any]) -> str:
+    depth, capacity = doc.get("queue_depth", 0), doc.get("queue_capacity")
+    return f"{depth:,}/{capacity:,} batches" if capacity else f"{depth:,} batches"
+
+
 def render_table(doc: dict[str, Any]) -> None:
     """Print the document as a rich table, one row per station, coloured by health."""
     from rich.console import Console
@@ -160,7 +165,7 @@ def render_table(doc: dict[str, Any]) -> None:
         f" · duplicates {doc.get('duplicates_total', 0):,}",
         f" · dead letters {_reasons(doc.get('dead_letters_total') or {})}",
         f" · pending acks {doc.get('pending_acks', 0):,}",
-        f" · queue {doc.get('queue_depth', 0):,}",
+        f" · writer queue {_queue(doc)}",
     )
     console.print(totals)
     for reason in doc.get("reasons") or []:

@@ -67,7 +67,8 @@ def feed(
 
 def healthy_stats(catalog: Catalog, clock: FakeClock) -> IngestStats:
     """Every station reported 5 s ago; broker connected."""
-    stats = IngestStats(catalog, AlertRules(queue_max=1000))
+    stats = IngestStats(catalog, AlertRules(queue_max=20_000))
+    stats.queue_capacity = 2  # what the collector sets: CollectorConfig.queue_batches
     stats.started_us = clock.now_us - 3600 * US
     stats.connected = True
     for sid in catalog.stations:
@@ -77,7 +78,8 @@ def healthy_stats(catalog: Catalog, clock: FakeClock) -> IngestStats:
 
 def populate(catalog: Catalog, clock: FakeClock) -> IngestStats:
     """The bad-day scenario described in the module docstring."""
-    stats = IngestStats(catalog, AlertRules(queue_max=1000))
+    stats = IngestStats(catalog, AlertRules(queue_max=20_000))
+    stats.queue_capacity = 2
     stats.started_us = clock.now_us - 3 * 3600 * US
     stats.connected = True
     for sid in catalog.stations:
@@ -99,7 +101,7 @@ def populate(catalog: Catalog, clock: FakeClock) -> IngestStats:
     for latency in (0.02, 0.3, 0.8, 1.2, 7.0, 120.0):
         stats.observe_latency(latency)
     stats.pending_acks = 17
-    stats.queue_depth = 3
+    stats.queue_depth = 1  # one batch waiting: normal, the queue holds 2
     stats.batches_written = 9
     return stats
 

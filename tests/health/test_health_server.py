@@ -83,7 +83,7 @@ async def test_healthz_ok_when_every_station_is_recent(catalog: Catalog, clock: 
 async def test_healthz_process_rules(catalog: Catalog, clock: FakeClock) -> None:
     stats = healthy_stats(catalog, clock)
     stats.connected = False
-    stats.queue_depth = 1000  # == AlertRules.queue_max
+    stats.queue_depth = 2  # == queue_capacity: the writer is behind, backpressure is on
     sid = "SY-TY-01"
     stats.observe_message(sid, clock.now_us, 5, clock.now_us - 3600 * US, 2000, 60, None)
     srv = HealthServer(stats, clock=clock)
@@ -92,6 +92,39 @@ async def test_healthz_process_rules(catalog: Catalog, clock: FakeClock) -> None
         ("queue_full", None),
         ("lag", sid),
     }
+
+
+@pytest.mark.parametrize(
+    ("capacity", "depth", "full"),
+    [
+        (2, 0, False),
+        (2, 1, False),  # one batch waiting while another is written: normal
+        (2, 2, True),  # the queue is full: the disk is the bottleneck
+        (2, 3, True),  # ... and the reader is blocked putting a third (backpressure)
+        (0, 50, False),  # capacity unknown (collector not reporting it): no alert
+    ],
+)
+def test_queue_full_compares_batches_with_batches(
+    catalog: Catalog, clock: FakeClock, capacity: int, depth: int, full: bool
+) -> None:
+    stats = healthy_stats(catalog, clock)
+    stats.queue_capacity = capacity
+    stats.queue_depth = depth
+    stats.pending_acks = 19_999  # a message count: never compared with the batch queue
+    reasons = HealthServer(stats, clock=clock).health()
+    assert [r["rule"] for r in reasons] == (["queue_full"] if full else [])
+    if full:
+        assert f"({depth}/{capacity} batches)" in reasons[0]["message"]
+
+
+def test_document_reports_queue_and_held_messages(catalog: Catalog, clock: FakeClock) -> None:
+    stats = healthy_stats(catalog, clock)
+    stats.queue_depth, stats.pending_acks = 2, 5_000
+    doc = HealthServer(stats, clock=clock).document()
+    assert (doc["queue_depth"], doc["queue_capacity"]) == (2, 2)
+    assert (doc["pending_acks"], doc["pending_acks_limit"]) == (5_000, 20_000)
+    assert doc["rules"]["queue_capacity"] == 2
+    assert [r["rule"] for r in doc["reasons"]] == ["queue_full"]
 
 
 def test_never_seen_station_gets_a_grace_period(catalog: Catalog, clock: FakeClock) -> None:
@@ -127,7 +160,9 @@ async def test_metrics_answer_at_metrics_without_redirect(
     assert _value(s, "aircarbon_ingest_duplicates_total") == 1
     assert _value(s, "aircarbon_ingest_batches_written_total") == 9
     assert _value(s, "aircarbon_ingest_pending_acks") == 17
-    assert _value(s, "aircarbon_ingest_queue_depth") == 3
+    assert _value(s, "aircarbon_ingest_queue_depth") == 1
+    assert _value(s, "aircarbon_ingest_queue_capacity") == 2
+    assert _value(s, "aircarbon_ingest_pending_acks_limit") == 20_000
     assert _value(s, "aircarbon_ingest_connected") == 1
     assert _value(s, "aircarbon_ingest_reconnects_total") == 0
     assert _value(s, "aircarbon_ingest_healthy") == 0

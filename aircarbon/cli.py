@@ -161,9 +161,11 @@ def demo(
 
 def _register_optional() -> None:
     """Commands whose modules live in their own packages (kept light at import)."""
+    from aircarbon.commands.sql import sql_command
     from aircarbon.simulator.command import simulate
 
     app.command("simulate")(simulate)
+    app.command("sql")(sql_command)
 
 
 _register_optional()

@@ -1,0 +1,273 @@
+"""Opening the DuckLake warehouse: one in-memory DuckDB with the lake attached as ``aircarbon``.
+
+Why a DuckLake rather than a DuckDB file: a DuckDB file admits one read-write process, and
+while a loader holds it even a read-only open from another process fails. A DuckLake keeps
+its catalog in SQLite (or PostgreSQL in a deployment) and its data in immutable Parquet
+files, so loaders and any number of analyst sessions, in other processes or on other
+machines, work at once (SPEC §3).
+
+Where the lake lives is chosen by settings alone: ``settings.lake_catalog`` is the part after
+``ducklake:`` (``sqlite:<data dir>/warehouse.sqlite`` by default, ``postgres:dbname=… host=…``
+in a deployment) and ``settings.lake_data`` the data path (a folder, or an ``s3://`` URL read
+and written through httpfs with the ``warehouse_s3_*`` credentials).
+
+Extensions are loaded offline from the ``duckdb-extension-*`` wheels by path (DuckDB still
+verifies their signatures), never installed or downloaded: monitoring centres are often
+air-gapped, and an autoload that reaches for the network would hang there.
+
+A read-only connection is read-only twice over: the lake is attached with DuckLake's
+``READ_ONLY`` option (INSERT/CREATE/DELETE on it fail), and then file-system access is
+switched off for everything outside the lake's own files and the configuration locked, so an
+analyst session cannot ``ATTACH`` another database read-write nor ``COPY … TO`` a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import importlib.resources
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from aircarbon.errors import WarehouseError
+
+if TYPE_CHECKING:
+    from aircarbon.settings import Settings
+
+__all__ = [
+    "LAKE",
+    "connect",
+    "connect_readonly",
+    "load_lock",
+    "read_sql",
+    "rollback",
+    "set_commit_message",
+    "warehouse_error",
+]
+
+#: The name the lake is attached under; analysts' SQL and the docs use it.
+LAKE = "aircarbon"
+
+_SQL_DIR = Path(__file__).with_name("sql")
+# A DuckDB variable carrying the load-lock path, so loaders that receive only the connection
+# know whether (and where) to serialise; absent on a PostgreSQL catalog, which needs no lock.
+_LOCK_VARIABLE = "aircarbon_load_lock"
+
+
+def warehouse_error(action: str, exc: BaseException) -> WarehouseError:
+    """Our one-line error for a DuckDB failure: ``"<action>: <first line of DuckDB's message>"``."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return WarehouseError(f"{action}: {first}")
+
+
+@cache
+def read_sql(name: str) -> str:
+    """The text of ``warehouse/sql/<name>.sql`` (SQL is kept in files, loaded by name)."""
+    return (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal: ATTACH and CREATE SECRET take no prepared parameters."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _extension_file(name: str) -> Path:
+    module = importlib.import_module(f"duckdb_extension_{name}")
+    root = Path(str(importlib.resources.files(module)))
+    return root / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+
+
+def _load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    try:
+        path = _extension_file(name)
+    except ModuleNotFoundError:
+        raise WarehouseError(
+            f"DuckDB extension {name!r} is not installed: add duckdb-extension-"
+            f"{name.replace('_', '-')}=={duckdb.__version__} to the environment"
+        ) from None
+    if not path.is_file():
+        raise WarehouseError(
+            f"DuckDB extension {name!r} has no build for duckdb {duckdb.__version__} ({path})"
+        )
+    try:
+        con.execute(f"LOAD {_literal(str(path))}")
+    except duckdb.Error as exc:
+        raise warehouse_error(f"cannot load DuckDB extension {name!r}", exc) from exc
+
+
+def _sqlite_path(catalog: str) -> Path | None:
+    """The catalog file of a ``sqlite:`` catalog (None for PostgreSQL)."""
+    if catalog.startswith("sqlite:"):
+        return Path(catalog.removeprefix("sqlite:"))
+    if catalog.startswith(("postgres:", "postgresql:")):
+        return None
+    # DuckLake treats a bare path as a DuckDB-file catalog, which admits a single process:
+    # exactly what the lake exists to avoid, so refuse it by name.
+    raise WarehouseError(
+        f"warehouse catalog {catalog!r}: expected 'sqlite:<file>' or 'postgres:dbname=… host=…'"
+    )
+
+
+def _configure_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Load httpfs and, when credentials are configured, a secret for the lake's bucket."""
+    _load_extension(con, "httpfs")
+    options: list[str] = ["TYPE s3"]
+    if settings.warehouse_s3_key_id:
+        options.append(f"KEY_ID {_literal(settings.warehouse_s3_key_id)}")
+    if settings.warehouse_s3_secret is not None:
+        options.append(f"SECRET {_literal(settings.warehouse_s3_secret.get_secret_value())}")
+    if settings.warehouse_s3_region:
+        options.append(f"REGION {_literal(settings.warehouse_s3_region)}")
+    if settings.warehouse_s3_endpoint:
+        endpoint = settings.warehouse_s3_endpoint
+        use_ssl = not endpoint.startswith("http://")
+        host = endpoint.split("://", 1)[-1].rstrip("/")
+        # S3-compatible stores (MinIO, Ceph) on a private endpoint expect path-style URLs.
+        options += [
+            f"ENDPOINT {_literal(host)}",
+            "URL_STYLE 'path'",
+            f"USE_SSL {'true' if use_ssl else 'false'}",
+        ]
+    if len(options) > 1:
+        try:
+            con.execute(f"CREATE OR REPLACE SECRET aircarbon_s3 ({', '.join(options)})")
+        except duckdb.Error as exc:
+            raise warehouse_error("cannot configure S3 credentials", exc) from exc
+
+
+def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached as ``aircarbon`` and made the default.
+
+    Tables are then named bare (``select * from daily``). Read-write connections create an
+    empty lake on first use (apply :func:`warehouse.migrate` before loading); read-only ones
+    require it to exist. Session time zone is UTC, as the stored times are.
+    """
+    catalog = settings.lake_catalog
+    data_path = settings.lake_data
+    sqlite_file = _sqlite_path(catalog)
+    is_s3 = data_path.startswith(("s3://", "s3a://", "gs://", "r2://"))
+    if sqlite_file is not None and read_only and not sqlite_file.is_file():
+        raise WarehouseError(
+            f"no warehouse at {sqlite_file}: nothing has been loaded yet "
+            "(run `aircarbon process …` or `aircarbon demo`)"
+        )
+    if sqlite_file is not None and not read_only:
+        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+    if not is_s3 and not read_only:
+        Path(data_path).mkdir(parents=True, exist_ok=True)
+
+    try:
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                # Never reach for the network to fetch an extension (air-gapped sites).
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+            },
+        )
+    except duckdb.Error as exc:  # pragma: no cover - only on a broken installation
+        raise warehouse_error("cannot start DuckDB", exc) from exc
+    try:
+        _load_extension(con, "ducklake")
+        _load_extension(con, "sqlite_scanner" if sqlite_file is not None else "postgres_scanner")
+        if is_s3:
+            _configure_s3(con, settings)
+        options = [f"DATA_PATH {_literal(data_path)}"]
+        if read_only:
+            options.append("READ_ONLY")
+        attach = f"ATTACH {_literal('ducklake:' + catalog)} AS {LAKE} ({', '.join(options)})"
+        try:
+            con.execute(attach)
+        except duckdb.Error as exc:
+            raise warehouse_error(f"cannot open the warehouse (ducklake:{catalog})", exc) from exc
+        con.execute(f"USE {LAKE}")
+        con.execute("SET TimeZone = 'UTC'")
+        if sqlite_file is not None and not read_only:
+            lock = sqlite_file.with_suffix(".lock")
+            con.execute(f"SET VARIABLE {_LOCK_VARIABLE} = ?", [str(lock)])
+        if read_only:
+            _lock_down(con, data_path=data_path, sqlite_file=sqlite_file, is_s3=is_s3)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _lock_down(
+    con: duckdb.DuckDBPyConnection, *, data_path: str, sqlite_file: Path | None, is_s3: bool
+) -> None:
+    """Forbid file access outside the lake and freeze the configuration (read-only sessions).
+
+    ``READ_ONLY`` protects the lake itself; this closes the side doors (ATTACH of another
+    database, COPY TO, reading arbitrary files). On an ``s3://`` lake external access must
+    stay on for httpfs, so there only ``READ_ONLY`` applies.
+    """
+    if is_s3:
+        con.execute("SET lock_configuration = true")
+        return
+    con.execute("SET allowed_directories = ?", [[str(Path(data_path).resolve()) + "/"]])
+    if sqlite_file is not None:
+        # The catalog file itself (and SQLite's side files), not its folder: the folder is
+        # the data directory, where an ATTACH could otherwise create a writable database.
+        catalog = str(sqlite_file.resolve())
+        side = [catalog + suffix for suffix in ("-wal", "-shm", "-journal")]
+        con.execute("SET allowed_paths = ?", [[catalog, *side]])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def connect_readonly(data_dir: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+    """The analysts' helper: a read-only DuckDB connection with the lake attached as ``aircarbon``.
+
+    Settings come from the environment (``AIRCARBON_*``, ``AIRCARBON_CONFIG``) as for the
+    CLI; ``data_dir`` overrides ``AIRCARBON_DATA_DIR``. Tables are named bare::
+
+        from aircarbon.analyst import connect
+        con = connect()
+        con.sql("select station, date, aqi from aqi_daily order by date desc").pl()
+    """
+    from aircarbon.settings import load_settings
+
+    settings = load_settings(data_dir=Path(data_dir) if data_dir is not None else None)
+    return connect(settings, read_only=True)
+
+
+@contextlib.contextmanager
+def load_lock(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Serialise writers on a SQLite catalog (``flock`` on ``<catalog>.lock``); no-op otherwise.
+
+    Two processes committing to one SQLite catalog fail with "database is locked", so every
+    write (loads, migrations, compaction) takes this process-level lock first. PostgreSQL
+    catalogs handle concurrent writers themselves (DuckLake retries conflicting commits), so
+    connections to them carry no lock path and this does nothing.
+    """
+    try:
+        row = con.execute(f"SELECT getvariable('{_LOCK_VARIABLE}')").fetchone()
+    except duckdb.Error as exc:
+        raise warehouse_error("cannot read the load-lock setting", exc) from exc
+    path = row[0] if row else None
+    if not path:
+        yield
+        return
+    with Path(path).open("a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def set_commit_message(con: duckdb.DuckDBPyConnection, message: str) -> None:
+    """Name the open transaction's snapshot, so ``ducklake_snapshots()`` says what each load was."""
+    con.execute(f"CALL ducklake_set_commit_message('{LAKE}', 'aircarbon', ?)", [message])
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")

@@ -1,0 +1,521 @@
+"""Idempotent loads into the lake: replace one partition per transaction.
+
+Why replace, not append or upsert: DuckLake has no PRIMARY KEY or UNIQUE constraints, and a
+pipeline re-runs (late data, a fixed transform, an Airflow retry). Replacing a partition — DELETE
+its rows, INSERT the new frame, in one transaction — makes every load a pure function of its
+input: running it twice leaves the same rows, and the table's identity (``station, param, ts``
+for ``hourly``…) stays unique because every identity lives in exactly one partition. The GX
+suites check that uniqueness independently.
+
+Each load records its partition, row count and an order-independent content checksum in
+``load_log`` and names its snapshot (``ducklake_snapshots().commit_message``), so a re-run can
+be shown to have changed nothing and any earlier state can be read back with
+``AT (VERSION => n)``.
+
+Writers are serialised on a SQLite catalog (see :func:`warehouse.lake.load_lock`); frames go
+Polars → Arrow → DuckDB without a copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+import duckdb
+import polars as pl
+
+from aircarbon.errors import WarehouseError
+from warehouse.lake import LAKE, load_lock, read_sql, rollback, set_commit_message, warehouse_error
+
+if TYPE_CHECKING:
+    from aircarbon.catalog import Catalog
+
+__all__ = [
+    "LOADABLE_TABLES",
+    "Between",
+    "LoadResult",
+    "compact",
+    "current_snapshot",
+    "load_day",
+    "load_dead_letters",
+    "load_dimensions",
+    "load_hour",
+    "load_validation_runs",
+    "partition_stats",
+    "replace_partition",
+]
+
+#: Tables the loaders may write (``load_log`` and ``schema_migrations`` are written internally).
+LOADABLE_TABLES = frozenset(
+    {
+        "stations",
+        "parameters",
+        "readings",
+        "hourly",
+        "daily",
+        "aqi_hourly",
+        "aqi_daily",
+        "indicators_daily",
+        "validation_runs",
+        "dead_letter",
+    }
+)
+_HOUR = dt.timedelta(hours=1)
+_FRAME_VIEW = "_aircarbon_load_frame"
+
+
+@dataclass(frozen=True, slots=True)
+class Between:
+    """A range partition key: ``low < col <= high`` (``closed="right"``) or ``low <= col < high``.
+
+    Right-closed is the pipeline's convention for period ends: a reading ending at 10:00
+    belongs to the hour ending 10:00, and local midnight to the day before.
+    """
+
+    low: Any
+    high: Any
+    closed: Literal["left", "right"] = "right"
+
+    def __str__(self) -> str:
+        left, right = ("(", "]") if self.closed == "right" else ("[", ")")
+        return f"{left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What a load did: partition replaced, its rows and checksum, and the snapshots around it."""
+
+    table: str
+    partition: str
+    rows: int
+    checksum: str
+    snapshot_before: int
+    snapshot: int
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(sep=" ") if value.tzinfo else str(value)
+    if isinstance(value, list | tuple | frozenset | set):
+        return "[" + ", ".join(_fmt(v) for v in sorted(value, key=str)) + "]"
+    return str(value)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    rows = con.execute(read_sql("table_columns"), {"table_name": table}).fetchall()
+    return {str(name): str(dtype) for name, dtype in rows}
+
+
+def _predicate(where: Mapping[str, Any], columns: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """SQL for the partition (identifiers checked against the table, values bound)."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    for i, (column, value) in enumerate(where.items()):
+        if column not in columns:
+            raise WarehouseError(f"partition column {column!r} is not a column of the table")
+        col = _quote(column)
+        if isinstance(value, Between):
+            low_op, high_op = (">", "<=") if value.closed == "right" else (">=", "<")
+            clauses.append(f"{col} {low_op} $p{i}_lo AND {col} {high_op} $p{i}_hi")
+            params[f"p{i}_lo"] = value.low
+            params[f"p{i}_hi"] = value.high
+        elif isinstance(value, list | tuple | frozenset | set):
+            clauses.append(f"list_contains($p{i}, {col})")
+            params[f"p{i}"] = list(value)
+        elif value is None:
+            clauses.append(f"{col} IS NULL")
+        else:
+            clauses.append(f"{col} = $p{i}")
+            params[f"p{i}"] = value
+    return (" AND ".join(clauses) or "TRUE"), params
+
+
+def _label(where: Mapping[str, Any]) -> str:
+    return "; ".join(f"{k}={_fmt(v)}" for k, v in where.items()) or "all"
+
+
+def partition_stats(
+    con: duckdb.DuckDBPyConnection, table: str, where: Mapping[str, Any]
+) -> tuple[int, str]:
+    """Rows and content checksum of a partition as stored now (order-independent).
+
+    The checksum is the sum of DuckDB's row hashes over the table's columns, hex-encoded: equal
+    contents give equal checksums whatever the row order, and duplicated rows change it.
+    """
+    columns = _table_columns(con, table)
+    if not columns:
+        raise WarehouseError(f"no table {table!r} in the warehouse (run migrations first)")
+    predicate, params = _predicate(where, columns)
+    select = ", ".join(_quote(c) for c in columns)
+    sql = (
+        f"SELECT count(*), coalesce(sum(hash(r)::HUGEINT), 0) "
+        f"FROM (SELECT {select} FROM {_quote(table)} WHERE {predicate}) AS r"
+    )
+    row = con.execute(sql, params).fetchone()
+    assert row is not None
+    return int(row[0]), f"{int(row[1]):x}"
+
+
+def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    """The lake's current snapshot id: record it to re-read this state with ``AT (VERSION => n)``.
+
+    Inside an open transaction it is the snapshot the transaction started from.
+    """
+    try:
+        row = con.execute(read_sql("current_snapshot")).fetchone()
+    except duckdb.Error as exc:
+        raise warehouse_error("cannot read the current snapshot", exc) from exc
+    assert row is not None
+    return int(row[0])
+
+
+def _replace_in_transaction(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    where: Mapping[str, Any],
+    snapshot_before: int,
+) -> tuple[str, int, str]:
+    if table not in LOADABLE_TABLES:
+        raise WarehouseError(f"cannot load table {table!r}: not a warehouse fact/dimension table")
+    columns = _table_columns(con, table)
+    if not columns:
+        raise WarehouseError(f"no table {table!r} in the warehouse (run migrations first)")
+    unknown = [c for c in frame.columns if c not in columns]
+    if unknown:
+        raise WarehouseError(f"frame for {table!r} has columns the table lacks: {unknown}")
+    predicate, params = _predicate(where, columns)
+    partition = _label(where)
+    con.execute(f"DELETE FROM {_quote(table)} WHERE {predicate}", params)
+    if frame.height:
+        con.register(_FRAME_VIEW, frame.to_arrow())
+        try:
+            names = ", ".join(_quote(c) for c in frame.columns)
+            con.execute(f"INSERT INTO {_quote(table)} ({names}) SELECT {names} FROM {_FRAME_VIEW}")
+        finally:
+            con.unregister(_FRAME_VIEW)
+    rows, checksum = partition_stats(con, table, where)
+    if rows != frame.height:
+        raise WarehouseError(
+            f"load of {table} {partition}: {frame.height - rows} of {frame.height} rows fall "
+            "outside the partition"
+        )
+    con.execute(
+        read_sql("record_load"),
+        {
+            "table_name": table,
+            "partition": partition,
+            "rows": rows,
+            "checksum": checksum,
+            "snapshot": snapshot_before,
+        },
+    )
+    return partition, rows, checksum
+
+
+def _replace_many(
+    con: duckdb.DuckDBPyConnection,
+    loads: Sequence[tuple[str, pl.DataFrame, Mapping[str, Any]]],
+    message: str,
+) -> list[LoadResult]:
+    """Replace several partitions in ONE transaction, under the load lock."""
+    done: list[tuple[str, str, int, str]] = []
+    with load_lock(con):
+        try:
+            con.execute("BEGIN TRANSACTION")
+            set_commit_message(con, message)
+            before = current_snapshot(con)
+            for table, frame, where in loads:
+                done.append((table, *_replace_in_transaction(con, table, frame, where, before)))
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            rollback(con)
+            raise warehouse_error(message, exc) from exc
+        except BaseException:
+            rollback(con)
+            raise
+        after = current_snapshot(con)
+    return [LoadResult(t, p, r, c, before, after) for t, p, r, c in done]
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    where: Mapping[str, Any],
+) -> LoadResult:
+    """Replace the rows of ``table`` matching ``where`` with ``frame``, atomically.
+
+    ``where`` maps columns to a value (equality), a :class:`Between` range, a list (any of),
+    or ``{}`` for the whole table. Every row of ``frame`` must fall inside the partition, or
+    nothing is loaded: a row outside would survive the next replace of its own partition and
+    break the table's identity.
+    """
+    return _replace_many(con, [(table, frame, where)], f"load {table} {_label(where)}")[0]
+
+
+def _aware(value: dt.datetime, what: str) -> dt.datetime:
+    if value.tzinfo is None:
+        raise WarehouseError(f"{what} must be timezone-aware (UTC), got {value.isoformat()}")
+    return value.astimezone(dt.UTC)
+
+
+def load_hour(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, hour_end: dt.datetime
+) -> LoadResult:
+    """Replace one hour of a ``ts``-keyed table: rows with ``ts`` in ``(hour_end - 1 h, hour_end]``.
+
+    For ``hourly`` and ``aqi_hourly`` that is exactly the rows stamped ``hour_end``; for
+    ``readings`` every period ending within the hour (the hour they are averaged into).
+    """
+    end = _aware(hour_end, "hour_end")
+    if (end.minute, end.second, end.microsecond) != (0, 0, 0):
+        raise WarehouseError(f"hour_end must be on the hour, got {end.isoformat()}")
+    return replace_partition(con, table, frame, {"ts": Between(end - _HOUR, end)})
+
+
+def load_day(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    date: dt.date,
+    *,
+    tz: str | ZoneInfo = "Asia/Shanghai",
+) -> LoadResult:
+    """Replace one local calendar day.
+
+    ``date``-keyed tables (``daily``, ``aqi_daily``, ``indicators_daily``) replace
+    ``date = date``; ``ts``-keyed ones the periods ending in ``(00:00, 24:00]`` local time of
+    ``tz`` (the hours 1–24 of the day, as daily means count them).
+    """
+    columns = _table_columns(con, table)
+    if "date" in columns:
+        return replace_partition(con, table, frame, {"date": date})
+    if "ts" not in columns:
+        raise WarehouseError(f"table {table!r} has neither a date nor a ts column")
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    start = dt.datetime.combine(date, dt.time(0), tzinfo=zone)
+    end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    return replace_partition(
+        con, table, frame, {"ts": Between(start.astimezone(dt.UTC), end.astimezone(dt.UTC))}
+    )
+
+
+def _stations_frame(catalog: Catalog) -> pl.DataFrame:
+    rows = [
+        {
+            "station": s.id,
+            "name_zh": s.name_zh,
+            "name_en": s.name_en,
+            "type": s.type.value,
+            "lat": s.lat,
+            "lon": s.lon,
+            "mn": s.mn,
+            "params": list(s.params),
+            "instruments": list(s.instruments),
+            "district": s.district,
+            "timezone": s.timezone,
+            "background": s.background,
+        }
+        for s in catalog.stations.values()
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "station": pl.String,
+            "name_zh": pl.String,
+            "name_en": pl.String,
+            "type": pl.String,
+            "lat": pl.Float64,
+            "lon": pl.Float64,
+            "mn": pl.String,
+            "params": pl.List(pl.String),
+            "instruments": pl.List(pl.String),
+            "district": pl.String,
+            "timezone": pl.String,
+            "background": pl.Boolean,
+        },
+    )
+
+
+_PARAMETER_SCHEMA: dict[str, pl.DataType] = {
+    "param": pl.String(),
+    "name_zh": pl.String(),
+    "name_en": pl.String(),
+    "param_group": pl.String(),
+    "unit": pl.String(),
+    "accepted_units": pl.List(pl.String),
+    "physical_min": pl.Float64(),
+    "physical_max": pl.Float64(),
+    "plausible_min": pl.Float64(),
+    "plausible_max": pl.Float64(),
+    "noise": pl.Float64(),
+    "hj212": pl.String(),
+    "hj212_unit": pl.String(),
+    "molar_mass": pl.Float64(),
+    "cas": pl.String(),
+    "voc_group": pl.String(),
+    "pams": pl.Boolean(),
+    "mir": pl.Float64(),
+    "koh": pl.Float64(),
+    "gwp100": pl.Float64(),
+    "source": pl.String(),
+    "range_source": pl.String(),
+    "mir_source": pl.String(),
+    "koh_source": pl.String(),
+    "gwp_source": pl.String(),
+}
+
+
+def _parameters_frame(catalog: Catalog) -> pl.DataFrame:
+    rows = [
+        {
+            "param": p.code,
+            "name_zh": p.name_zh,
+            "name_en": p.name_en,
+            "param_group": p.group.value,
+            "unit": p.unit,
+            "accepted_units": list(p.accepted),
+            "physical_min": p.physical[0],
+            "physical_max": p.physical[1],
+            "plausible_min": p.plausible[0],
+            "plausible_max": p.plausible[1],
+            "noise": p.noise,
+            "hj212": p.hj212,
+            "hj212_unit": p.hj212_unit,
+            "molar_mass": p.molar_mass,
+            "cas": p.cas,
+            "voc_group": p.voc_group,
+            "pams": p.pams,
+            "mir": p.mir,
+            "koh": p.koh,
+            "gwp100": p.gwp100,
+            "source": p.source,
+            "range_source": p.range_source,
+            "mir_source": p.mir_source,
+            "koh_source": p.koh_source,
+            "gwp_source": p.gwp_source,
+        }
+        for p in catalog.parameters.values()
+    ]
+    return pl.DataFrame(rows, schema=_PARAMETER_SCHEMA)
+
+
+def load_dimensions(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> list[LoadResult]:
+    """Replace ``stations`` and ``parameters`` from the catalog, together in one transaction."""
+    return _replace_many(
+        con,
+        [
+            ("stations", _stations_frame(catalog), {}),
+            ("parameters", _parameters_frame(catalog), {}),
+        ],
+        "load dimensions stations, parameters",
+    )
+
+
+def load_dead_letters(
+    con: duckdb.DuckDBPyConnection, data_dir: Path, date: dt.date
+) -> LoadResult | None:
+    """Load ``dead_letter/date=D/*.parquet`` (the UTC day the messages were received).
+
+    Replaces the rows received on that UTC day. A day whose folder is gone (retention pruned
+    the raw store) returns None and leaves the warehouse as it is, rather than erasing the
+    only remaining copy.
+    """
+    folder = Path(data_dir) / "dead_letter" / f"date={date:%Y-%m-%d}"
+    if not folder.is_dir():
+        return None
+    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+    if files:
+        frame = pl.read_parquet(files, hive_partitioning=False)
+    else:
+        frame = pl.DataFrame(schema={"received_at": pl.Datetime("us", "UTC")})
+    start = dt.datetime.combine(date, dt.time(0), tzinfo=dt.UTC)
+    where = {"received_at": Between(start, start + dt.timedelta(days=1), closed="left")}
+    return replace_partition(con, "dead_letter", frame, where)
+
+
+_VALIDATION_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "suite": pl.String(),
+    "batch": pl.String(),
+    "started_at": pl.Datetime("us", "UTC"),
+    "finished_at": pl.Datetime("us", "UTC"),
+    "success": pl.Boolean(),
+    "severity_max": pl.String(),
+    "evaluated": pl.Int32(),
+    "successful": pl.Int32(),
+    "unsuccessful": pl.Int32(),
+    "failed_expectations": pl.String(),
+    "docs_path": pl.String(),
+    "lake_snapshot": pl.Int64(),
+}
+
+
+def load_validation_runs(
+    con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]
+) -> LoadResult | None:
+    """Record validation results; a run recorded again (same ``run_id``) replaces its row.
+
+    ``failed_expectations`` may be given as a list/dict (stored as JSON text); a missing
+    ``run_id`` gets a fresh UUID and a missing ``lake_snapshot`` the current snapshot, so a
+    bulletin can later query exactly the data that was validated.
+    """
+    records: list[dict[str, Any]] = []
+    snapshot: int | None = None
+    for row in rows:
+        record = {key: row.get(key) for key in _VALIDATION_SCHEMA}
+        unknown = set(row) - set(_VALIDATION_SCHEMA)
+        if unknown:
+            raise WarehouseError(f"validation run has unknown fields: {sorted(unknown)}")
+        record["run_id"] = record["run_id"] or uuid.uuid4().hex
+        failed = record["failed_expectations"]
+        if failed is not None and not isinstance(failed, str):
+            record["failed_expectations"] = json.dumps(failed, ensure_ascii=False, default=str)
+        if record["lake_snapshot"] is None:
+            snapshot = current_snapshot(con) if snapshot is None else snapshot
+            record["lake_snapshot"] = snapshot
+        for key in ("started_at", "finished_at"):
+            value = record[key]
+            if isinstance(value, dt.datetime):
+                record[key] = _aware(value, key)
+        records.append(record)
+    if not records:
+        return None
+    frame = pl.DataFrame(records, schema=_VALIDATION_SCHEMA)
+    ids = sorted(set(frame["run_id"].to_list()))
+    if len(ids) != frame.height:
+        raise WarehouseError("validation runs repeat a run_id within one batch")
+    return replace_partition(con, "validation_runs", frame, {"run_id": ids})
+
+
+def compact(
+    con: duckdb.DuckDBPyConnection, *, expire_older_than: dt.timedelta | None = None
+) -> None:
+    """Compact the lake: flush inlined rows to Parquet and merge small adjacent files.
+
+    Hourly loads write many small files (or inline rows in the catalog); compaction keeps
+    scans fast. Time travel is untouched unless ``expire_older_than`` is given: then
+    snapshots older than that are expired and the files only they referenced are deleted,
+    after which ``AT (VERSION => n)`` for those snapshots no longer works.
+    """
+    with load_lock(con):
+        try:
+            con.execute(f"CALL ducklake_flush_inlined_data('{LAKE}')")
+            con.execute(f"CALL ducklake_merge_adjacent_files('{LAKE}')")
+            if expire_older_than is not None:
+                cutoff = dt.datetime.now(dt.UTC) - expire_older_than
+                con.execute(f"CALL ducklake_expire_snapshots('{LAKE}', older_than => ?)", [cutoff])
+            con.execute(f"CALL ducklake_cleanup_old_files('{LAKE}', cleanup_all => true)")
+        except duckdb.Error as exc:
+            raise warehouse_error("compaction failed", exc) from exc

@@ -21,6 +21,7 @@ from aircarbon.catalog import Catalog
 from transforms.schemas import DAILY, HOURLY
 
 __all__ = [
+    "MOVING_PARAMS",
     "daily_stats",
     "hourly_means",
     "local_date",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 _US = dt.timedelta(microseconds=1)
+#: Hourly series derived by :func:`moving_averages` (not measured parameters).
+MOVING_PARAMS = ("o3_8h", "pm10_24h", "pm25_24h", "so2_24h")
 _DEG = math.pi / 180.0
 
 
@@ -76,7 +79,7 @@ def hourly_means(readings: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.
 
 
 def moving_averages(hourly: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
-    """Derived hourly series the AQI needs: ``o3_8h`` and ``pm10_24h``/``pm25_24h``.
+    """Derived hourly series the AQI needs: ``o3_8h``, ``pm10_24h``/``pm25_24h``, ``so2_24h``.
 
     Each value is the mean of the valid hourly means in the window ending at ``ts``
     (8 h for O3, ≥ 6 valid hours; 24 h for PM, ≥ the daily minimum of valid hours).
@@ -86,6 +89,8 @@ def moving_averages(hourly: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
         ("o3", "o3_8h", v.o3_8h_window_hours, v.o3_8h_min_hours),
         ("pm10", "pm10_24h", 24, v.daily_min_hours),
         ("pm25", "pm25_24h", 24, v.daily_min_hours),
+        # HJ 633-2012: an SO2 1-h value above the last 1-h breakpoint falls back to the 24-h
+        ("so2", "so2_24h", 24, v.daily_min_hours),
     ]
     frames = []
     for source, name, hours, min_n in specs:
@@ -123,7 +128,7 @@ def daily_stats(
     """
     tz = timezone or catalog.network.timezone
     v = catalog.validity
-    base = hourly.filter(~pl.col("param").is_in(["o3_8h", "pm10_24h", "pm25_24h"]))
+    base = hourly.filter(~pl.col("param").is_in(list(MOVING_PARAMS)))
     base = base.with_columns(local_date(pl.col("ts"), tz).alias("date"))
     valid_value = pl.when(pl.col("valid")).then(pl.col("value"))
     n_valid = pl.col("valid").sum().cast(pl.UInt32)

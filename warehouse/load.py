@@ -49,6 +49,7 @@ __all__ = [
     "load_validation_runs",
     "partition_stats",
     "replace_partition",
+    "replace_partitions",
 ]
 
 #: Tables the loaders may write (``load_log`` and ``schema_migrations`` are written internally).
@@ -246,6 +247,19 @@ def _replace_many(
             raise
         after = current_snapshot(con)
     return [LoadResult(t, p, r, c, before, after) for t, p, r, c in done]
+
+
+def replace_partitions(
+    con: duckdb.DuckDBPyConnection,
+    loads: Sequence[tuple[str, pl.DataFrame, Mapping[str, Any]]],
+    message: str,
+) -> list[LoadResult]:
+    """Replace several tables' partitions in ONE transaction (one lake snapshot).
+
+    An hour's readings, hourly means and AQI become visible to analysts together, or not
+    at all.
+    """
+    return _replace_many(con, loads, message)
 
 
 def replace_partition(

@@ -115,7 +115,9 @@ def replay_dead_letters(
     reason: Annotated[
         list[str] | None, typer.Option(help="Only this reason code (repeatable).")
     ] = None,
-    station: Annotated[list[str] | None, typer.Option(help="Only this station (repeatable).")] = None,
+    station: Annotated[
+        list[str] | None, typer.Option(help="Only this station (repeatable).")
+    ] = None,
     time_check: Annotated[bool, typer.Option("--time-check/--no-time-check")] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
@@ -161,11 +163,15 @@ def demo(
 
 def _register_optional() -> None:
     """Commands whose modules live in their own packages (kept light at import)."""
+    from aircarbon.commands.aqi import aqi_command
+    from aircarbon.commands.process import app as process_app
     from aircarbon.commands.sql import sql_command
     from aircarbon.simulator.command import simulate
 
     app.command("simulate")(simulate)
     app.command("sql")(sql_command)
+    app.command("aqi")(aqi_command)
+    app.add_typer(process_app, name="process")
 
 
 _register_optional()

@@ -33,7 +33,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
+from aircarbon.catalog import Catalog, Parameter
+from transforms.aggregate import MOVING_SOURCES
 from transforms.schemas import DAILY, HOURLY, RAW, READINGS, QcReason
 
 __all__ = [
@@ -191,10 +192,19 @@ def _between(
 def bounds(
     catalog: Catalog, which: Literal["physical", "plausible"], extra: Mapping[str, str] = {}
 ) -> dict[str, tuple[float, float]]:
-    """Each parameter code's catalog range; ``extra`` maps derived codes to their base."""
-    out = {p.code: getattr(p, which) for p in catalog.parameters.values()}
+    """Each parameter code's catalog range; ``extra`` maps derived codes to their base.
+
+    The plausible range is widened below by the instrument noise: QC (transforms/qc.py)
+    keeps negatives within noise valid, as real analysers report them around zero.
+    """
+
+    def rng(p: Parameter) -> tuple[float, float]:
+        lo, hi = getattr(p, which)
+        return (lo - p.noise, hi) if which == "plausible" else (lo, hi)
+
+    out = {p.code: rng(p) for p in catalog.parameters.values()}
     for code, base in extra.items():
-        out[code] = getattr(catalog.parameter(base), which)
+        out[code] = rng(catalog.parameter(base))
     return dict(sorted(out.items()))
 
 
@@ -385,7 +395,7 @@ def hourly_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
             Severity.CRITICAL,
             "the warehouse table has exactly these columns (plus the joined range bounds)",
         ),
-        *_stream_keys(catalog, catalog.parameters),
+        *_stream_keys(catalog, [*catalog.parameters, *MOVING_SOURCES]),
         _not_null("n", "the count of averaged values is part of every statistic"),
         _not_null("valid", "every statistic says whether it meets the completeness rule"),
         ExpectationSpec(
@@ -429,7 +439,7 @@ def hourly_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
         tuple(exps),
         params,
         "hourly means (warehouse hourly)",
-        {"plausible": bounds(catalog, "plausible")},
+        {"plausible": bounds(catalog, "plausible", MOVING_SOURCES)},
     )
 
 

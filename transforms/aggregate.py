@@ -22,6 +22,7 @@ from transforms.schemas import DAILY, HOURLY
 
 __all__ = [
     "MOVING_PARAMS",
+    "MOVING_SOURCES",
     "daily_stats",
     "hourly_means",
     "local_date",
@@ -29,8 +30,9 @@ __all__ = [
 ]
 
 _US = dt.timedelta(microseconds=1)
-#: Hourly series derived by :func:`moving_averages` (not measured parameters).
-MOVING_PARAMS = ("o3_8h", "pm10_24h", "pm25_24h", "so2_24h")
+#: Hourly series derived by :func:`moving_averages` (not measured parameters) → their source.
+MOVING_SOURCES = {"o3_8h": "o3", "pm10_24h": "pm10", "pm25_24h": "pm25", "so2_24h": "so2"}
+MOVING_PARAMS = tuple(MOVING_SOURCES)
 _DEG = math.pi / 180.0
 
 

@@ -34,12 +34,58 @@ def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) ->
     if chosen:
         for sid in chosen:
             catalog.station(sid)  # unknown ids fail here with a one-line message
-    for sub in ("raw", "dead_letter", "status", "broker"):
+    for sub in ("raw", "dead_letter", "status", "broker", "warehouse", "gx", "validation_runs"):
         shutil.rmtree(settings.data_dir / sub, ignore_errors=True)
+    for name in ("warehouse.sqlite", "warehouse.lock"):
+        (settings.data_dir / name).unlink(missing_ok=True)
     t0 = time.perf_counter()
     summary = asyncio.run(_pipeline(settings, catalog, days=days, stations=chosen, seed=seed))
+    summary.update(_process(settings, catalog, days=days))
     summary["elapsed_s"] = time.perf_counter() - t0
     _print_summary(settings, summary)
+
+
+def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, Any]:
+    """The scheduled part, run in order: every hour, then every day, into the lake."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from aircarbon.errors import ValidationFailed
+    from aircarbon.pipeline import process_day, process_hour
+    from aircarbon.pipeline.daily import day_bounds
+
+    today = dt.datetime.now(settings.tz).date()
+    first = today - dt.timedelta(days=days)
+    dates = [first + dt.timedelta(days=i) for i in range(days)]
+    start, _ = day_bounds(dates[0], settings.timezone)
+    hours = [start + dt.timedelta(hours=h) for h in range(1, 24 * days + 1)]
+    failed: list[str] = []
+    validations: dict[str, list[bool]] = {}
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("process hours", total=len(hours))
+        for i, hour in enumerate(hours):
+            last_of_day = (i + 1) % 24 == 0
+            try:
+                result = process_hour(settings, catalog, hour, build_docs=last_of_day)
+                for v in result.validations:
+                    validations.setdefault(v.suite, []).append(v.success)
+            except ValidationFailed as exc:
+                failed.append(f"{hour:%Y-%m-%d %H:%M}Z: {exc}")
+            bar.advance(task)
+        dtask = bar.add_task("process days", total=len(dates))
+        for day in dates:
+            try:
+                day_result = process_day(settings, catalog, day)
+                for v in day_result.validations:
+                    validations.setdefault(v.suite, []).append(v.success)
+            except ValidationFailed as exc:
+                failed.append(f"{day}: {exc}")
+            bar.advance(dtask)
+    return {"dates": dates, "failed": failed, "validations": validations}
 
 
 async def _pipeline(
@@ -112,11 +158,45 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
     table.add_row("duplicates skipped", f"{stats['duplicates_total']:,}")
     dead = stats["dead_letters_total"]
     table.add_row("dead-lettered", ", ".join(f"{k} {v}" for k, v in sorted(dead.items())) or "none")
+    checks = summary.get("validations", {})
+    table.add_row(
+        "validation runs",
+        ", ".join(f"{suite} {sum(r)}/{len(r)} passed" for suite, r in checks.items()) or "none",
+    )
+    for line in summary.get("failed", []):
+        table.add_row("[red]stopped batch[/]", line)
     table.add_row("raw store", str(settings.data_dir / "raw"))
     table.add_row("dead letters", str(settings.data_dir / "dead_letter"))
+    table.add_row("warehouse", f"ducklake:{settings.lake_catalog}  (aircarbon sql)")
+    docs = settings.data_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    table.add_row("Data Docs", str(docs))
     table.add_row("elapsed", f"{summary['elapsed_s']:.1f} s")
     console.print(table)
+    _print_aqi(settings, summary.get("dates", []))
     console.print(
-        "Next: [bold]aircarbon collect[/] serves the live health page on "
-        f"http://{settings.health_host}:{settings.health_port}/ while stations publish."
+        "Next: [bold]aircarbon sql[/] to query the lake; [bold]aircarbon collect[/] serves the "
+        f"live health page on http://{settings.health_host}:{settings.health_port}/."
     )
+
+
+def _print_aqi(settings: Settings, dates: list[dt.date]) -> None:
+    """The last simulated day's AQI per station, read back from the lake."""
+    if not dates:
+        return
+    from warehouse.lake import connect
+
+    con = connect(settings, read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT station, aqi, category, category_zh, primary_pollutants, standard "
+            "FROM aqi_daily WHERE date = ? ORDER BY aqi DESC",
+            [dates[-1]],
+        ).fetchall()
+    finally:
+        con.close()
+    table = Table(title=f"AQI {dates[-1]} (daily report)")
+    for col in ("station", "AQI", "category", "primary pollutants", "standard"):
+        table.add_column(col)
+    for station, aqi, cat, cat_zh, primary, standard in rows:
+        table.add_row(station, str(aqi), f"{cat} {cat_zh}", ", ".join(primary or []), standard)
+    console.print(table)

@@ -1,0 +1,63 @@
+"""A shortened `aircarbon demo` end to end: broker, simulator, collector, processing, lake."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aircarbon.settings import load_settings
+from warehouse.lake import connect
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _demo(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRCARBON_")}
+    env["COLUMNS"] = "120"
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "aircarbon", "demo", "--days", "1"),
+            *("--stations", "SY-TY-01,SY-HS-12", "--data-dir", str(data_dir)),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_short_demo_fills_the_lake_and_reruns_safely(tmp_path: Path) -> None:
+    first = _demo(tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "AQI" in first.stdout
+    con = connect(load_settings({}, data_dir=tmp_path), read_only=True)
+    try:
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in (
+                "stations",
+                "parameters",
+                "readings",
+                "hourly",
+                "daily",
+                "aqi_hourly",
+                "aqi_daily",
+                "validation_runs",
+            )
+        }
+    finally:
+        con.close()
+    assert all(n > 0 for n in counts.values()), counts
+    second = _demo(tmp_path)  # re-running is safe: same lake contents
+    assert second.returncode == 0, second.stderr[-3000:]
+    con = connect(load_settings({}, data_dir=tmp_path), read_only=True)
+    try:
+        again = con.execute("SELECT count(*) FROM readings").fetchone()
+    finally:
+        con.close()
+    assert again == (counts["readings"],)

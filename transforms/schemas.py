@@ -15,8 +15,10 @@ __all__ = [
     "AQI_DAILY",
     "AQI_HOURLY",
     "DAILY",
+    "EMISSION_EVENTS",
     "HOURLY",
     "IAQI_ITEM",
+    "INDICATORS_DAILY",
     "RAW",
     "READINGS",
     "QcReason",
@@ -127,5 +129,50 @@ AQI_DAILY = pl.Schema(
         "primary_pollutants": pl.List(pl.String),
         "iaqi": pl.List(IAQI_ITEM),
         "standard": pl.String(),
+    }
+)
+
+#: Daily indicators in long form (warehouse ``indicators_daily``; docs/indicators.md).
+INDICATORS_DAILY = pl.Schema(
+    {
+        "station": pl.String(),  # station id, or "city" for city-wide values
+        "date": pl.Date(),  # local calendar day
+        "indicator": pl.String(),  # code: ox, sor, ofp_total, ofp:<species>, co2e, ...
+        "value": pl.Float64(),
+        "unit": pl.String(),
+        "n": pl.UInt32(),  # valid inputs: hours, species, hourly pairs or stations
+        "valid": pl.Boolean(),
+    }
+)
+
+#: Co-emission events found by source tracing (warehouse ``emission_events``).
+EMISSION_EVENTS = pl.Schema(
+    {
+        "event_id": pl.String(),  # "{station}/{start:%Y%m%dT%H%MZ}"
+        "station": pl.String(),
+        "start": UTC_US,  # start of the first event hour
+        "end": UTC_US,  # end of the last event hour
+        "hours": pl.UInt32(),  # event hours (merged gaps included in start..end, not counted)
+        "anchor": pl.String(),  # co2 | tvoc
+        "anchor_unit": pl.String(),
+        "anchor_excess_mean": pl.Float64(),
+        "anchor_excess_max": pl.Float64(),
+        "copollutants": pl.List(pl.String),  # series above their thresholds in ≥ 1 event hour
+        "wd_mean": pl.Float64(),  # vector mean wind direction over the event hours, degrees
+        "ws_mean": pl.Float64(),
+        "sector": pl.String(),  # dominant 16-point sector (N, NNE, ...) of the event hours
+        "sector_share": pl.Float64(),  # fraction of event hours in that sector
+        "dco_dco2": pl.Float64(),  # ppb/ppm, ratio of summed excesses
+        "dch4_dco2": pl.Float64(),  # ppb/ppm
+        "so2_no2": pl.Float64(),  # µg/µg
+        "toluene_benzene": pl.Float64(),  # ppbv/ppbv
+        "ipentane_npentane": pl.Float64(),  # ppbv/ppbv
+        "alkene_share": pl.Float64(),  # of the NMHC excess (alkane+alkene+alkyne+aromatic)
+        "alkyne_share": pl.Float64(),
+        "aromatic_share": pl.Float64(),
+        "k_pm25": pl.Float64(),  # µg/µg
+        "source_class": pl.String(),  # vehicle | coal_combustion | ... | unclassified
+        "class_score": pl.Float64(),  # fraction of the class's evaluated metrics in range
+        "class_metrics": pl.UInt32(),  # metrics the class could evaluate
     }
 )

@@ -16,6 +16,7 @@ from aircarbon.catalog._model import (
     AqiCategory,
     AqiStandard,
     DataFlag,
+    IndicatorRules,
     Network,
     Parameter,
     ParamGroup,
@@ -44,6 +45,8 @@ class Catalog:
     primary_pollutant_above: int
     validity: Validity
     sources: Mapping[str, str]
+    #: Coefficients of the daily indicators and source tracing (``indicators.toml``).
+    indicators: IndicatorRules
     station_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _conversions: dict[tuple[str, str], Conversion] = field(default_factory=dict, repr=False)
 

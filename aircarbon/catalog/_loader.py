@@ -19,7 +19,11 @@ from aircarbon.catalog._catalog import Catalog
 from aircarbon.catalog._model import (
     AqiCategory,
     AqiStandard,
+    CoexceedanceLimits,
     DataFlag,
+    EventRules,
+    Fingerprint,
+    IndicatorRules,
     Network,
     Parameter,
     ParamGroup,
@@ -77,6 +81,7 @@ def _load(directory: Path) -> Catalog:
         primary_pollutant_above=int(aqi_doc["primary_pollutant_above"]),
         validity=_load_validity(validity_doc),
         sources=sources,
+        indicators=_load_indicators(_toml(directory / "indicators.toml"), params, sources),
         station_sets=sets,
     )
     _check_units(catalog)
@@ -343,3 +348,81 @@ def _check_units(catalog: Catalog) -> None:
                 catalog.conversion(p.code, unit)
             except CatalogError as exc:
                 raise CatalogError(f"parameter {p.code!r}: {exc}") from exc
+
+
+def _load_indicators(
+    doc: dict[str, Any], params: Mapping[str, Parameter], sources: Mapping[str, str]
+) -> IndicatorRules:
+    """``indicators.toml``: every block cites a source; limits ascend; codes are known."""
+    where = "indicators.toml"
+    for name, section in doc.items():
+        if isinstance(section, dict):
+            _need_source(section.get("source"), f"{where} [{name}]", sources)
+        elif isinstance(section, list):
+            for i, item in enumerate(section):
+                _need_source(item.get("source"), f"{where} [[{name}]] {i}", sources)
+    limits = tuple(
+        CoexceedanceLimits(
+            effective_from=dt.date.fromisoformat(row["effective_from"]),
+            pm25_24h=float(row["pm25_24h"]),
+            o3_1h=float(row["o3_1h"]),
+            o3_8h=float(row["o3_8h"]),
+            source=row["source"],
+        )
+        for row in doc["coexceedance"]
+    )
+    if [lim.effective_from for lim in limits] != sorted(lim.effective_from for lim in limits):
+        raise CatalogError(f"{where}: [[coexceedance]] must be in effective_from order")
+    recon = doc["reconstruction"]
+    factors = {str(k): float(v) for k, v in recon["factors"].items()}
+    unknown = [c for c in (*factors, *recon["required"]) if c not in params]
+    if unknown:
+        raise CatalogError(f"{where} [reconstruction]: unknown parameter(s) {unknown}")
+    ev = doc["events"]
+    fingerprints = []
+    meta = {"class", "name_en", "source"}
+    for row in doc["fingerprint"]:
+        ranges = {
+            k: _range(v, f"{where} fingerprint {row['class']} {k}")
+            for k, v in row.items()
+            if k not in meta
+        }
+        fingerprints.append(Fingerprint(row["class"], row["name_en"], ranges, row["source"]))
+    soc, ghg, wind, cpf = doc["soc"], doc["ghg"], doc["wind"], doc["cpf"]
+    quantiles = (soc["ratio_quantile"], ghg["background_quantile"], ev["background_quantile"])
+    if not all(0.0 <= q <= 1.0 for q in quantiles):
+        raise CatalogError(f"{where}: quantiles must lie in [0, 1]")
+    return IndicatorRules(
+        avogadro=float(doc["constants"]["avogadro"]),
+        coexceedance=limits,
+        city_min_station_fraction=float(doc["city"]["min_station_fraction"]),
+        voc_min_species_fraction=float(doc["voc"]["min_species_fraction"]),
+        voc_top_n=int(doc["voc"]["top_n"]),
+        reconstruction_factors=factors,
+        reconstruction_required=tuple(recon["required"]),
+        soc_ratio_quantile=float(soc["ratio_quantile"]),
+        soc_window_days=int(soc["window_days"]),
+        soc_min_ratio_hours=int(soc["min_ratio_hours"]),
+        ghg_background_quantile=float(ghg["background_quantile"]),
+        ghg_background_window_days=int(ghg["background_window_days"]),
+        regression_min_hours=int(ghg["regression_min_hours"]),
+        regression_min_r2=float(ghg["regression_min_r2"]),
+        mce_min_dco2_ppm=float(ghg["mce_min_dco2_ppm"]),
+        sectors=int(wind["sectors"]),
+        calm_ws=float(wind["calm_ws"]),
+        cpf_percentile=float(cpf["percentile"]),
+        cpf_min_hours=int(cpf["min_hours"]),
+        events=EventRules(
+            background_quantile=float(ev["background_quantile"]),
+            background_window_hours=int(ev["background_window_hours"]),
+            background_min_hours=int(ev["background_min_hours"]),
+            anchors=tuple(ev["anchors"]),
+            min_copollutants=int(ev["min_copollutants"]),
+            min_duration_hours=int(ev["min_duration_hours"]),
+            merge_gap_hours=int(ev["merge_gap_hours"]),
+            min_class_score=float(ev["min_class_score"]),
+            min_class_metrics=int(ev["min_class_metrics"]),
+            thresholds={str(k): float(v) for k, v in ev["thresholds"].items()},
+        ),
+        fingerprints=tuple(fingerprints),
+    )

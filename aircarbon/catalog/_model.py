@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
     "AqiCategory",
     "AqiStandard",
+    "CoexceedanceLimits",
     "DataFlag",
+    "EventRules",
+    "Fingerprint",
+    "IndicatorRules",
     "Network",
     "ParamGroup",
     "Parameter",
@@ -162,3 +167,75 @@ class Validity:
     annual_min_days_per_month: int
     annual_min_days_february: int
     sources: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class CoexceedanceLimits:
+    """GB 3095 Grade II limits that define a PM2.5/O3 co-exceedance from a day on."""
+
+    effective_from: dt.date
+    pm25_24h: float
+    o3_1h: float
+    o3_8h: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A source class as ranges of event enhancement ratios (``indicators.toml``)."""
+
+    source_class: str
+    name_en: str
+    ranges: Mapping[str, tuple[float, float]]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRules:
+    """How co-emission events are detected (``[events]`` of ``indicators.toml``)."""
+
+    background_quantile: float
+    background_window_hours: int
+    background_min_hours: int
+    anchors: tuple[str, ...]
+    min_copollutants: int
+    min_duration_hours: int
+    merge_gap_hours: int
+    min_class_score: float
+    min_class_metrics: int
+    thresholds: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorRules:
+    """Coefficients of the daily indicators and source tracing (``indicators.toml``)."""
+
+    avogadro: float
+    coexceedance: tuple[CoexceedanceLimits, ...]
+    city_min_station_fraction: float
+    voc_min_species_fraction: float
+    voc_top_n: int
+    reconstruction_factors: Mapping[str, float]
+    reconstruction_required: tuple[str, ...]
+    soc_ratio_quantile: float
+    soc_window_days: int
+    soc_min_ratio_hours: int
+    ghg_background_quantile: float
+    ghg_background_window_days: int
+    regression_min_hours: int
+    regression_min_r2: float
+    mce_min_dco2_ppm: float
+    sectors: int
+    calm_ws: float
+    cpf_percentile: float
+    cpf_min_hours: int
+    events: EventRules
+    fingerprints: tuple[Fingerprint, ...]
+
+    def coexceedance_for(self, day: dt.date) -> CoexceedanceLimits:
+        """The limits in force on local day ``day`` (the earliest set before its start)."""
+        chosen = self.coexceedance[0]
+        for limits in self.coexceedance:
+            if day >= limits.effective_from:
+                chosen = limits
+        return chosen

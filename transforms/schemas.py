@@ -150,8 +150,8 @@ EMISSION_EVENTS = pl.Schema(
     {
         "event_id": pl.String(),  # "{station}/{start:%Y%m%dT%H%MZ}"
         "station": pl.String(),
-        "start": UTC_US,  # start of the first event hour
-        "end": UTC_US,  # end of the last event hour
+        "start_ts": UTC_US,  # start of the first event hour ("start"/"end" are SQL keywords)
+        "end_ts": UTC_US,  # end of the last event hour
         "hours": pl.UInt32(),  # event hours (merged gaps included in start..end, not counted)
         "anchor": pl.String(),  # co2 | tvoc
         "anchor_unit": pl.String(),

@@ -445,8 +445,8 @@ def emission_events(
     over_cols = [c for c in hits.columns if c.startswith("_over_")]
     sector = pl.col("_sector").drop_nulls()
     events = hits.group_by("station", "_run").agg(
-        (pl.col("ts").min() - _HOUR).alias("start"),
-        pl.col("ts").max().alias("end"),
+        (pl.col("ts").min() - _HOUR).alias("start_ts"),
+        pl.col("ts").max().alias("end_ts"),
         pl.len().cast(pl.UInt32).alias("hours"),
         pl.col("_anchor").first().alias("anchor"),
         pl.col("_a").mean().alias("anchor_excess_mean"),
@@ -502,6 +502,8 @@ def emission_events(
         pl.Series("source_class", [c[0] for c in classes], pl.String),
         pl.Series("class_score", [c[1] for c in classes], pl.Float64),
         pl.Series("class_metrics", [c[2] for c in classes], pl.UInt32),
-        (pl.col("station") + "/" + pl.col("start").dt.strftime("%Y%m%dT%H%MZ")).alias("event_id"),
+        (pl.col("station") + "/" + pl.col("start_ts").dt.strftime("%Y%m%dT%H%MZ")).alias(
+            "event_id"
+        ),
     )
-    return events.select(list(EMISSION_EVENTS)).cast(EMISSION_EVENTS).sort("station", "start")
+    return events.select(list(EMISSION_EVENTS)).cast(EMISSION_EVENTS).sort("station", "start_ts")

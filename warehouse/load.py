@@ -47,6 +47,7 @@ __all__ = [
     "load_dimensions",
     "load_hour",
     "load_validation_runs",
+    "loaded_partitions",
     "partition_stats",
     "replace_partition",
     "replace_partitions",
@@ -63,6 +64,7 @@ LOADABLE_TABLES = frozenset(
         "aqi_hourly",
         "aqi_daily",
         "indicators_daily",
+        "emission_events",
         "validation_runs",
         "dead_letter",
     }
@@ -165,6 +167,25 @@ def partition_stats(
     row = con.execute(sql, params).fetchone()
     assert row is not None
     return int(row[0]), f"{int(row[1]):x}"
+
+
+def loaded_partitions(
+    con: duckdb.DuckDBPyConnection, table: str, partitions: Sequence[Mapping[str, Any]]
+) -> list[bool]:
+    """Whether each partition of ``table`` has been loaded at least once (per ``load_log``).
+
+    A load of zero rows counts: it is how an hour without readings is marked as processed.
+    Orchestrators use it as a precondition (the daily step waits for its day's hours).
+    """
+    labels = [_label(where) for where in partitions]
+    try:
+        rows = con.execute(
+            read_sql("loaded_partitions"), {"table_name": table, "partitions": labels}
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise warehouse_error(f"cannot read the load log of {table}", exc) from exc
+    done = {str(row[0]) for row in rows}
+    return [label in done for label in labels]
 
 
 def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:

@@ -6,7 +6,7 @@ pure functions from ``transforms/``, validate with the catalog-generated suites 
 Re-running a step replaces what it wrote before; it never appends twice.
 """
 
-from aircarbon.pipeline.daily import DayResult, process_day
+from aircarbon.pipeline.daily import DayResult, missing_hours, process_day
 from aircarbon.pipeline.hourly import HourResult, process_hour
 
-__all__ = ["DayResult", "HourResult", "process_day", "process_hour"]
+__all__ = ["DayResult", "HourResult", "missing_hours", "process_day", "process_hour"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -23,7 +24,7 @@ from transforms.aggregate import daily_stats, moving_averages
 if TYPE_CHECKING:
     from expectations.runner import ValidationOutcome
 
-__all__ = ["DayResult", "day_bounds", "process_day"]
+__all__ = ["DayResult", "day_bounds", "missing_hours", "process_day"]
 
 
 @dataclass
@@ -34,6 +35,8 @@ class DayResult:
     hourly_rows: int
     daily_rows: int
     aqi_rows: int
+    indicators: int
+    events: int
     dead_letters: int
     snapshot: int | None
     validations: list[ValidationOutcome] = field(default_factory=list)
@@ -44,6 +47,8 @@ class DayResult:
             "hourly_rows": self.hourly_rows,
             "daily_rows": self.daily_rows,
             "aqi_rows": self.aqi_rows,
+            "indicators": self.indicators,
+            "events": self.events,
             "dead_letters": self.dead_letters,
             "snapshot": self.snapshot,
             "validations": {v.suite: v.success for v in self.validations},
@@ -60,6 +65,32 @@ def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     return start, end.astimezone(dt.UTC)
 
 
+def missing_hours(settings: Settings, day: dt.date) -> list[dt.datetime]:
+    """The UTC hour ends of a local day whose hourly step has not loaded yet.
+
+    The daily step's precondition: an hour counts once ``process_hour`` has replaced its
+    ``hourly`` partition (even with zero rows), whoever ran it (a DAG run, a backfill or
+    ``aircarbon process hourly``). Before the first load every hour is missing.
+    """
+    from warehouse.lake import connect
+    from warehouse.load import Between, loaded_partitions
+
+    start, end = day_bounds(day, settings.timezone)
+    hours = int((end - start) / dt.timedelta(hours=1))
+    ends = [start + dt.timedelta(hours=i + 1) for i in range(hours)]
+    lake_file = settings.lake_catalog.removeprefix("sqlite:")
+    if settings.lake_catalog.startswith("sqlite:") and not Path(lake_file).is_file():
+        return ends  # no warehouse yet: nothing was loaded
+    con = connect(settings, read_only=True)
+    try:
+        done = loaded_partitions(
+            con, "hourly", [{"ts": Between(e - dt.timedelta(hours=1), e)} for e in ends]
+        )
+    finally:
+        con.close()
+    return [e for e, loaded in zip(ends, done, strict=True) if not loaded]
+
+
 def process_day(
     settings: Settings,
     catalog: Catalog,
@@ -70,7 +101,9 @@ def process_day(
 ) -> DayResult:
     """Run the daily step for a local calendar day (idempotent)."""
     from transforms.aqi import aqi_daily
-    from warehouse.load import current_snapshot, load_dead_letters, replace_partitions
+    from transforms.indicators import daily_indicators
+    from transforms.sources import emission_events
+    from warehouse.load import Between, current_snapshot, load_dead_letters, replace_partitions
 
     tz = settings.timezone
     start, end = day_bounds(day, tz)
@@ -86,12 +119,29 @@ def process_day(
         )
         validator.check(daily, "daily", batch, (start, end))
         aqi = aqi_daily(daily, catalog)
+        # indicators: the day's hours, plus the OC/EC history of the EC-tracer ratio window
+        soc_window = dt.timedelta(days=catalog.indicators.soc_window_days - 1)
+        history = recent_hourly(con, start - soc_window, start, ("oc", "ec"))
+        indicators = daily_indicators(
+            pl.concat([history, in_day]), daily, catalog, date=day, timezone=tz
+        )
+        # the events' rolling background looks back this far (catalog indicators.toml)
+        lookback = dt.timedelta(hours=catalog.indicators.events.background_window_hours)
+        around = recent_hourly(con, start - lookback, end)
+        events = emission_events(around, catalog).filter(
+            (pl.col("start_ts") >= start) & (pl.col("start_ts") < end)
+        )
         if any(not v.success for v in validator.outcomes):
             validator.record(con, current_snapshot(con))
             validator.raise_on_critical()
         loads = replace_partitions(
             con,
-            [("daily", daily, {"date": day}), ("aqi_daily", aqi, {"date": day})],
+            [
+                ("daily", daily, {"date": day}),
+                ("aqi_daily", aqi, {"date": day}),
+                ("indicators_daily", indicators, {"date": day}),
+                ("emission_events", events, {"start_ts": Between(start, end, closed="left")}),
+            ],
             f"daily {batch}",
         )
         dead = load_dead_letters(con, settings.data_dir, day)
@@ -102,6 +152,8 @@ def process_day(
         hourly_rows=in_day.height,
         daily_rows=daily.height,
         aqi_rows=aqi.height,
+        indicators=indicators.height,
+        events=events.height,
         dead_letters=dead.rows if dead is not None else 0,
         snapshot=snapshot,
         validations=validator.outcomes,

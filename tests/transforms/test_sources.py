@@ -141,8 +141,8 @@ def test_co_emission_event_constructed(catalog: Catalog) -> None:
     assert ev.schema == EMISSION_EVENTS
     assert ev.height == 1
     e = ev.row(0, named=True)
-    assert e["start"] == T0 + dt.timedelta(hours=48)  # first event hour ends at +49 h
-    assert e["end"] == T0 + dt.timedelta(hours=52)
+    assert e["start_ts"] == T0 + dt.timedelta(hours=48)  # first event hour ends at +49 h
+    assert e["end_ts"] == T0 + dt.timedelta(hours=52)
     assert e["hours"] == 4
     assert e["anchor"] == "co2"
     assert e["anchor_excess_mean"] == pytest.approx(20.0)
@@ -196,7 +196,7 @@ def test_simulated_petrochemical_plume_found_downwind_only(catalog: Catalog) -> 
     at_voc = ev.filter(pl.col("station") == "SY-SL-05")
     assert at_voc.height >= 1
     for e in at_voc.iter_rows(named=True):
-        assert e["start"] >= switch  # nothing while SY-SL-05 was upwind (NW wind, day 1)
+        assert e["start_ts"] >= switch  # nothing while SY-SL-05 was upwind (NW wind, day 1)
         assert e["anchor"] == "tvoc"
         assert e["sector"] in {"SE", "SSE"}  # the plant's bearing, 146° from the station
         assert e["source_class"] == "petrochemical"

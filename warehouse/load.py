@@ -63,6 +63,7 @@ LOADABLE_TABLES = frozenset(
         "daily",
         "aqi_hourly",
         "aqi_daily",
+        "aqi_daily_other",
         "indicators_daily",
         "emission_events",
         "validation_runs",

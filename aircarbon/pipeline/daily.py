@@ -119,6 +119,13 @@ def process_day(
         )
         validator.check(daily, "daily", batch, (start, end))
         aqi = aqi_daily(daily, catalog)
+        official = catalog.aqi_standard_for(day).version
+        others = [
+            aqi_daily(daily, catalog, standard=version)
+            for version in catalog.aqi_standards
+            if version != official
+        ]
+        aqi_other = pl.concat(others) if others else aqi.clear()
         # indicators: the day's hours, plus the OC/EC history of the EC-tracer ratio window
         soc_window = dt.timedelta(days=catalog.indicators.soc_window_days - 1)
         history = recent_hourly(con, start - soc_window, start, ("oc", "ec"))
@@ -139,6 +146,7 @@ def process_day(
             [
                 ("daily", daily, {"date": day}),
                 ("aqi_daily", aqi, {"date": day}),
+                ("aqi_daily_other", aqi_other, {"date": day}),
                 ("indicators_daily", indicators, {"date": day}),
                 ("emission_events", events, {"start_ts": Between(start, end, closed="left")}),
             ],

@@ -39,6 +39,8 @@ def run(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for noisy in ("amqtt", "transitions"):  # embedded broker chatter: errors only
+        logging.getLogger(noisy).setLevel(max(logging.ERROR, logging.getLogger().level))
     asyncio.run(serve(settings))
 
 

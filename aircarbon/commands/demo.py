@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -29,6 +30,10 @@ console = Console()
 
 def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) -> None:
     settings = load_settings(data_dir=data_dir or Path("data/demo"))
+    # amqtt and its state machine log every protocol hiccup at INFO/WARNING: keep the
+    # demo's screen for the progress bars and the summary
+    for noisy in ("amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     catalog = load_catalog(settings.catalog_dir)
     chosen = tuple(s.strip() for s in stations.split(",")) if stations else None
     if chosen:

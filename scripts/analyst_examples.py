@@ -15,7 +15,7 @@ from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "analysts.md"
 BLOCK = re.compile(
-    r"```sql\n(?P<sql>.*?)```\n<!-- output:(?P<name>[\w-]+) -->\n.*?<!-- /output -->",
+    r"```sql\n(?P<sql>(?:(?!```).)*?)```\n<!-- output:(?P<name>[\w-]+) -->\n.*?<!-- /output -->",
     re.S,
 )
 
@@ -36,9 +36,9 @@ def render(data_dir: Path, rows: int) -> str:
 
     def fill(match: re.Match[str]) -> str:
         sql, name = match["sql"], match["name"]
-        cur = con.execute(sql)
-        cols = [d[0] for d in cur.description or []]
-        data = cur.fetchmany(rows)
+        frame = con.execute(sql).pl().head(rows)  # via Arrow: timestamptz without pytz
+        cols = frame.columns
+        data = frame.rows()
         table = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
         table += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in data]
         return (

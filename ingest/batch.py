@@ -99,6 +99,30 @@ class ReadingBatch:
         self.received_at.append(received_us)
         self.source.append(source)
 
+    def append_message(
+        self,
+        station: str,
+        params: list[str],
+        ts_us: int,
+        values: list[float],
+        flags: list[str],
+        period_s: int,
+        seq: int | None,
+        received_us: int,
+        source: str,
+    ) -> None:
+        """Append one message's readings: ``params``, ``values`` and ``flags`` align."""
+        n = len(params)
+        self.station.extend([station] * n)
+        self.param.extend(params)
+        self.ts.extend([ts_us] * n)
+        self.value.extend(values)
+        self.flag.extend(flags)
+        self.period_s.extend([period_s] * n)
+        self.seq.extend([seq] * n)
+        self.received_at.extend([received_us] * n)
+        self.source.extend([source] * n)
+
     def truncate(self, length: int) -> None:
         """Drop rows appended after ``length`` (undo a message that failed half-way)."""
         for name in self.__slots__:

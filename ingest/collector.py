@@ -38,7 +38,7 @@ from ingest.batch import ReadingBatch
 from ingest.dead_letter import DeadLetterBatch
 from ingest.decode import Decoded, DecodeRules, StatusEvent, decode_message
 from ingest.health import AlertRules, IngestStats
-from ingest.manual_ack import AckTracker, PendingAck, enable_manual_ack
+from ingest.manual_ack import AckTracker, PendingAck, enable_manual_ack, incoming_queue
 from ingest.raw_store import clean_temporaries, write_dead_letters, write_durable, write_readings
 
 if TYPE_CHECKING:
@@ -50,6 +50,12 @@ log = logging.getLogger("aircarbon.collector")
 
 TOPIC = "aircarbon/v1/+/+"
 _DEDUP_KEYS = 200_000
+# While messages keep arriving, _consume takes up to _BUSY_MAX queued messages at a time and
+# then sleeps this long (paho reads meanwhile): one wake-up per ~tens of messages instead of
+# two event-loop round trips per message; at most this much added latency.
+_BUSY_POLL_S = 0.002
+_BUSY_MAX = 1000
+_SUBSCRIBE_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ class Collector:
         self.status_dir = data_dir / "status"
         self.writer_id = writer_id or config.client_id
         self.stats = IngestStats(catalog, alert_rules)
+        self.stats.queue_capacity = config.queue_batches
         self._payload_limit = dead_letter_payload_bytes
         self._clock = clock
         self._acks = AckTracker()
@@ -275,7 +282,10 @@ class Collector:
                     self._acks.attach(client)
                     self.stats.connected = True
                     delay = self.config.reconnect_min_s
-                    await client.subscribe(self.config.topic, qos=1)
+                    # a persistent session's backlog (up to Receive Maximum messages) arrives
+                    # ahead of the SUBACK and paho parses all of it first: on a busy machine
+                    # that outlasts the 10 s connect timeout, and a retry would start over
+                    await client.subscribe(self.config.topic, qos=1, timeout=_SUBSCRIBE_TIMEOUT_S)
                     self.connected.set()
                     log.info("connected to %s:%d", self.config.host, self.config.port)
                     await self._consume(client)
@@ -299,27 +309,42 @@ class Collector:
                 self.stats.connected = False
 
     async def _consume(self, client: aiomqtt.Client) -> None:
+        """Feed messages to :meth:`_handle` until :meth:`stop` (or the connection drops).
+
+        aiomqtt's iterator costs a task and an ``asyncio.wait`` per message, more than
+        decoding it. So while messages keep coming, take everything already in the
+        client's queue directly, then sleep ``_BUSY_POLL_S`` while paho reads the next
+        ones; only an empty queue goes back to the iterator, which also notices a lost
+        connection.
+        """
         stop_wait = asyncio.ensure_future(self.stopping.wait())
+        queue = incoming_queue(client)
+        messages = aiomqtt_messages(client)
         try:
-            messages = aiomqtt_messages(client)
-            while True:
-                nxt = asyncio.ensure_future(anext(messages))
-                done, _ = await asyncio.wait({nxt, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-                if nxt not in done:
-                    nxt.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await nxt
-                    return
-                message = nxt.result()
-                await self._handle(message)
-                # drain what is already queued without a round trip through asyncio.wait
-                for _ in range(min(client.messages.__len__(), 1000)):
-                    await self._handle(await anext(messages))
+            while not self.stopping.is_set():
+                if queue.empty():
+                    nxt = asyncio.ensure_future(anext(messages))
+                    done, _ = await asyncio.wait(
+                        {nxt, stop_wait}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if nxt not in done:
+                        nxt.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                            await nxt
+                        return
+                    if self._handle(nxt.result()):
+                        await self._flush()
+                    continue
+                for _ in range(min(queue.qsize(), _BUSY_MAX)):
+                    if self._handle(queue.get_nowait()):
+                        await self._flush()
+                await asyncio.sleep(_BUSY_POLL_S)
         finally:
             stop_wait.cancel()
 
     # --- per message -------------------------------------------------------------------------
-    async def _handle(self, message: aiomqtt.Message) -> None:
+    def _handle(self, message: aiomqtt.Message) -> bool:
+        """Decode one message into the open batch; True when the batch is full."""
         received = self._clock()
         payload = bytes(message.payload)  # aiomqtt 2.5 always hands over bytes
         topic = message.topic.value
@@ -341,11 +366,10 @@ class Collector:
                 # dead-lettered each time it arrives, as operators expect to count it
                 self._remember(key)
             self._account(decoded, topic, payload, received, batch, before)
-        if (
+        return (
             batch.messages >= self.config.batch_max_messages
             or len(batch.readings) >= self.config.batch_max_readings
-        ):
-            await self._flush()
+        )
 
     def _remember(self, key: int) -> None:
         seen = self._seen
@@ -403,6 +427,9 @@ class Collector:
         await self._queue.put(batch)
 
     async def _writer(self) -> None:
+        # import pyarrow (and the pandas it pulls in) while connecting, not when the first
+        # batch of a backlog is due: about a second of CPU, most of it holding the GIL
+        await asyncio.to_thread(_warm_up)
         while True:
             batch = await self._queue.get()
             try:
@@ -470,3 +497,12 @@ class Collector:
 def aiomqtt_messages(client: aiomqtt.Client) -> aiomqtt.client.MessagesIterator:
     """The client's message iterator (one place to adapt if aiomqtt renames it)."""
     return client.messages
+
+
+def _warm_up() -> None:
+    """Load the landing code's imports (pyarrow, its compute and parquet modules, pandas)."""
+    import pyarrow.compute
+    import pyarrow.parquet  # noqa: F401
+
+    ReadingBatch().to_arrow()
+    DeadLetterBatch(0).to_arrow()

@@ -239,8 +239,10 @@ def decode_json(
     params = catalog.parameters
     flags = catalog.flags
     units, msg_flags = msg.units, msg.flags
-    append = out.append
-    accepted = 0
+    # accepted readings are collected per message and appended to the columns in one go
+    codes: list[str] = []
+    values: list[float] = []
+    row_flags: list[str] = []
     for code, value in msg.readings.items():
         param = params.get(code)
         if param is None:
@@ -269,9 +271,14 @@ def decode_json(
         canonical = _canonical(decoded, catalog, param, float(value), unit)
         if canonical is None:
             continue
-        append(station, code, ts_us, canonical, flag, msg.period_s, msg.seq, now_us, "json")
-        accepted += 1
-    decoded.accepted = accepted
+        codes.append(code)
+        values.append(canonical)
+        row_flags.append(flag)
+    if codes:
+        out.append_message(
+            station, codes, ts_us, values, row_flags, msg.period_s, msg.seq, now_us, "json"
+        )
+    decoded.accepted = len(codes)
     return decoded
 
 

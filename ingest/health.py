@@ -7,6 +7,7 @@ page, and evaluates the alert rules only when asked.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -195,10 +196,9 @@ class IngestStats:
         self.latencies_s.append(seconds)
         self.latency_count += 1
         self.latency_sum += seconds
-        for i, bound in enumerate(LATENCY_BUCKETS_S):
-            if seconds <= bound:
-                self.latency_buckets[i] += 1
-                break
+        i = bisect_left(LATENCY_BUCKETS_S, seconds)  # the first bound >= seconds
+        if i < len(LATENCY_BUCKETS_S):
+            self.latency_buckets[i] += 1
 
     # --- views ----------------------------------------------------------------------------
     @property

@@ -15,12 +15,13 @@ connection generation and silently drops acks for older generations.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import aiomqtt
 import paho.mqtt.client as paho
 
-__all__ = ["AckTracker", "PendingAck", "enable_manual_ack"]
+__all__ = ["AckTracker", "PendingAck", "enable_manual_ack", "incoming_queue"]
 
 
 def _paho(client: aiomqtt.Client) -> paho.Client:
@@ -33,6 +34,17 @@ def _paho(client: aiomqtt.Client) -> paho.Client:
 def enable_manual_ack(client: aiomqtt.Client) -> None:
     """Make paho wait for our ``ack`` before sending PUBACK (call before connecting)."""
     _paho(client).manual_ack_set(True)
+
+
+def incoming_queue(client: aiomqtt.Client) -> asyncio.Queue[aiomqtt.Message]:
+    """aiomqtt's queue of received messages, to take already-queued ones without its iterator.
+
+    Private ``_queue`` in aiomqtt 2.5 (what ``client.messages.__len__`` measures).
+    """
+    queue = getattr(client, "_queue", None)
+    if not isinstance(queue, asyncio.Queue):  # pragma: no cover - guards an aiomqtt upgrade
+        raise TypeError("aiomqtt.Client no longer keeps its messages in `_queue`")
+    return queue
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ from aircarbon.catalog import load_catalog
 from ingest.collector import Collector, CollectorConfig
 from ingest.decode import DecodeRules
 
-# readings two days old: inside the default 7-day late-data window whenever the tests run
-BASE_TS = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) - dt.timedelta(days=2)).replace(
-    hour=0, minute=0, second=0, microsecond=0
+# the stream (up to ~4,000 minutes) starts four days ago: inside the default 7-day late-data
+# window and entirely in the past, whatever the time of day the tests run
+BASE_TS = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) - dt.timedelta(days=4)).replace(
+    minute=0, second=0, microsecond=0
 )
 STATIONS = ["SY-TY-01", "SY-XH-02", "SY-XX-03", "SY-HN-06", "SY-LD-08"]
 PARAMS = ["pm25", "pm10", "o3", "no2", "so2", "co"]

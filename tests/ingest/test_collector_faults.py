@@ -56,7 +56,20 @@ def test_kill_9_at_random_moments_loses_nothing(mosquitto: Any, tmp_path: Path) 
     n = 20_000
     rng = random.Random(212)
     proc = _start_collector(mosquitto.url, tmp_path)
-    time.sleep(3.0)  # first start registers the persistent session and subscription
+    # the first start registers the persistent session and subscription: wait until a probe
+    # message has landed (a fixed sleep is not enough on a loaded machine)
+    probe_topic, probe_payload = reading_message(n)
+    deadline = time.monotonic() + 120
+    while _distinct_readings(tmp_path) < len(PARAMS) and time.monotonic() < deadline:
+        paho_publish(
+            mosquitto.host,
+            mosquitto.port,
+            1,
+            topic=lambda _: probe_topic,
+            payload=lambda _: probe_payload,
+            client_id="probe",
+        )
+        time.sleep(1.0)
     pool = ThreadPoolExecutor(max_workers=1)
     fut = pool.submit(
         paho_publish,
@@ -78,7 +91,8 @@ def test_kill_9_at_random_moments_loses_nothing(mosquitto: Any, tmp_path: Path) 
             time.sleep(rng.uniform(0.5, 1.5))
         fut.result()
         deadline = time.monotonic() + 120
-        while _distinct_readings(tmp_path) < n * len(PARAMS) and time.monotonic() < deadline:
+        expected = (n + 1) * len(PARAMS)  # the stream and the probe
+        while _distinct_readings(tmp_path) < expected and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -88,7 +102,7 @@ def test_kill_9_at_random_moments_loses_nothing(mosquitto: Any, tmp_path: Path) 
     raw = read_raw(tmp_path)
     distinct = raw.unique(["station", "param", "ts"])
     assert kills >= 3
-    assert distinct.height == n * len(PARAMS)
+    assert distinct.height == (n + 1) * len(PARAMS)
     # duplicates from re-delivery carry the same value: de-duplication is exact
     assert raw.unique(["station", "param", "ts", "value"]).height == distinct.height
 

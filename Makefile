@@ -39,10 +39,13 @@ fmt: bootstrap  ## fix what ruff can fix and format
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-bench: bootstrap  ## run every benchmarks/*.py
-	@shopt -s nullglob; scripts=(benchmarks/*.py); \
-	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks yet"; exit 0; fi; \
-	for script in "$${scripts[@]}"; do echo "== $$script"; $(RUN) python "$$script"; done
+bench: bootstrap  ## run every benchmark, writing its section of docs/benchmarks.md
+	@# as modules (python -m benchmarks.NAME): run as scripts, benchmarks/ingest.py and
+	@# benchmarks/transforms.py would shadow the ingest and transforms packages
+	@for script in benchmarks/[a-z]*.py; do \
+		name=$$(basename "$$script" .py); echo "== benchmarks.$$name"; \
+		$(RUN) python -m "benchmarks.$$name" --write || exit 1; \
+	done
 
 clean:  ## remove caches and build output (not .venv, not data)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist

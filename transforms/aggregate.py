@@ -66,13 +66,18 @@ def hourly_means(readings: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.
     coverage = pl.when(pl.col("valid")).then(
         (pl.col("period_s").cast(pl.Float64) / 60.0).clip(lower_bound=1.0)
     )
+    counts = (
+        pl.col("valid").sum().cast(pl.UInt32).alias("n"),
+        coverage.sum().clip(upper_bound=60.0).fill_null(0.0).alias("minutes"),
+    )
+    keys = ("station", "param", "_hour")
+    # the vector mean only where it applies: sin/cos of every reading would cost more than
+    # the whole aggregation (the same groups, the same values as _mean gives)
+    is_wd = pl.col("param") == "wd"
+    plain = lf.filter(~is_wd).group_by(*keys).agg(valid_value.mean().alias("value"), *counts)
+    wind = lf.filter(is_wd).group_by(*keys).agg(_mean(is_wd, valid_value).alias("value"), *counts)
     out = (
-        lf.group_by("station", "param", "_hour")
-        .agg(
-            _mean(pl.col("param") == "wd", valid_value).alias("value"),
-            pl.col("valid").sum().cast(pl.UInt32).alias("n"),
-            coverage.sum().clip(upper_bound=60.0).fill_null(0.0).alias("minutes"),
-        )
+        pl.concat([plain, wind], how="vertical")
         .rename({"_hour": "ts"})
         .with_columns((pl.col("minutes") >= min_minutes).alias("valid"))
         .with_columns(pl.when(pl.col("n") > 0).then(pl.col("value")).alias("value"))

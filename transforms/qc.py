@@ -22,7 +22,9 @@ Checks, each vectorised per (station, param) series ordered by time:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
+import numpy as np
 import polars as pl
 
 from aircarbon.catalog import Catalog, ParamGroup
@@ -81,10 +83,15 @@ def _station_flag_valid(catalog: Catalog) -> pl.DataFrame:
     )
 
 
-def _maintenance(frame: pl.LazyFrame, status: pl.LazyFrame | None) -> pl.LazyFrame:
-    """Mark readings whose station was in maintenance/calibration at their time."""
-    if status is None:
-        return frame.with_columns(pl.lit(False).alias("_maint"))
+def _maintenance_rows(frame: pl.DataFrame, status: pl.LazyFrame | None) -> pl.Series | None:
+    """Per row of ``frame``: was its station in maintenance/calibration at its time?
+
+    The last status event at or before ``ts`` (as-of join by station) decides. Only the
+    stations that announced a maintenance/calibrating state at all are joined; every
+    other row is False. None when no row is in maintenance.
+    """
+    if status is None or frame.is_empty():
+        return None
     events = (
         status.select(
             "station",
@@ -93,13 +100,157 @@ def _maintenance(frame: pl.LazyFrame, status: pl.LazyFrame | None) -> pl.LazyFra
         )
         .drop_nulls("_status_ts")
         .sort("_status_ts")
+        .collect()
     )
-    return (
-        frame.sort("ts")
-        .join_asof(events, left_on="ts", right_on="_status_ts", by="station", strategy="backward")
-        .with_columns(pl.col("_maint").fill_null(False))
-        .drop("_status_ts")
+    stations = events.filter(pl.col("_maint"))["station"].unique()
+    if stations.is_empty():
+        return None
+    events = events.filter(pl.col("station").is_in(stations.implode()))
+    rows = (
+        frame.lazy()
+        .select("station", "ts")
+        .with_row_index("_i")
+        .filter(pl.col("station").is_in(stations.implode()))
+        .sort("ts")
+        .join_asof(
+            events.lazy(),
+            left_on="ts",
+            right_on="_status_ts",
+            by="station",
+            strategy="backward",
+            check_sortedness=False,  # both sides sorted just above
+        )
+        .filter(pl.col("_maint").fill_null(False))
+        .select("_i")
+        .collect()
     )
+    if rows.is_empty():
+        return None
+    mask = np.zeros(frame.height, dtype=bool)
+    mask[rows["_i"].to_numpy()] = True
+    return pl.Series("_maint", mask)
+
+
+def sort_series(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by station, param and ts (ties in any order), cheaply.
+
+    A multi-column sort over string keys is slow on tens of millions of rows; the three
+    keys are packed into one unsigned 64-bit integer instead (the station's and the
+    parameter's rank among the frame's sorted distinct values, then the time offset) and
+    sorted once. Falls back to the plain sort when a key is null or the packing overflows.
+    """
+    if frame.height < 2:
+        return frame
+    if frame.select(pl.any_horizontal(pl.col("station", "param", "ts").null_count() > 0)).item():
+        return frame.sort("station", "param", "ts")
+    stations = frame["station"].unique().sort()
+    params = frame["param"].unique().sort()
+    t = frame["ts"].to_physical()
+    t_min, t_max = cast(int, t.min()), cast(int, t.max())  # no nulls (checked above)
+    span = t_max - t_min + 1
+    if len(stations) * len(params) * span >= 2**64:
+        return frame.sort("station", "param", "ts")
+    series = pl.col("station").cast(pl.Enum(stations)).to_physical().cast(pl.UInt64) * len(
+        params
+    ) + pl.col("param").cast(pl.Enum(params)).to_physical().cast(pl.UInt64)
+    key = frame.select(
+        series * span + (pl.col("ts").to_physical() - t_min).cast(pl.UInt64)
+    ).to_series()
+    if key.is_sorted():
+        return frame.rechunk()
+    # one chunk first: a gather across many chunks (row groups, concatenated frames) is
+    # several times slower than the copy
+    return frame.rechunk()[key.arg_sort()]
+
+
+def _series_layout(frame: pl.DataFrame) -> tuple[np.ndarray[Any, Any], ...]:
+    """For a frame sorted by station, param, ts: each row's series start, length, position."""
+    n = frame.height
+    new = (
+        frame.select(
+            (
+                (pl.col("station") != pl.col("station").shift(1))
+                | (pl.col("param") != pl.col("param").shift(1))
+            ).fill_null(True)
+        )
+        .to_series()
+        .to_numpy()
+    )
+    starts = np.flatnonzero(new)
+    lengths = np.diff(np.append(starts, n))
+    start = np.repeat(starts, lengths)
+    length = np.repeat(lengths, lengths)
+    position = np.arange(n) - start
+    return new, start, length, position
+
+
+@dataclass(frozen=True)
+class _Edges:
+    near_end: np.ndarray[Any, Any]  # rows whose window may cross a series boundary
+    extract: np.ndarray[Any, Any]  # the heads and tails they are recomputed on
+    key: pl.Series  # one group per head, per tail (per series when it is short)
+
+
+def _rolling_median_by_series(
+    frame: pl.DataFrame,
+    column: str,
+    window: int,
+    min_samples: int,
+    layout: _Edges,
+) -> pl.Series:
+    """``rolling_median(window, center=True).over(series)`` on a series-sorted frame.
+
+    One rolling median over the whole column is exact wherever the window stays inside
+    one series; the rows within ``window`` of a series' ends are recomputed per series on
+    a small extract of series heads and tails, each long enough for them to be exact.
+    """
+    whole = frame[column].rolling_median(window, center=True, min_samples=min_samples)
+    edge = layout.near_end
+    if not edge.any():
+        return whole
+    extract = frame.select(column).with_columns(layout.key).filter(pl.Series(layout.extract))
+    fixed = (
+        extract.select(
+            pl.col(column).rolling_median(window, center=True, min_samples=min_samples).over("_key")
+        )
+        .to_series()
+        .filter(pl.Series(edge[layout.extract]))
+    )
+    out = whole.to_numpy(allow_copy=True).copy() if whole.null_count() == 0 else None
+    if out is not None and fixed.null_count() == 0:
+        out[edge] = fixed.to_numpy()
+        return pl.Series(whole.name, out)
+    # nulls present (too few samples): scatter through Polars, which keeps them
+    return whole.scatter(np.flatnonzero(edge), fixed)
+
+
+def _rolling_median_at(
+    column: pl.Series,
+    rows: np.ndarray[Any, Any],
+    start: np.ndarray[Any, Any],
+    length: np.ndarray[Any, Any],
+    cfg: QcConfig,
+) -> pl.Series:
+    """The per-series centred rolling median of ``column`` at ``rows`` only (null elsewhere).
+
+    Each row gets its own small group: the rows up to a window away on either side within
+    its series, where the centred window is exactly the one the whole series would give.
+    """
+    w = cfg.spike_window
+    out = pl.Series(column.name, [None] * len(column), dtype=pl.Float64)
+    if rows.size == 0:
+        return out
+    window = rows[:, None] + np.arange(-w, w + 1)[None, :]
+    inside = (window >= start[rows][:, None]) & (window < (start[rows] + length[rows])[:, None])
+    group = np.broadcast_to(np.arange(rows.size)[:, None], window.shape)[inside]
+    centre = (window == rows[:, None])[inside]
+    extract = pl.DataFrame({"_g": group, "_v": column.gather(window[inside])})
+    medians = (
+        extract.select(pl.col("_v").rolling_median(w, center=True, min_samples=5).over("_g"))
+        .to_series()
+        .filter(pl.Series(centre))
+    )
+    return out.scatter(rows, medians)
 
 
 def apply_qc(
@@ -109,51 +260,91 @@ def apply_qc(
     status: pl.LazyFrame | pl.DataFrame | None = None,
     config: QcConfig | None = None,
 ) -> pl.DataFrame:
-    """De-duplicated readings → the ``readings`` table (SPEC §3) with QC reasons."""
-    cfg = config or QcConfig()
-    lf = readings.lazy()
-    st = status.lazy() if status is not None else None
-    series = ["station", "param"]
-    lf = (
-        lf.join(parameter_limits(catalog).lazy(), on="param", how="left")
-        .join(_station_flag_valid(catalog).lazy(), on="flag", how="left")
-        .with_columns(pl.col("_flag_valid").fill_null(False))
-    )
-    lf = _maintenance(lf, st).sort([*series, "ts"])
+    """De-duplicated readings → the ``readings`` table (SPEC §3) with QC reasons.
 
-    value = pl.col("value")
-    med = value.rolling_median(cfg.spike_window, center=True, min_samples=5).over(series)
-    lf = lf.with_columns(med.alias("_med"))
-    mad = (
-        (value - pl.col("_med"))
-        .abs()
-        .rolling_median(cfg.spike_window, center=True, min_samples=5)
-        .over(series)
+    Rows come out sorted by station, parameter and time. Every series-wise quantity is
+    computed once over the sorted frame with the series boundaries known (no ``over()``
+    re-grouping of the whole frame); the reasons are a bit mask per row, turned into the
+    list column through a 256-entry lookup.
+    """
+    cfg = config or QcConfig()
+    st = status.lazy() if status is not None else None
+    frame = sort_series(readings.lazy().collect())
+    n = frame.height
+    new_series, start, length, position = _series_layout(frame)
+    # the Hampel window's rows near a series' ends are recomputed per series on heads and
+    # tails three windows long (the median and the MAD of the MAD's window are exact there)
+    reach = 3 * cfg.spike_window
+    edges = _Edges(
+        near_end=(position < cfg.spike_window) | (position >= length - cfg.spike_window),
+        extract=(position < reach) | (position >= length - reach),
+        key=pl.Series(
+            "_key", start * 2 + ((position >= reach) & (length > 2 * reach)), dtype=pl.Int64
+        ),
     )
-    dt_min = (pl.col("ts").diff().over(series).dt.total_microseconds() / 60e6).alias("_dt_min")
-    run_id = (value != value.shift(1)).fill_null(True).cum_sum().over(series).alias("_run")
-    lf = lf.with_columns(mad.alias("_mad"), dt_min, run_id)
-    run_keys = [*series, "_run"]
+
+    limits = parameter_limits(catalog).lazy()
+    valid_flags = [code for code, f in catalog.flags.items() if f.valid]
+    maint = _maintenance_rows(frame, st)
+    value = pl.col("value")
+    frame = frame.join(limits.collect(), on="param", how="left", maintain_order="left")
+    lf = frame.lazy().with_columns(
+        pl.col("flag").is_in(valid_flags).fill_null(False).alias("_flag_valid"),
+        (maint if maint is not None else pl.repeat(False, n)).alias("_maint"),
+        pl.Series("_new", new_series),
+        pl.Series("_start", start, dtype=pl.Int64),
+    )
+    # Hampel median: exact per-series rolling median (edges recomputed per series)
+    med = _rolling_median_by_series(frame, "value", cfg.spike_window, 5, edges).alias("_med")
+    dev = frame.select((value - med).abs().alias("_dev"))
+    # the MAD only matters where the deviation clears both absolute floors (else no spike)
+    candidate = (
+        frame.select(
+            (
+                (dev["_dev"] > cfg.spike_floor_noise * pl.col("noise"))
+                & (dev["_dev"] > cfg.spike_floor_span * (pl.col("hi") - pl.col("lo")))
+                & ~pl.col("param").is_in(list(cfg.circular_params))
+            ).fill_null(False)
+        )
+        .to_series()
+        .to_numpy()
+    )
+    if candidate.sum() * (2 * cfg.spike_window + 1) < n:
+        mad = _rolling_median_at(dev["_dev"], np.flatnonzero(candidate), start, length, cfg)
+    else:
+        mad = _rolling_median_by_series(dev, "_dev", cfg.spike_window, 5, edges)
+    del dev, candidate, edges, position, length  # tens of millions of rows each: free them
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    new_run = ((value != value.shift(1)).fill_null(True) | pl.col("_new")).alias("_new_run")
+    lf = lf.with_columns(med, mad.alias("_mad")).with_columns(
+        pl.when(~pl.col("_new"))
+        .then(pl.col("ts").diff().dt.total_microseconds() / 60e6)
+        .alias("_dt_min"),
+        new_run,
+    )
+    run_first = pl.when(pl.col("_new_run")).then(row).forward_fill()
+    run_last = pl.when(pl.col("_new_run").shift(-1).fill_null(True)).then(row).backward_fill()
     lf = lf.with_columns(
         (
-            (pl.col("ts").max() - pl.col("ts").min()).over(run_keys).dt.total_microseconds() / 60e6
-            + pl.col("period_s").first().over(run_keys) / 60
+            (pl.col("ts").gather(run_last) - pl.col("ts").gather(run_first)).dt.total_microseconds()
+            / 60e6
+            + pl.col("period_s").gather(run_first) / 60
         ).alias("_run_min")
     )
-
+    dev_e = (value - pl.col("_med")).abs()
     spike = (
-        ((value - pl.col("_med")).abs() > cfg.spike_k * 1.4826 * pl.col("_mad"))
-        & ((value - pl.col("_med")).abs() > cfg.spike_floor_noise * pl.col("noise"))
-        & ((value - pl.col("_med")).abs() > cfg.spike_floor_span * (pl.col("hi") - pl.col("lo")))
+        (dev_e > cfg.spike_k * 1.4826 * pl.col("_mad"))
+        & (dev_e > cfg.spike_floor_noise * pl.col("noise"))
+        & (dev_e > cfg.spike_floor_span * (pl.col("hi") - pl.col("lo")))
         & pl.col("_mad").is_not_null()
         & ~pl.col("param").is_in(list(cfg.circular_params))
     ).fill_null(False)
     lf = lf.with_columns(spike.alias("_spike"))
-    # the step is measured from the last non-spike value, so the value after a spike
-    # (returning to normal) is not blamed for the spike's jump
-    previous = (
-        pl.when(pl.col("_spike")).then(None).otherwise(value).shift(1).forward_fill().over(series)
-    )
+    # the step is measured from the last non-spike value of the same series, so the value
+    # after a spike (returning to normal) is not blamed for the spike's jump
+    source = pl.when(pl.col("_spike")).then(None).otherwise(value)
+    last = pl.when(source.is_not_null()).then(row).shift(1).forward_fill()
+    previous = pl.when(last >= pl.col("_start")).then(value.gather(last))
     lf = lf.with_columns((value - previous).abs().alias("_step"))
     span = pl.col("hi") - pl.col("lo")
     cannot_be_negative = pl.col("group").is_in(list(cfg.negative_groups))
@@ -183,42 +374,48 @@ def apply_qc(
             ),
         ),
     ]
-    lf = lf.with_columns(
-        pl.concat_list(
-            [
-                pl.when(cond.fill_null(False)).then(pl.lit(r.value)).otherwise(None)
-                for r, cond in checks
-            ]
-        )
-        .list.drop_nulls()
-        .alias("qc")
+    reasons = [r for r, _ in checks] + [QcReason.PM25_GT_PM10]
+    code = pl.sum_horizontal(
+        cond.fill_null(False).cast(pl.UInt8) * (1 << bit) for bit, (_, cond) in enumerate(checks)
+    ).cast(pl.UInt8)
+    out = lf.select(*READINGS.names()[:9], code.alias("_code")).collect()
+    pm_bad = _pm_pair_rows(out, catalog)
+    codes = out["_code"].to_numpy(allow_copy=True).copy()
+    if pm_bad is not None:
+        codes[pm_bad] |= 1 << len(checks)
+    lookup = pl.Series(
+        "qc",
+        [[r.value for b, r in enumerate(reasons) if c >> b & 1] for c in range(1 << len(reasons))],
+        dtype=pl.List(pl.String),
     )
-    frame = lf.collect()
-    frame = _pm_pair(frame, catalog)
-    return frame.with_columns(
-        (pl.col("qc").list.len() == 0).alias("valid"),
+    return out.with_columns(
+        lookup.gather(codes),
+        pl.Series("valid", codes == 0),
         pl.col("revisions").fill_null(0).cast(pl.UInt32),
     ).select(list(READINGS))
 
 
-def _pm_pair(frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
-    """Flag PM2.5 and PM10 readings of the same station and time where PM2.5 > PM10."""
+def _pm_pair_rows(frame: pl.DataFrame, catalog: Catalog) -> np.ndarray[Any, Any] | None:
+    """Rows of PM2.5 and PM10 readings of a station and time where PM2.5 > PM10 + noise."""
     noise = catalog.parameter("pm10").noise
-    pm = frame.filter(pl.col("param").is_in(["pm25", "pm10"])).pivot(
-        on="param", index=["station", "ts"], values="value", aggregate_function="first"
+    pm = (
+        frame.lazy()
+        .select("station", "param", "ts", "value")
+        .with_row_index("_i")
+        .filter(pl.col("param").is_in(["pm25", "pm10"]))
+        .collect()
     )
-    if "pm25" not in pm.columns or "pm10" not in pm.columns:
-        return frame
-    bad = pm.filter(pl.col("pm25") > pl.col("pm10") + noise).select(
-        "station", "ts", pl.lit(True).alias("_pm_bad")
+    pm25 = pm.filter(pl.col("param") == "pm25").unique(["station", "ts"], keep="first")
+    pm10 = pm.filter(pl.col("param") == "pm10").unique(["station", "ts"], keep="first")
+    if pm25.is_empty() or pm10.is_empty():
+        return None
+    bad = (
+        pm25.select("station", "ts", pl.col("value").alias("pm25"))
+        .join(pm10.select("station", "ts", pl.col("value").alias("pm10")), on=["station", "ts"])
+        .filter(pl.col("pm25") > pl.col("pm10") + noise)
+        .select("station", "ts")
     )
     if bad.is_empty():
-        return frame
-    frame = frame.join(bad, on=["station", "ts"], how="left")
-    flagged = pl.col("_pm_bad").fill_null(False) & pl.col("param").is_in(["pm25", "pm10"])
-    return frame.with_columns(
-        pl.when(flagged)
-        .then(pl.col("qc").list.concat(pl.lit([QcReason.PM25_GT_PM10.value])))
-        .otherwise(pl.col("qc"))
-        .alias("qc")
-    ).drop("_pm_bad")
+        return None
+    rows = pm.join(bad, on=["station", "ts"], how="semi")["_i"].to_numpy()
+    return rows

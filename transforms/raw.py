@@ -64,16 +64,28 @@ def scan_status(data_dir: Path) -> pl.LazyFrame:
 
 
 def deduplicate(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per reading identity: the latest received value, with its revision count."""
-    return (
-        raw.sort("received_at")
-        .group_by("station", "param", "ts")
+    """One row per reading identity: the latest received value, with its revision count.
+
+    Re-deliveries are rare, so the identities are first screened with a 64-bit hash of
+    ``(station, param, ts)``: rows whose hash occurs once are unique and pass through with
+    ``revisions = 0``; only the others (true duplicates, and any hash collision, which the
+    exact grouping then separates again) are sorted and grouped. Row order is not defined.
+    """
+    keys = ["station", "param", "ts"]
+    columns = ["value", "flag", "period_s", "source", "received_at"]
+    screened = raw.select(*keys, *columns).with_columns(
+        pl.struct(keys).hash().is_duplicated().alias("_dup")
+    )
+    single = screened.filter(~pl.col("_dup")).select(
+        *keys, *columns, pl.lit(0, dtype=pl.UInt32).alias("revisions")
+    )
+    repeated = (
+        screened.filter(pl.col("_dup"))
+        .sort("received_at")
+        .group_by(keys)
         .agg(
-            pl.col("value").last(),
-            pl.col("flag").last(),
-            pl.col("period_s").last(),
-            pl.col("source").last(),
-            pl.col("received_at").last(),
+            *(pl.col(c).last() for c in columns),
             (pl.col("value").n_unique() - 1).cast(pl.UInt32).alias("revisions"),
         )
     )
+    return pl.concat([single, repeated], how="vertical")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +25,9 @@ def land_day(data_dir: Path, catalog: Catalog, day: dt.date = DAY) -> None:
 
 
 @pytest.fixture(scope="module")
-def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Catalog]]:
+def landed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Catalog]:
     data_dir = tmp_path_factory.mktemp("pipeline")
     catalog = load_catalog()
     land_day(data_dir, catalog)
     settings = load_settings({}, data_dir=data_dir)
-    yield settings, catalog
+    return settings, catalog

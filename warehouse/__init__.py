@@ -26,6 +26,7 @@ from warehouse.load import (
     load_dimensions,
     load_hour,
     load_validation_runs,
+    loaded_partitions,
     partition_stats,
     replace_partition,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "load_hour",
     "load_lock",
     "load_validation_runs",
+    "loaded_partitions",
     "migrate",
     "migrations",
     "partition_stats",

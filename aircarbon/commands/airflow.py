@@ -14,7 +14,6 @@ local day; its logical date is the day's local midnight. ``--local`` runs go thr
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import datetime as dt
 import os
@@ -24,14 +23,17 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from aircarbon.errors import AirCarbonError
-from aircarbon.settings import Settings
+
+if TYPE_CHECKING:  # pydantic costs ~0.5 s: imported only when a command runs
+    from aircarbon.settings import Settings
 
 __all__ = ["app"]
 
@@ -44,6 +46,7 @@ HOURLY = "aircarbon_hourly"
 DAILY = "aircarbon_daily"
 _HOUR = dt.timedelta(hours=1)
 _DAY = dt.timedelta(days=1)
+_TEST_OFFSET = dt.timedelta(seconds=1)
 #: The repository's DAG folder (the package is used from a checkout: ``uv run aircarbon``).
 REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -95,7 +98,13 @@ def _airflow_bin() -> str:
 def _run(args: Sequence[str], env: Mapping[str, str], *, capture: bool = True) -> str:
     """Run ``airflow ARGS``; a failure becomes one line (the last the command printed)."""
     cmd = [_airflow_bin(), *args]
-    proc = subprocess.run(cmd, env=dict(env), capture_output=capture, text=True, check=False)
+    for attempt in range(_LOCK_RETRIES + 1):
+        proc = subprocess.run(cmd, env=dict(env), capture_output=capture, text=True, check=False)
+        locked = capture and "database is locked" in proc.stderr + proc.stdout
+        if proc.returncode == 0 or not locked or attempt == _LOCK_RETRIES:
+            break
+        # SQLite metadata DB: a write that collided with the scheduler's; try again
+        time.sleep(5.0)
     if proc.returncode != 0:
         where = "see its output above"
         if capture:
@@ -106,6 +115,7 @@ def _run(args: Sequence[str], env: Mapping[str, str], *, capture: bool = True) -
     return proc.stdout if capture else ""
 
 
+_LOCK_RETRIES = 3
 _ERROR_LINE = re.compile(r"^([\w.]+(Error|Exception)|airflow command error): ")
 
 
@@ -156,6 +166,34 @@ def _midnight(day: dt.date, settings: Settings) -> dt.datetime:
 # --------------------------------------------------------------------------------------
 
 
+def set_options(text: str, values: Mapping[tuple[str, str], str]) -> str:
+    """``airflow.cfg`` text with ``values`` set, its comments and other options kept.
+
+    An option's line (active or commented out, ``# key =``) is replaced in its section;
+    a missing option is added at the section's top, a missing section at the end.
+    """
+    lines = text.splitlines()
+    pending = dict(values)
+    section = None
+    out: list[str] = []
+    for line in lines:
+        header = re.match(r"^\[([^\]]+)\]\s*$", line)
+        if header:
+            section = header.group(1)
+            out.append(line)
+            out.extend(f"{k} = {v}" for (sec, k), v in list(pending.items()) if sec == section)
+            pending = {key: v for key, v in pending.items() if key[0] != section}
+            continue
+        option = re.match(r"^#?\s*([A-Za-z0-9_]+)\s*=", line)
+        if option and section is not None and (section, option.group(1)) in values:
+            continue  # replaced by the line written under the header
+        out.append(line)
+    for sec in dict.fromkeys(sec for sec, _ in pending):
+        out.extend(["", f"[{sec}]"])
+        out.extend(f"{k} = {v}" for (s2, k), v in pending.items() if s2 == sec)
+    return "\n".join(out) + "\n"
+
+
 @app.command("init")
 def init(
     home: Home = None,
@@ -182,25 +220,23 @@ def init(
         raise AirCarbonError(f"no AirCarbon DAGs in {dags}: pass --dags-folder")
     target.mkdir(parents=True, exist_ok=True)
     cfg_path = target / "airflow.cfg"
-    # Raw: airflow.cfg holds %-format strings; comments of a generated file are not kept.
-    cfg = configparser.RawConfigParser()
-    cfg.read(cfg_path, encoding="utf-8")
+    env = airflow_env(settings, target)
+    if not cfg_path.is_file():
+        # Airflow writes its documented default file on first use, with the secrets every
+        # component must share (JWT signing key, Fernet key); a file without them makes each
+        # process invent its own, and the workers' API calls fail with "Invalid auth token".
+        _run(["config", "get-value", "core", "dags_folder"], env)
     values = {
         ("core", "dags_folder"): str(dags),
         ("core", "load_examples"): "False",
+        # Airflow's default (32) starts 32 worker processes; the DAGs run one task at a time
+        ("core", "parallelism"): str(parallelism),
         # SQLite: wait up to 30 s for a lock (scheduler, API server and CLI all write)
         ("database", "sql_alchemy_conn"): database_url
         or f"sqlite:///{target / 'airflow.db'}?timeout=30",
-        # Airflow's default (32) starts 32 worker processes; the DAGs run one task at a time
-        ("core", "parallelism"): str(parallelism),
     }
-    for (section, key), value in values.items():
-        if not cfg.has_section(section):
-            cfg.add_section(section)
-        cfg.set(section, key, value)
-    with cfg_path.open("w", encoding="utf-8") as fh:
-        cfg.write(fh)
-    env = airflow_env(settings, target)
+    text = cfg_path.read_text(encoding="utf-8")
+    cfg_path.write_text(set_options(text, values), encoding="utf-8")
     env_file = target / "aircarbon.env"
     exports = {
         k: env[k] for k in ("AIRFLOW_HOME", "AIRCARBON_DATA_DIR", "AIRCARBON_CONFIG") if k in env
@@ -241,6 +277,10 @@ def standalone(
     _run_foreground(["standalone"], env)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _run_foreground(args: Sequence[str], env: Mapping[str, str]) -> None:
     """Run a long-lived ``airflow`` command; Ctrl-C stops its whole process group.
 
@@ -248,6 +288,7 @@ def _run_foreground(args: Sequence[str], env: Mapping[str, str]) -> None:
     is interrupted, so it runs in a session of its own and the group is stopped on exit.
     """
     proc = subprocess.Popen([_airflow_bin(), *args], env=dict(env), start_new_session=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # stopped by a supervisor: the same
     try:
         code = proc.wait()
     except KeyboardInterrupt:
@@ -262,6 +303,10 @@ def _run_foreground(args: Sequence[str], env: Mapping[str, str]) -> None:
             with contextlib.suppress(ProcessLookupError):  # stragglers of the group
                 os.killpg(proc.pid, signal.SIGKILL)
             break
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        with contextlib.suppress(ProcessLookupError):  # orphans of a leader that exited
+            os.killpg(proc.pid, signal.SIGKILL)
     if code not in (0, -signal.SIGINT, -signal.SIGTERM):
         raise AirCarbonError(f"`airflow {args[0]}` exited with {code}; see its output above")
 
@@ -280,6 +325,9 @@ def _hourly_logical_range(
 def _backfill(
     dag_id: str, start: dt.datetime, end: dt.datetime, reprocess: Reprocess, env: Mapping[str, str]
 ) -> None:
+    # Queued runs of a paused DAG never start (backfills included): un-pause it, which also
+    # resumes its schedule (new DAGs are created paused).
+    _run(["dags", "unpause", dag_id], env)
     args = ["backfill", "create", "--dag-id", dag_id, "--from-date", start.isoformat()]
     args += ["--to-date", end.isoformat(), "--reprocess-behavior", reprocess]
     args += ["--max-active-runs", "1"]  # one interval at a time, oldest first
@@ -296,7 +344,12 @@ def _dags_test(
     typer.echo(
         f"{dag_id}: running the interval ending {interval_end.isoformat()} (airflow dags test)"
     )
-    _run(["dags", "test", dag_id, interval_end.isoformat(), *conf], env, capture=False)
+    # `dags test DATE` runs the last whole interval ending at or before DATE, and first DELETES
+    # any run whose logical date is DATE: at exactly the interval's end that would be the
+    # scheduled run of the NEXT interval (logical date = interval start). One second later
+    # selects the same interval and matches no scheduled or backfill run.
+    date = interval_end + _TEST_OFFSET
+    _run(["dags", "test", dag_id, date.isoformat(), *conf], env, capture=False)
 
 
 def _local_days(

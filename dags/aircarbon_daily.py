@@ -32,7 +32,12 @@ maximum) → `daily` and `aqi_daily`, plus the day's dead letters into `dead_let
 * **`daily`**: 3 retries with exponential backoff; a critical expectation of the `daily`
   suite fails it at once (the results are in `validation_runs`). Param `validate` as hourly.
 * **Settings**: `AIRCARBON_DATA_DIR` / `AIRCARBON_CONFIG` in the worker's environment.
-* **CLI twin**: `aircarbon process daily --date D`.
+* **`forecast`**: the 72-hour forecast issued at the end of the day (PM2.5, O3, NO2 hourly;
+  daily AQI) with its early warnings, into `forecasts` / `warnings`; retrains on its schedule.
+* **`bulletin`**: the day's air-carbon bulletins under `bulletins/{date}/` (zh and en; HTML
+  with embedded charts and a Markdown twin).
+* **CLI twins**: `aircarbon process daily --date D`, `aircarbon forecast --date D`,
+  `aircarbon bulletin --date D`.
 """
 
 #: The network's time zone (catalog ``[network].timezone``, ``Settings.timezone``). The DAG
@@ -137,11 +142,46 @@ def aircarbon_daily() -> None:
             raise AirflowFailException(str(exc)) from exc
         return result.summary()
 
+    @task(
+        retries=2,
+        retry_delay=dt.timedelta(minutes=2),
+        execution_timeout=dt.timedelta(minutes=30),
+    )
+    def forecast(
+        data_interval_start: dt.datetime | None = None,
+        data_interval_end: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """The 72-hour forecast issued at the end of the day, its warnings (stored, published)."""
+        from aircarbon.catalog import load_catalog
+        from aircarbon.pipeline.forecast import forecast_day
+        from aircarbon.settings import load_settings
+
+        settings = load_settings()
+        day = _local_day(data_interval_start, data_interval_end, settings.timezone)
+        return forecast_day(settings, load_catalog(settings.catalog_dir), day).summary()
+
+    @task(
+        retries=2,
+        retry_delay=dt.timedelta(minutes=2),
+        execution_timeout=dt.timedelta(minutes=15),
+    )
+    def bulletin(
+        data_interval_start: dt.datetime | None = None,
+        data_interval_end: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """The day's bulletins (zh and en, HTML and Markdown) under ``bulletins/{date}/``."""
+        from aircarbon.bulletin import write_bulletins
+        from aircarbon.catalog import load_catalog
+        from aircarbon.settings import load_settings
+
+        settings = load_settings()
+        day = _local_day(data_interval_start, data_interval_end, settings.timezone)
+        return write_bulletins(settings, load_catalog(settings.catalog_dir), day).summary()
+
     done = daily()
     hours_loaded() >> done
-    # Hook for the next steps of the day, downstream of `done` (later issues): the daily
-    # indicators task (`indicators_daily`) and then the bulletin task, each a thin call into
-    # the library on the same local day, e.g. `done >> indicators() >> bulletin()`.
+    # the outlook section of the bulletin reads the forecast issued at the end of the same day
+    done >> forecast() >> bulletin()
 
 
 aircarbon_daily()

@@ -133,12 +133,19 @@ def test_daily_run_after_the_days_hours(airflow_env: dict[str, str], data_dir: P
     assert (start, end) == (DAY_END - dt.timedelta(days=1), DAY_END)
     assert daily["tis"]["hours_loaded"]["state"] == "success"
     assert daily["tis"]["daily"] == {"state": "success", "try_number": 1}
+    assert daily["tis"]["forecast"] == {"state": "success", "try_number": 1}
+    assert daily["tis"]["bulletin"] == {"state": "success", "try_number": 1}
     assert missing_hours(settings, DAY) == []
+    folder = data_dir / "bulletins" / DAY.isoformat()
+    for name in ("bulletin.zh.html", "bulletin.en.html", "bulletin.zh.md", "bulletin.en.md"):
+        assert (folder / name).stat().st_size > 0, name
     with _lake(data_dir) as con:
         assert _count(con, "SELECT count(DISTINCT ts) FROM hourly") == 24
         assert _count(con, "SELECT count(*) FROM daily WHERE date = ?", DAY) >= 13
         assert _count(con, "SELECT count(*) FROM daily WHERE date <> ?", DAY) == 0
         assert _count(con, "SELECT count(*) FROM aqi_daily WHERE date = ?", DAY) == 1
+        # one day of history is too short to train: the forecast falls back and says so
+        assert _count(con, "SELECT count(*) FROM forecasts WHERE issued_date = ?", DAY) > 0
 
 
 def test_critical_expectation_fails_the_hour(airflow_env: dict[str, str], data_dir: Path) -> None:

@@ -7,6 +7,13 @@ Re-running a step replaces what it wrote before; it never appends twice.
 """
 
 from aircarbon.pipeline.daily import DayResult, missing_hours, process_day
-from aircarbon.pipeline.hourly import HourResult, process_hour
+from aircarbon.pipeline.hourly import HourResult, process_hour, process_hours
 
-__all__ = ["DayResult", "HourResult", "missing_hours", "process_day", "process_hour"]
+__all__ = [
+    "DayResult",
+    "HourResult",
+    "missing_hours",
+    "process_day",
+    "process_hour",
+    "process_hours",
+]

@@ -11,12 +11,15 @@ validation results are recorded either way.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from aircarbon.catalog import Catalog
+from aircarbon.errors import ValidationFailed
 from aircarbon.pipeline.common import Validator, lake, utc_hour
 from aircarbon.settings import Settings
 from transforms.aggregate import MOVING_PARAMS, hourly_means, moving_averages
@@ -29,11 +32,20 @@ if TYPE_CHECKING:
 
     from expectations.runner import ValidationOutcome
 
-__all__ = ["QC_CONTEXT", "HourResult", "process_hour", "recent_hourly"]
+__all__ = [
+    "QC_CONTEXT",
+    "HourResult",
+    "iter_process_hours",
+    "process_hour",
+    "process_hours",
+    "recent_hourly",
+]
 
 QC_CONTEXT = dt.timedelta(minutes=30)
 _HOUR = dt.timedelta(hours=1)
 _MOVING_SOURCES = ("o3", "pm10", "pm25", "so2")
+#: joins a station id and a QC window's index (station ids are [A-Za-z0-9_-], SPEC §1)
+_WINDOW_SEP = "\x1f"
 
 
 @dataclass
@@ -91,54 +103,209 @@ def process_hour(
     build_docs: bool = True,
 ) -> HourResult:
     """Run the hourly step for the hour ending ``hour_end`` (idempotent)."""
+    (result,) = process_hours(
+        settings, catalog, [hour_end], validate=validate, build_docs=build_docs
+    )
+    return result
+
+
+def process_hours(
+    settings: Settings,
+    catalog: Catalog,
+    hour_ends: Sequence[dt.datetime],
+    *,
+    validate: bool = True,
+    build_docs: bool = True,
+) -> list[HourResult]:
+    """Run the hourly step for consecutive hours at once: a backfill's (or the demo's) path.
+
+    Each hour gets exactly what :func:`process_hour` would give it, run after the one before:
+    QC sees the same 30 minutes of context per hour (every hour's window is QC'd as its own
+    series, in one vectorised pass), the O3/PM moving averages see the batch's own earlier
+    hours, and every hour is its own partition in the load log. What the batch shares is the
+    fixed cost: one raw scan, one QC pass, one validation per suite over the whole interval
+    and one lake transaction, instead of one of each per hour. A critical expectation stops
+    the whole batch; re-run its hours one by one to find the hour at fault.
+    """
     from transforms.aqi import aqi_hourly
     from warehouse.load import Between, current_snapshot, replace_partitions
 
-    end = utc_hour(hour_end)
-    start = end - _HOUR
+    ends = [utc_hour(h) for h in hour_ends]
+    if not ends:
+        return []
+    if any(b - a != _HOUR for a, b in itertools.pairwise(ends)):
+        raise ValueError("process_hours needs consecutive hour ends, in order")
+    first_start, last_end = ends[0] - _HOUR, ends[-1]
     data_dir = settings.data_dir
-    batch = f"{end:%Y-%m-%dT%H:%M}Z"
+    batch = f"{last_end:%Y-%m-%dT%H:%M}Z"
+    if len(ends) > 1:
+        batch = f"{first_start:%Y-%m-%dT%H:%M}Z..{batch}"
     validator = Validator(catalog, data_dir, enabled=validate, build_docs=build_docs)
 
-    raw = scan_raw(data_dir, start - QC_CONTEXT, end).collect()
-    in_hour = (pl.col("ts") > start) & (pl.col("ts") <= end)
-    raw_hour = raw.filter(in_hour)
-    validator.check(raw_hour, "raw", batch, (start, end))
+    raw = scan_raw(data_dir, first_start - QC_CONTEXT, last_end).collect()
+    in_batch = (pl.col("ts") > first_start) & (pl.col("ts") <= last_end)
+    raw_batch = raw.filter(in_batch)
+    validator.check(raw_batch, "raw", batch, (first_start, last_end))
 
-    clean = apply_qc(deduplicate(raw.lazy()), catalog, status=scan_status(data_dir))
-    readings = clean.filter(in_hour)
-    validator.check(readings, "readings", batch, (start, end))
-    hourly = hourly_means(readings, catalog)
+    clean = _qc_per_hour(deduplicate(raw.lazy()), catalog, scan_status(data_dir), ends)
+    validator.check(clean, "readings", batch, (first_start, last_end))
+    hourly = hourly_means(clean, catalog)
 
     with lake(settings, catalog) as con:
-        previous = recent_hourly(con, end - dt.timedelta(hours=24), start, _MOVING_SOURCES)
+        previous = recent_hourly(
+            con, first_start - dt.timedelta(hours=23), first_start, _MOVING_SOURCES
+        )
         base = hourly.filter(pl.col("param").is_in(list(_MOVING_SOURCES)))
-        moving = moving_averages(pl.concat([previous, base]), catalog).filter(pl.col("ts") == end)
+        moving = moving_averages(pl.concat([previous, base]), catalog).filter(
+            pl.col("ts").is_in(ends)
+        )
         hourly_all = pl.concat([hourly, moving])
-        validator.check(hourly_all, "hourly", batch, (start, end))
+        validator.check(hourly_all, "hourly", batch, (first_start, last_end))
         aqi = aqi_hourly(hourly_all, catalog)
         if any(not v.success for v in validator.outcomes):
             validator.record(con, current_snapshot(con))
             validator.raise_on_critical()
-        where = {"ts": Between(start, end)}
-        loads = replace_partitions(
-            con,
-            [
-                ("readings", readings, where),
-                ("hourly", hourly_all, where),
-                ("aqi_hourly", aqi, where),
-            ],
-            f"hourly {batch}",
-        )
-        snapshot = loads[-1].snapshot
+        loads: list[tuple[str, pl.DataFrame, dict[str, Any]]] = []
+        parts: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
+        for end in ends:
+            in_hour = (pl.col("ts") > end - _HOUR) & (pl.col("ts") <= end)
+            part = (
+                raw_batch.filter(in_hour),
+                clean.filter(in_hour),
+                hourly_all.filter(in_hour),
+                aqi.filter(in_hour),
+            )
+            parts.append(part)
+            where = {"ts": Between(end - _HOUR, end)}
+            loads += [
+                ("readings", part[1], where),
+                ("hourly", part[2], where),
+                ("aqi_hourly", part[3], where),
+            ]
+        results = replace_partitions(con, loads, f"hourly {batch}")
+        snapshot = results[-1].snapshot
         validator.record(con, snapshot)
-    return HourResult(
-        hour_end=end,
-        raw_rows=raw_hour.height,
-        readings=readings.height,
-        invalid=readings.filter(~pl.col("valid")).height,
-        hourly_rows=hourly_all.height,
-        aqi_rows=aqi.height,
-        snapshot=snapshot,
-        validations=validator.outcomes,
+    return [
+        HourResult(
+            hour_end=end,
+            raw_rows=raw_part.height,
+            readings=readings.height,
+            invalid=readings.filter(~pl.col("valid")).height,
+            hourly_rows=hourly_part.height,
+            aqi_rows=aqi_part.height,
+            snapshot=snapshot,
+            validations=validator.outcomes,
+        )
+        for end, (raw_part, readings, hourly_part, aqi_part) in zip(ends, parts, strict=True)
+    ]
+
+
+def _windowed_station() -> pl.Expr:
+    return pl.concat_str(pl.col("station"), pl.lit(_WINDOW_SEP), pl.col("_window").cast(pl.String))
+
+
+def _qc_per_hour(
+    deduplicated: pl.LazyFrame,
+    catalog: Catalog,
+    status: pl.LazyFrame,
+    ends: list[dt.datetime],
+) -> pl.DataFrame:
+    """QC every hour on its own window ``(end - 1 h - QC_CONTEXT, end]``, in one pass.
+
+    The hourly step QCs an hour with only the 30 minutes before it in view (it runs when the
+    hour ends and cannot see the next), and the centred Hampel and flat-line checks look
+    both ways. To give each hour of a batch exactly that view, its window's rows become a
+    series of their own: the station id is suffixed with the window's index, so rows of the
+    context half-hour appear twice, once in each window. Status events are repeated per
+    window for the maintenance join. The readings of each window's own hour come back under
+    the real station id, sorted as :func:`apply_qc` sorts them.
+    """
+    if len(ends) == 1:
+        start, end = ends[0] - _HOUR, ends[0]
+        clean = apply_qc(deduplicated, catalog, status=status)
+        return clean.filter((pl.col("ts") > start) & (pl.col("ts") <= end))
+    first_start = ends[0] - _HOUR
+    frame = deduplicated.with_columns(
+        # the hour a reading belongs to (0-based within the batch); context rows are the
+        # last QC_CONTEXT of the hour before another window's hour
+        ((pl.col("ts") - first_start).dt.total_microseconds() - 1)
+        .floordiv(int(_HOUR.total_seconds() * 1e6))
+        .alias("_hour")
     )
+    last = len(ends) - 1
+    since_hour_start = (pl.col("ts") - first_start).dt.total_microseconds() - pl.col("_hour") * int(
+        _HOUR.total_seconds() * 1e6
+    )
+    in_context = since_hour_start > int((_HOUR - QC_CONTEXT).total_seconds() * 1e6)
+    own = frame.filter(pl.col("_hour") >= 0).with_columns(pl.col("_hour").alias("_window"))
+    context = frame.filter(in_context & (pl.col("_hour") < last)).with_columns(
+        (pl.col("_hour") + 1).alias("_window")
+    )
+    windows = pl.concat([own, context]).with_columns(_windowed_station().alias("station"))
+    status_windows = status.join(
+        pl.LazyFrame({"_window": list(range(len(ends)))}, schema={"_window": pl.Int64}),
+        how="cross",
+    ).with_columns(_windowed_station().alias("station"))
+    clean = apply_qc(
+        windows.drop("_hour", "_window"), catalog, status=status_windows.drop("_window")
+    )
+    split = pl.col("station").str.split_exact(_WINDOW_SEP, 1)
+    clean = clean.with_columns(
+        split.struct.field("field_0").alias("station"),
+        split.struct.field("field_1").cast(pl.Int64).alias("_window"),
+    )
+    # keep each window's own hour; window k's hour ends at ends[k]
+    hour_of_row = ((pl.col("ts") - first_start).dt.total_microseconds() - 1).floordiv(
+        int(_HOUR.total_seconds() * 1e6)
+    )
+    return (
+        clean.filter(hour_of_row == pl.col("_window"))
+        .drop("_window")
+        .sort("station", "param", "ts", maintain_order=True)
+    )
+
+
+def iter_process_hours(
+    settings: Settings,
+    catalog: Catalog,
+    hour_ends: Sequence[dt.datetime],
+    *,
+    batch_hours: int = 24,
+    validate: bool = True,
+    build_docs: bool = True,
+) -> Iterator[tuple[dt.datetime, HourResult | ValidationFailed]]:
+    """Process many hours in batches of ``batch_hours``, as a backfill wants it.
+
+    Yields ``(hour_end, result)`` per hour, in order. When a critical expectation stops a
+    batch, its hours are re-run one by one, so every good hour still lands and the bad one
+    comes back as its :class:`~aircarbon.errors.ValidationFailed` (what the hourly DAG
+    would have reported for it).
+    """
+    ends = [utc_hour(h) for h in hour_ends]
+    for i in range(0, len(ends), max(1, batch_hours)):
+        chunk = ends[i : i + max(1, batch_hours)]
+        last = i + len(chunk) >= len(ends)
+        try:
+            results = process_hours(
+                settings, catalog, chunk, validate=validate, build_docs=build_docs and last
+            )
+        except ValidationFailed as exc:
+            if len(chunk) == 1:
+                yield chunk[0], exc
+                continue
+            for end in chunk:
+                try:
+                    yield (
+                        end,
+                        process_hour(
+                            settings,
+                            catalog,
+                            end,
+                            validate=validate,
+                            build_docs=build_docs and last,
+                        ),
+                    )
+                except ValidationFailed as exc:
+                    yield end, exc
+        else:
+            yield from zip(chunk, results, strict=True)

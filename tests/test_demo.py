@@ -47,12 +47,22 @@ def test_short_demo_fills_the_lake_and_reruns_safely(tmp_path: Path) -> None:
                 "daily",
                 "aqi_hourly",
                 "aqi_daily",
+                "indicators_daily",
                 "validation_runs",
+                "dead_letter",
+                "forecasts",
             )
         }
     finally:
         con.close()
     assert all(n > 0 for n in counts.values()), counts
+    days = sorted((tmp_path / "bulletins").iterdir())
+    assert len(days) == 1, days  # the last (only) simulated day
+    for name in ("bulletin.zh.html", "bulletin.en.html", "bulletin.zh.md", "bulletin.en.md"):
+        assert (days[0] / name).stat().st_size > 0, name
+    docs = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert docs.is_file()
+    assert "bulletins" in first.stdout  # the summary says where they are
     second = _demo(tmp_path)  # re-running is safe: same lake contents
     assert second.returncode == 0, second.stderr[-3000:]
     con = connect(load_settings({}, data_dir=tmp_path), read_only=True)

@@ -39,7 +39,17 @@ def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) ->
     if chosen:
         for sid in chosen:
             catalog.station(sid)  # unknown ids fail here with a one-line message
-    for sub in ("raw", "dead_letter", "status", "broker", "warehouse", "gx", "validation_runs"):
+    for sub in (
+        "raw",
+        "dead_letter",
+        "status",
+        "broker",
+        "warehouse",
+        "gx",
+        "validation_runs",
+        "bulletins",
+        "models",
+    ):
         shutil.rmtree(settings.data_dir / sub, ignore_errors=True)
     for name in ("warehouse.sqlite", "warehouse.lock"):
         (settings.data_dir / name).unlink(missing_ok=True)
@@ -55,8 +65,9 @@ def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, An
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from aircarbon.errors import ValidationFailed
-    from aircarbon.pipeline import process_day, process_hour
+    from aircarbon.pipeline import process_day
     from aircarbon.pipeline.daily import day_bounds
+    from aircarbon.pipeline.hourly import iter_process_hours
 
     today = dt.datetime.now(settings.tz).date()
     first = today - dt.timedelta(days=days)
@@ -72,14 +83,16 @@ def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, An
     )
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("process hours", total=len(hours))
-        for i, hour in enumerate(hours):
-            last_of_day = (i + 1) % 24 == 0
-            try:
-                result = process_hour(settings, catalog, hour, build_docs=last_of_day)
+        seen: set[int] = set()
+        # a local day of hours per batch: one QC pass, one validation per suite, one commit
+        for hour, result in iter_process_hours(settings, catalog, hours, batch_hours=24):
+            if isinstance(result, ValidationFailed):
+                failed.append(f"{hour:%Y-%m-%d %H:%M}Z: {result}")
+            else:
                 for v in result.validations:
-                    validations.setdefault(v.suite, []).append(v.success)
-            except ValidationFailed as exc:
-                failed.append(f"{hour:%Y-%m-%d %H:%M}Z: {exc}")
+                    if id(v) not in seen:  # a batch's hours share its outcomes
+                        seen.add(id(v))
+                        validations.setdefault(v.suite, []).append(v.success)
             bar.advance(task)
         dtask = bar.add_task("process days", total=len(dates))
         for day in dates:
@@ -90,7 +103,35 @@ def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, An
             except ValidationFailed as exc:
                 failed.append(f"{day}: {exc}")
             bar.advance(dtask)
-    return {"dates": dates, "failed": failed, "validations": validations}
+        outlook = _forecast(settings, catalog, dates[-1], bar)
+        bulletins = _bulletins(settings, catalog, dates[-1], bar)
+    return {
+        "dates": dates,
+        "failed": failed,
+        "validations": validations,
+        "forecast": outlook,
+        "bulletins": bulletins,
+    }
+
+
+def _forecast(settings: Settings, catalog: Catalog, day: dt.date, bar: Any) -> dict[str, Any]:
+    """The 72-hour forecast issued at the end of the last day, with its warnings."""
+    from aircarbon.pipeline.forecast import forecast_day
+
+    task = bar.add_task("forecast", total=1)
+    summary = forecast_day(settings, catalog, day).summary()
+    bar.advance(task)
+    return summary
+
+
+def _bulletins(settings: Settings, catalog: Catalog, day: dt.date, bar: Any) -> dict[str, Any]:
+    """The last day's bulletins, zh and en."""
+    from aircarbon.bulletin import write_bulletins
+
+    task = bar.add_task("bulletins", total=1)
+    summary = write_bulletins(settings, catalog, day).summary()
+    bar.advance(task)
+    return summary
 
 
 async def _pipeline(
@@ -175,6 +216,13 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
     table.add_row("warehouse", f"ducklake:{settings.lake_catalog}  (aircarbon sql)")
     docs = settings.data_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     table.add_row("Data Docs", str(docs))
+    dates = summary.get("dates", [])
+    if dates:
+        folder = settings.data_dir / "bulletins" / dates[-1].isoformat()
+        table.add_row("bulletins", f"{folder / 'bulletin.zh.html'}\n{folder / 'bulletin.en.html'}")
+    outlook = summary.get("forecast") or {}
+    if outlook:
+        table.add_row("forecast", _outlook_line(outlook))
     table.add_row("elapsed", f"{summary['elapsed_s']:.1f} s")
     console.print(table)
     _print_aqi(settings, summary.get("dates", []))
@@ -182,6 +230,14 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
         "Next: [bold]aircarbon sql[/] to query the lake; [bold]aircarbon collect[/] serves the "
         f"live health page on http://{settings.health_host}:{settings.health_port}/."
     )
+
+
+def _outlook_line(outlook: dict[str, Any]) -> str:
+    """One line on the forecast the demo issued (method, warnings)."""
+    method = outlook.get("method") or outlook.get("model_version") or "?"
+    warned = outlook.get("warnings")
+    count = len(warned) if isinstance(warned, list) else warned
+    return f"72 h from {outlook.get('date', '?')}: {method}; warnings: {count or 'none'}"
 
 
 def _print_aqi(settings: Settings, dates: list[dt.date]) -> None:

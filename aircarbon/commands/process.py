@@ -48,17 +48,33 @@ def hourly(
     ] = None,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip the GX suites.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hour.")] = False,
+    batch_hours: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Hours per batch with --until (one QC pass, one validation, one commit); "
+            "1 = exactly one DAG run per hour.",
+        ),
+    ] = 24,
 ) -> None:
     """Raw partition → clean readings → hourly means and AQI → the warehouse."""
     from aircarbon.catalog import load_catalog
-    from aircarbon.pipeline import process_hour
+    from aircarbon.errors import ValidationFailed
+    from aircarbon.pipeline.hourly import iter_process_hours
     from aircarbon.settings import load_settings
 
     settings = load_settings()
     catalog = load_catalog(settings.catalog_dir)
     last = _hour(until, settings.timezone) if until else None
-    for end in _range(_hour(hour, settings.timezone), last):
-        result = process_hour(settings, catalog, end, validate=not no_validate)
+    hours = _range(_hour(hour, settings.timezone), last)
+    failed: list[str] = []
+    for end, result in iter_process_hours(
+        settings, catalog, hours, batch_hours=batch_hours, validate=not no_validate
+    ):
+        if isinstance(result, ValidationFailed):
+            local_end = end.astimezone(settings.tz)
+            failed.append(f"{local_end:%Y-%m-%d %H:%M}: {result}")
+            continue
         summary = result.summary()
         if as_json:
             print(json.dumps(summary))
@@ -69,6 +85,9 @@ def hourly(
                 f"({summary['invalid']} flagged), {summary['hourly_rows']} hourly, "
                 f"{summary['aqi_rows']} AQI rows; snapshot {summary['snapshot']}"
             )
+    if failed:
+        # the other hours landed; the failed ones stay missing until re-processed
+        raise AirCarbonError(f"{len(failed)} hour(s) stopped; first: {failed[0]}")
 
 
 @app.command("daily")

@@ -17,25 +17,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
-import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from aircarbon.catalog import ParamGroup, load_catalog
+from benchmarks._report import DOC, ROOT, machine_line, markdown_table, section, write_section
 from ingest.batch import ReadingBatch
 from ingest.decode import DecodeRules, decode_message, to_us
 from ingest.hj212 import build_data_segment, build_frame, parse_packet
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Decode"
 
 CATALOG = load_catalog()
@@ -193,29 +188,21 @@ def run(n: int, repeats: int) -> tuple[list[list[str]], str]:
             base[name] = us
         ratio = f"{us / base[name]:.2f}x" if name in base else "—"
         rows.append([name, what, f"{us:.1f}", f"{us / readings:.2f}", ratio])
-    machine = (
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"msgspec {msgspec.__version__}, {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the end); "
-        f"median of {repeats} interleaved repeats × {n} messages; "
-        f"{dt.date.today().isoformat()}"
+    machine = machine_line(
+        "msgspec",
+        notes=[f"median of {repeats} interleaved repeats × {n} messages"],
     )
     return rows, machine
 
 
 def table(rows: list[list[str]]) -> str:
     head = ["payload", "decoder", "µs / message", "µs / reading", "vs `json.loads`"]
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join(["---", "---", "---:", "---:", "---:"]) + "|",
-    ]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+    return markdown_table(head, "llrrr", rows)
 
 
-def section(rows: list[list[str]], machine: str) -> str:
-    return (
-        f"{SECTION}\n\n"
+def doc_section(rows: list[list[str]], machine: str) -> str:
+    return section(
+        SECTION,
         "`uv run python benchmarks/decode.py --write` — the collector's decoders per message, on\n"
         "one core, next to bare JSON parsers of the same bytes. `decode_message` includes topic\n"
         "routing, schema, catalog lookups, unit conversion, range/flag/time checks and the\n"
@@ -223,28 +210,10 @@ def section(rows: list[list[str]], machine: str) -> str:
         "payload is decoded repeatedly, so per-station caches (timestamp parse, HJ 212 header and\n"
         "CP keys, unit conversions) are warm, as they are in steady state. Rows are timed in\n"
         "interleaved rounds; on a shared machine absolute numbers still move ±30 % between runs,\n"
-        "ratios within one run much less.\n\n"
-        f"{table(rows)}\n\n"
-        f"Measured on: {machine}.\n"
+        "ratios within one run much less.",
+        table(rows),
+        f"Measured on: {machine}.",
     )
-
-
-def write_doc(text: str) -> None:
-    if DOC.exists():
-        doc = DOC.read_text(encoding="utf-8")
-    else:
-        doc = (
-            "# Benchmarks\n\n"
-            "Numbers measured by the scripts in `benchmarks/` (see `benchmarks/README.md`); each\n"
-            "section is rewritten by its script with `--write`. They describe one machine on one\n"
-            "day: compare rows within a section, not across machines.\n"
-        )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text + "\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -257,7 +226,7 @@ def main() -> None:
     print(table(rows))
     print(f"\n{machine}")
     if args.write:
-        write_doc(section(rows, machine))
+        write_section(SECTION, doc_section(rows, machine))
         print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
 
 

@@ -18,14 +18,8 @@ included. ``--write`` replaces ``## Indicators`` in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import os
-import platform
-import re
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,35 +30,23 @@ import polars as pl
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 
 from aircarbon.catalog import ParamGroup, load_catalog  # noqa: E402
+from benchmarks._report import (  # noqa: E402
+    DOC,
+    ROOT,
+    machine_line,
+    markdown_table,
+    measure,
+    section,
+    write_section,
+)
 from transforms.aggregate import daily_stats  # noqa: E402
 from transforms.indicators import daily_indicators  # noqa: E402
 from transforms.schemas import HOURLY  # noqa: E402
 from transforms.sources import bivariate_stats, cpf, emission_events, sector_stats  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Indicators"
 DAY = dt.date(2026, 7, 14)
 FIRST_END = dt.datetime(2026, 7, 13, 17, tzinfo=dt.UTC)  # local 01:00
-
-
-def reset_peak() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
-    reset_peak()
-    t = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t, peak_mb()
 
 
 def city_hourly(n_stations: int) -> pl.DataFrame:
@@ -173,45 +155,33 @@ def run(n_stations: int) -> tuple[list[dict[str, Any]], str]:
             "rss": peak,
         }
     )
-    machine = (
-        f"Measured on: Python {platform.python_version()}, polars {pl.__version__}, "
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; simulating the "
-        f"station-year (not in the rows) took {sim_s:.1f} s; {dt.date.today().isoformat()}."
+    machine = machine_line(
+        "polars",
+        load=False,
+        notes=[f"simulating the station-year (not in the rows) took {sim_s:.1f} s"],
     )
     return rows, machine
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| step | input | output | s | peak RSS MB |",
-        "|---|---|---|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['step']} | {r['input']} | {r['output']} | {r['s']:.2f} | {r['rss']:,.0f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["step", "input", "output", "s", "peak RSS MB"],
+        "lllrr",
+        ([r["step"], r["input"], r["output"], f"{r['s']:.2f}", f"{r['rss']:,.0f}"] for r in rows),
+    )
 
 
-def section(rows: list[dict[str, Any]], machine: str) -> str:
-    return (
-        f"{SECTION}\n\n"
+def doc_section(rows: list[dict[str, Any]], machine: str) -> str:
+    return section(
+        SECTION,
         "`uv run python benchmarks/indicators.py --write` — `transforms.indicators."
         "daily_indicators` on one synthetic city-day (80 % national, 8 % VOC, 7 % GHG, 5 % "
         "PM super sites; target < 30 s), and `transforms.sources` on one simulated "
         "station-year of the VOC station. Peak RSS is each step's own high-water mark, "
-        "inputs included.\n\n" + table(rows) + f"\n\n{machine}\n"
+        "inputs included.",
+        table(rows),
+        f"Measured on: {machine}.",
     )
-
-
-def write_doc(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text + "\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -221,9 +191,9 @@ def main() -> None:
     args = parser.parse_args()
     rows, machine = run(args.stations)
     print(table(rows))
-    print(f"\n{machine}")
+    print(f"\nMeasured on: {machine}.")
     if args.write:
-        write_doc(section(rows, machine))
+        write_section(SECTION, doc_section(rows, machine))
         print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
 
 

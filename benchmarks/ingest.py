@@ -40,8 +40,6 @@ import datetime as dt
 import functools
 import json
 import os
-import platform
-import re
 import shutil
 import signal
 import socket
@@ -61,7 +59,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # module rather than the package: put the project root there instead
 if sys.path and Path(sys.path[0]).resolve() == ROOT / "benchmarks":
     sys.path[0] = str(ROOT)
-DOC = ROOT / "docs" / "benchmarks.md"
+
+from benchmarks._report import (  # noqa: E402
+    DOC,
+    cpu_seconds,
+    machine_line,
+    markdown_table,
+    peak_mb,
+    section,
+    write_section,
+)
+
 SECTION = "## Ingest"
 TOPIC = "aircarbon/v1/+/+"
 READINGS_PER_MESSAGE = 6
@@ -132,20 +140,7 @@ class Stream:
 
 def vm_hwm_mb(pid: int | str = "self") -> float:
     """Peak RSS of a process since its exec (``ru_maxrss`` would include the pre-exec fork)."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    match = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
-    return int(match.group(1)) / 1024 if match else 0.0
-
-
-def _cpu_s() -> float:
-    """CPU seconds (user + system, all threads) this process has used so far."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return peak_mb(pid, default=0.0)
 
 
 def _ready(args: argparse.Namespace) -> None:
@@ -243,7 +238,7 @@ def role_aiomqtt(args: argparse.Namespace) -> None:
     async def main() -> dict[str, Any]:
         recv: list[tuple[str, int, float]] = []
         count = 0
-        cpu0 = _cpu_s()
+        cpu0 = cpu_seconds()
         started = time.time()
         last = started
         async with aiomqtt.Client(
@@ -260,7 +255,7 @@ def role_aiomqtt(args: argparse.Namespace) -> None:
                     if count >= args.expect:
                         break
                 last = time.time()
-        cpu = _cpu_s() - cpu0
+        cpu = cpu_seconds() - cpu0
         return {"start": started, "end": last, "messages": count, "recv": recv, "cpu_s": cpu}
 
     result = asyncio.run(main())
@@ -304,7 +299,7 @@ def role_collector(args: argparse.Namespace) -> None:
         collector = Bench.from_settings(settings, load_catalog())
         assert isinstance(collector, Bench)
         peak_unacked = 0
-        cpu0 = _cpu_s()
+        cpu0 = cpu_seconds()
         started = time.time()
         task = asyncio.create_task(collector.run())
         await asyncio.wait_for(collector.connected.wait(), 60)
@@ -328,7 +323,7 @@ def role_collector(args: argparse.Namespace) -> None:
         await task
         stats = collector.stats
         return {
-            "cpu_s": _cpu_s() - cpu0,
+            "cpu_s": cpu_seconds() - cpu0,
             "start": started,
             "end": collector.last_durable or time.time(),
             "messages": stats.messages_total,
@@ -789,7 +784,7 @@ def table(results: list[Result]) -> str:
         "mode", "subject", "msg/s", "readings/s", "vs aiomqtt", "p50 ms", "p99 ms",
         "peak RSS MB", "CPU µs/msg", "notes",
     ]  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * 7 + "---|"]
+    cells: list[list[str]] = []
     base = {r.mode: r.rate for r in results if r.subject.startswith("aiomqtt")}
     base["shared ×2"] = next(
         (r.rate for r in results if r.subject == "collector" and r.mode == "drain"), 0
@@ -807,29 +802,17 @@ def table(results: list[Result]) -> str:
         notes = [r.note] if r.note else []
         if not r.complete:
             notes.append("INCOMPLETE")
-        lines.append(
-            f"| {r.mode} | {r.subject} | {r.rate:,.0f} | {readings} | {ratio} | "
-            f"{_ms(r.p50_s)} | {_ms(r.p99_s)} | {r.rss_mb:,.0f} | {r.cpu_us:,.0f} | "
-            f"{'; '.join(notes)} |"
-        )
-    return "\n".join(lines)
+        rss, cpu = f"{r.rss_mb:,.0f}", f"{r.cpu_us:,.0f}"
+        cells.append([r.mode, r.subject, f"{r.rate:,.0f}", readings, ratio, _ms(r.p50_s),
+                      _ms(r.p99_s), rss, cpu, "; ".join(notes)])  # fmt: skip
+    return markdown_table(head, "llrrrrrrrl", cells)
 
 
 def machine() -> str:
-    import importlib.metadata as md
-
     version = subprocess.run(
         [find_binary("mosquitto"), "-h"], capture_output=True, text=True, check=False
     ).stdout.splitlines()[0]
-    load = os.getloadavg()
-    return (
-        f"{platform.python_implementation()} {platform.python_version()}, "
-        f"aiomqtt {md.version('aiomqtt')}, paho-mqtt {md.version('paho-mqtt')}, "
-        f"msgspec {md.version('msgspec')}, pyarrow {md.version('pyarrow')}, {version}; "
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (1/5/15 min) at the end; "
-        f"{dt.date.today().isoformat()}"
-    )
+    return machine_line("aiomqtt", "paho-mqtt", "msgspec", "pyarrow", notes=[version])
 
 
 def main() -> None:
@@ -870,7 +853,7 @@ def main() -> None:
     print(text)
     print(f"\n{facts}")
     if args.write:
-        write_doc(section(text, facts, args))
+        write_section(SECTION, doc_section(text, facts, args))
         print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
     return None
 
@@ -913,9 +896,9 @@ def subject_main(role: str, argv: list[str]) -> None:
     {"_publish": role_publish, "_aiomqtt": role_aiomqtt, "_collector": role_collector}[role](args)
 
 
-def section(text: str, facts: str, args: argparse.Namespace) -> str:
-    return (
-        f"{SECTION}\n\n"
+def doc_section(text: str, facts: str, args: argparse.Namespace) -> str:
+    return section(
+        SECTION,
         "`uv run python benchmarks/ingest.py --write` — messages of 6 readings at QoS 1 through\n"
         "a private Mosquitto, each subject a separate process on the same 2 cores as the broker\n"
         "and the paho publishers. **drain**: a backlog of "
@@ -927,9 +910,9 @@ def section(text: str, facts: str, args: argparse.Namespace) -> str:
         "1 s). **shared ×2**: two collectors on `$share/bench/…` drain the same backlog. Ratios\n"
         "compare with the bare aiomqtt loop of the same mode in the same run. *CPU µs/msg* is\n"
         "the subject's own CPU time (all threads) over the timed window per message: on a\n"
-        "shared machine it moves much less than the rates, which follow whatever else runs.\n\n"
-        f"{text}\n\n"
-        f"Measured on: {facts}.\n\n"
+        "shared machine it moves much less than the rates, which follow whatever else runs.",
+        text,
+        f"Measured on: {facts}.",
         "What bounds the Python subjects (profiled with py-spy and cProfile in drain mode):\n\n"
         "- **paho's MQTT v5 decoding.** Every incoming v5 PUBLISH gets a paho `Properties`\n"
         "  object whose constructor builds its name tables afresh: `decode_publish` costs ~25 µs\n"
@@ -950,18 +933,8 @@ def section(text: str, facts: str, args: argparse.Namespace) -> str:
         "- **Mosquitto 2.0.11** honours the v5 client's Receive Maximum over its own\n"
         "  `max_inflight_messages`: with that set to 100, a collector (Receive Maximum 20,000)\n"
         "  still held 5,000 messages unacknowledged at once (`peak_unacked` in the script's log\n"
-        "  lines). `max_inflight_messages` bounds v3 clients (`mosquitto_sub`, the publishers).\n"
+        "  lines). `max_inflight_messages` bounds v3 clients (`mosquitto_sub`, the publishers).\n",
     )
-
-
-def write_doc(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text + "\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

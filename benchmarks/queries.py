@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
-import re
 import statistics
 import tempfile
 import time
@@ -34,14 +31,13 @@ import polars as pl
 
 from aircarbon.catalog import load_catalog
 from aircarbon.settings import load_settings
+from benchmarks._report import DOC, ROOT, machine_line, markdown_table, section, write_section
 from transforms.aqi import aqi_daily
 from transforms.schemas import DAILY, EMISSION_EVENTS, HOURLY
 from warehouse.lake import connect
 from warehouse.load import Between, compact, load_dimensions, replace_partitions
 from warehouse.migrate import migrate
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Queries"
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST_DAY = dt.date(2025, 1, 1)  # one HJ 633 version (2012) over a 365-day run
@@ -291,28 +287,24 @@ def run(n_stations: int, days: int) -> tuple[list[dict[str, Any]], dict[str, Any
         finally:
             con.close()
     info.update(stations=len(stations), days=days, params=len(PARAMS))
-    machine = (
-        f"Python {platform.python_version()}, duckdb {duckdb.__version__} (ducklake "
-        f"extension bundled with it), polars {pl.__version__}, {platform.system()} "
-        f"{platform.machine()}, {os.cpu_count()} CPUs (load average "
-        f"{os.getloadavg()[0]:.1f} at the end); median of {REPEATS} runs after one warm-up, "
-        f"result fetched as Arrow; {dt.date.today().isoformat()}"
+    machine = machine_line(
+        "duckdb",
+        "duckdb-extension-ducklake",
+        "polars",
+        notes=[f"median of {REPEATS} runs after one warm-up, result fetched as Arrow"],
     )
     return rows, info, machine
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     base = rows[0]["ms"]
-    lines = [
-        "| query | result rows | ms | vs baseline | < 200 ms |",
-        "|---|---:|---:|---:|---|",
-    ]
+    cells = []
     for r in rows:
         ok = "—" if r["name"] == "baseline" else ("pass" if r["ms"] < TARGET_MS else "**FAIL**")
         label = "`SELECT station, param, avg(value) FROM hourly GROUP BY ALL`"
         name = label if r["name"] == "baseline" else f"`{r['name']}`"
-        lines.append(f"| {name} | {r['rows']:,} | {r['ms']:.1f} | {r['ms'] / base:.2f}x | {ok} |")
-    return "\n".join(lines)
+        cells.append([name, f"{r['rows']:,}", f"{r['ms']:.1f}", f"{r['ms'] / base:.2f}x", ok])
+    return markdown_table(["query", "result rows", "ms", "vs baseline", "< 200 ms"], "lrrrl", cells)
 
 
 def describe(info: dict[str, Any]) -> str:
@@ -324,27 +316,19 @@ def describe(info: dict[str, Any]) -> str:
     )
 
 
-def section(rows: list[dict[str, Any]], info: dict[str, Any], machine: str) -> str:
-    return (
-        f"{SECTION}\n\n"
+def doc_section(rows: list[dict[str, Any]], info: dict[str, Any], machine: str) -> str:
+    return section(
+        SECTION,
         "`uv run python -m benchmarks.queries --write` — the analyst macros (migrations "
         "0003–0006) on a read-only connection to a freshly built, compacted DuckLake "
         "(SQLite catalog, local Parquet), next to a plain `avg(value) GROUP BY` over all of "
         f"`hourly` in the same run. Station macros use {STATION}; periods are the whole "
         "loaded range; `co_exceedance` reads an empty `aqi_hourly` (only `aqi_daily` is "
-        "filled). Target: each macro under 200 ms.\n\n"
-        f"Data: {describe(info)}.\n\n" + table(rows) + f"\n\nMeasured on: {machine}.\n"
+        "filled). Target: each macro under 200 ms.",
+        f"Data: {describe(info)}.",
+        table(rows),
+        f"Measured on: {machine}.",
     )
-
-
-def write_doc(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text + "\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -360,7 +344,7 @@ def main() -> None:
     print(table(rows))
     print(f"\nMeasured on: {machine}.")
     if args.write:
-        write_doc(section(rows, info, machine))
+        write_section(SECTION, doc_section(rows, info, machine))
         print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
 
 

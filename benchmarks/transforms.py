@@ -23,12 +23,8 @@ chain's peak is its highest step. Ratios are to the bare DuckDB GROUP BY of the 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
-import os
-import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -47,39 +43,22 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 
 from aircarbon.catalog import Catalog, ParamGroup, load_catalog  # noqa: E402
+from benchmarks._report import (  # noqa: E402
+    DOC,
+    machine_line,
+    markdown_table,
+    measure,
+    section,
+    write_section,
+)
 from transforms.schemas import RAW  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Transforms"
 START = dt.datetime(2026, 1, 14, 16, tzinfo=dt.UTC)  # local midnight, Asia/Shanghai
 END = START + dt.timedelta(days=1)
 MINUTES = 1440
 US = 1_000_000
 FORMAT_VERSION = 1  # bump when the generator changes: the cache key includes it
-
-
-# --------------------------------------------------------------------------------------
-# measuring
-# --------------------------------------------------------------------------------------
-
-
-def reset_peak() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
-    reset_peak()
-    t = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t, peak_mb()
 
 
 # --------------------------------------------------------------------------------------
@@ -381,42 +360,25 @@ def run(data: Path, kinds: list[str]) -> tuple[list[dict[str, Any]], str]:
                 max(r["peak_mb"] for r in chain),
             )
         )
-    load = os.getloadavg()
-    machine = (
-        f"Python {platform.python_version()}, polars {pl.__version__}, "
-        f"duckdb {_version('duckdb')}, {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs (load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-        f"at the end); {dt.date.today()}"
-    )
-    return rows, machine
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    return version(dist)
+    return rows, machine_line("polars", "duckdb")
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     base = next((r["seconds"] for r in rows if r["step"].startswith("bare DuckDB")), None)
-    out = [
-        "| step | rows in | rows out | s | M rows/s | vs DuckDB | peak RSS MB | note |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
+    cells = []
     for r in rows:
         ratio = f"{r['seconds'] / base:.1f}x" if base else "—"
         rate = r["rows_in"] / r["seconds"] / 1e6 if r["seconds"] else float("nan")
         rows_out = f"{r['rows_out']:,}" if r["rows_out"] else ""
-        out.append(
-            f"| {r['step']} | {r['rows_in']:,} | {rows_out} | {r['seconds']:.2f} | {rate:.1f} | "
-            f"{ratio} | {r['peak_mb']:,.0f} | {r['note']} |"
-        )
-    return "\n".join(out)
+        cells.append([r["step"], f"{r['rows_in']:,}", rows_out, f"{r['seconds']:.2f}",
+                      f"{rate:.1f}", ratio, f"{r['peak_mb']:,.0f}", r["note"]])  # fmt: skip
+    head = ["step", "rows in", "rows out", "s", "M rows/s", "vs DuckDB", "peak RSS MB", "note"]
+    return markdown_table(head, "lrrrrrrl", cells)
 
 
-def section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_params: int) -> str:
-    return (
-        f"{SECTION}\n\n"
+def doc_section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_params: int) -> str:
+    return section(
+        SECTION,
         "`uv run python benchmarks/transforms.py --write` — one synthetic day of minute data "
         f"({n_stations:,} stations x {n_params} parameters x 1,440 minutes, defects included: "
         "invalid flags, spikes, gaps, a re-delivered hour, maintenance windows) read from "
@@ -426,20 +388,10 @@ def section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_params:
         "high-water mark, inputs it holds included. The in-memory chain rows take the previous "
         "row's output; `process_partitions` is the production entry point (reads the day "
         "once, compactly, then runs every stage per station group so memory stays bounded; "
-        "its readings go to a callback, here counted and dropped).\n\n"
-        f"{table(rows)}\n\n"
-        f"Measured on: {machine}.\n"
+        "its readings go to a callback, here counted and dropped).",
+        table(rows),
+        f"Measured on: {machine}.",
     )
-
-
-def write_doc(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text + "\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -467,7 +419,7 @@ def main() -> None:
     print(table(rows))
     print(f"\n{machine}")
     if args.write:
-        write_doc(section(rows, machine, n_stations, args.params))
+        write_section(SECTION, doc_section(rows, machine, n_stations, args.params))
         print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
 
 

@@ -19,17 +19,11 @@ so it includes the input frame. ``--write`` replaces ``## Validation`` in docs/b
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
-import os
-import platform
-import re
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,33 +31,21 @@ import numpy as np
 import polars as pl
 
 from aircarbon.catalog import Catalog, load_catalog
+from benchmarks._report import (
+    DOC,
+    ROOT,
+    machine_line,
+    markdown_table,
+    measure,
+    section,
+    write_section,
+)
 from expectations import build_suite, validate
 from transforms.schemas import DAILY, HOURLY, RAW, READINGS
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Validation"
 START = dt.datetime(2026, 1, 14, 16, tzinfo=dt.UTC)  # local midnight, Asia/Shanghai
 DAY = (START, START + dt.timedelta(days=1))
-
-
-def reset_peak() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
-    reset_peak()
-    t = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t, peak_mb()
 
 
 def network(n_stations: int, n_params: int) -> tuple[Catalog, list[str], list[str]]:
@@ -256,37 +238,29 @@ def run(n_stations: int, n_params: int) -> tuple[list[dict[str, Any]], str]:
                 "ok": not bad,
             }
         )
-    machine = (
-        f"Python {platform.python_version()}, polars {pl.__version__}, "
-        f"great_expectations {_gx_version()}, {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs; GX import + context warm-up {warm_s:.1f} s (not in the rows); "
-        f"{dt.date.today()}"
+    machine = machine_line(
+        "polars",
+        "great_expectations",
+        load=False,
+        notes=[f"GX import + context warm-up {warm_s:.1f} s (not in the rows)"],
     )
     return rows, machine
 
 
-def _gx_version() -> str:
-    from importlib.metadata import version
-
-    return version("great_expectations")
-
-
 def table(rows: list[dict[str, Any]]) -> str:
-    out = [
-        "| step | input rows | rows GX saw | checks | s | peak RSS MB | split (s) | all passed |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
-    ]
-    out += [
-        f"| {r['step']} | {r['rows']:,} | {r['gx_rows']:,} | {r['expectations']} | "
-        f"{r['seconds']:.1f} | {r['peak_mb']:,.0f} | {r['split']} | {'yes' if r['ok'] else 'NO'} |"
+    head = ["step", "input rows", "rows GX saw", "checks", "s", "peak RSS MB", "split (s)",
+            "all passed"]  # fmt: skip
+    cells = (
+        [r["step"], f"{r['rows']:,}", f"{r['gx_rows']:,}", r["expectations"],
+         f"{r['seconds']:.1f}", f"{r['peak_mb']:,.0f}", r["split"], "yes" if r["ok"] else "NO"]
         for r in rows
-    ]
-    return "\n".join(out)
+    )  # fmt: skip
+    return markdown_table(head, "lrrrrrll", cells)
 
 
-def section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_params: int) -> str:
-    return (
-        f"{SECTION}\n\n"
+def doc_section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_params: int) -> str:
+    return section(
+        SECTION,
         "`uv run python benchmarks/validation.py --write` — GX validation of one synthetic day "
         f"({n_stations:,} stations x {n_params} parameters x 1,440 minutes), each suite through "
         "`expectations.validate` end to end (build the frame GX sees, pandas conversion, GX, "
@@ -296,20 +270,10 @@ def section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_params:
         "GX row by row costs ~8 s per million rows for ~35 expectations on this machine "
         "(5 M rows: 40 s), i.e. minutes for 43 M. Peak RSS is each step's own high-water mark, "
         "input frame included. Split: reduce = Polars profile/bounds, to_pandas, gx = GX "
-        "run + result store, docs = retention + Data Docs page.\n\n"
-        f"{table(rows)}\n\n"
-        f"Measured on: {machine}.\n"
+        "run + result store, docs = retention + Data Docs page.",
+        table(rows),
+        f"Measured on: {machine}.",
     )
-
-
-def write_doc(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text + "\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -322,7 +286,7 @@ def main() -> None:
     print(table(rows))
     print(f"\n{machine}")
     if args.write:
-        write_doc(section(rows, machine, args.stations, args.params))
+        write_section(SECTION, doc_section(rows, machine, args.stations, args.params))
         print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
 
 

@@ -25,7 +25,7 @@ through (plausibility shares, completeness).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -385,61 +385,110 @@ def _ts_in_interval() -> ExpectationSpec:
     )
 
 
-def hourly_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
-    """Hourly means (HOURLY), validated row by row."""
-    v = catalog.validity
+def _aggregate_suite(
+    name: Literal["hourly", "daily"],
+    schema: pl.Schema,
+    *,
+    period: Literal["hour", "day"],
+    time: Literal["ts", "date"],
+    keys: Sequence[ExpectationSpec],
+    unique_why: str,
+    counts: Sequence[ExpectationSpec],
+    statistic: str,
+    interval: ExpectationSpec | None,
+    interval_params: tuple[str, str],
+    description: str,
+    plausible: Mapping[str, tuple[float, float]],
+) -> SuiteSpec:
+    """A suite for an aggregate table (``hourly``, ``daily``), validated row by row.
+
+    The two tables make the same promises and differ only in their time column, their count
+    column and the completeness rules of their period, so the contract is written once:
+    exactly the table's columns, the suite's ``keys`` checks (not-null and known codes),
+    one row per station, parameter and ``time``, the ``counts`` checks (ranges of the count
+    column and the GB 3095 / HJ 663 completeness minima), valid statistics plausible, most
+    statistics valid (a warning), and rows inside the batch's ``interval``.
+    """
     exps = [
         ExpectationSpec(
             "ExpectTableColumnsToMatchSet",
-            {"column_set": [*HOURLY.names(), *_BOUND_COLUMNS], "exact_match": True},
+            {"column_set": [*schema.names(), *_BOUND_COLUMNS], "exact_match": True},
             Severity.CRITICAL,
             "the warehouse table has exactly these columns (plus the joined range bounds)",
         ),
-        *_stream_keys(catalog, [*catalog.parameters, *MOVING_SOURCES]),
-        _not_null("n", "the count of averaged values is part of every statistic"),
-        _not_null("valid", "every statistic says whether it meets the completeness rule"),
+        *keys,
         ExpectationSpec(
             "ExpectCompoundColumnsToBeUnique",
-            {"column_list": ["station", "param", "ts"]},
+            {"column_list": ["station", "param", time]},
             Severity.CRITICAL,
-            "one mean per station, parameter and hour: a duplicate would double-count",
+            unique_why,
         ),
-        _between("n", 0, None, "a count is never negative"),
-        _between("minutes", 0, 60, "an hour has 60 minutes"),
-        _between(
-            "minutes",
-            v.hourly_min_minutes,
-            60,
-            "GB 3095 Table 4: a valid hourly mean needs enough minutes of valid data",
-            where=(Condition("param", "in", tuple(sorted(v.hourly_params))), _VALID),
-        ),
+        *counts,
         *_bound_checks(
             "plausible",
             severity=Severity.CRITICAL,
             where=(_VALID,),
-            why="a mean of valid (plausible) readings is plausible",
+            why=f"a {statistic} of valid (plausible) readings is plausible",
         ),
         _in_set(
             "valid",
             [True],
-            "completeness: most station-parameter-hours should be valid",
+            f"completeness: most station-parameter-{period}s should be valid",
             severity=Severity.WARNING,
             mostly=COMPLETENESS_SHARE,
         ),
     ]
     params: tuple[str, ...] = ()
-    if interval:
-        # hour-END timestamps: the interval (start, end] holds the hours ending after start
-        exps.append(_ts_in_interval())
-        params = ("interval_start", "interval_end")
+    if interval is not None:
+        exps.append(interval)
+        params = interval_params
     return SuiteSpec(
+        name, "rows", schema, tuple(exps), params, description, {"plausible": plausible}
+    )
+
+
+def _completeness_rule(
+    column: str, minimum: float, most: float, params: Iterable[str], why: str
+) -> ExpectationSpec:
+    """``minimum <= column <= most`` for the valid statistics of the rule's parameters."""
+    where = (Condition("param", "in", tuple(sorted(params))), _VALID)
+    return _between(column, minimum, most, why, where=where)
+
+
+_VALID_NOT_NULL = "every statistic says whether it meets the completeness rule"
+
+
+def hourly_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
+    """Hourly means (HOURLY), validated row by row."""
+    v = catalog.validity
+    return _aggregate_suite(
         "hourly",
-        "rows",
         HOURLY,
-        tuple(exps),
-        params,
-        "hourly means (warehouse hourly)",
-        {"plausible": bounds(catalog, "plausible", MOVING_SOURCES)},
+        period="hour",
+        time="ts",
+        keys=[
+            *_stream_keys(catalog, [*catalog.parameters, *MOVING_SOURCES]),
+            _not_null("n", "the count of averaged values is part of every statistic"),
+            _not_null("valid", _VALID_NOT_NULL),
+        ],
+        unique_why="one mean per station, parameter and hour: a duplicate would double-count",
+        counts=[
+            _between("n", 0, None, "a count is never negative"),
+            _between("minutes", 0, 60, "an hour has 60 minutes"),
+            _completeness_rule(
+                "minutes",
+                v.hourly_min_minutes,
+                60,
+                v.hourly_params,
+                "GB 3095 Table 4: a valid hourly mean needs enough minutes of valid data",
+            ),
+        ],
+        statistic="mean",
+        # hour-END timestamps: the interval (start, end] holds the hours ending after start
+        interval=_ts_in_interval() if interval else None,
+        interval_params=("interval_start", "interval_end"),
+        description="hourly means (warehouse hourly)",
+        plausible=bounds(catalog, "plausible", MOVING_SOURCES),
     )
 
 
@@ -447,87 +496,63 @@ def daily_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
     """Daily statistics (DAILY), validated row by row."""
     v = catalog.validity
     windows = v.o3_8h_max_last_end_hour - v.o3_8h_max_first_end_hour + 1
-    params_all = [*catalog.parameters, *DAILY_EXTRA_PARAMS]
-    exps = [
-        ExpectationSpec(
-            "ExpectTableColumnsToMatchSet",
-            {"column_set": [*DAILY.names(), *_BOUND_COLUMNS], "exact_match": True},
-            Severity.CRITICAL,
-            "the warehouse table has exactly these columns (plus the joined range bounds)",
-        ),
-        _not_null("station", "every statistic names its station"),
-        _not_null("param", "every statistic names its parameter"),
-        _not_null("date", "every daily statistic belongs to a local calendar day"),
-        _not_null("n", "the count of valid inputs is part of every statistic"),
-        _not_null("valid", "every statistic says whether it meets the completeness rule"),
-        _in_set("station", catalog.stations, "only the catalog's stations are loaded"),
-        _in_set("param", params_all, "catalog codes plus O3's daily maxima"),
-        ExpectationSpec(
-            "ExpectCompoundColumnsToBeUnique",
-            {"column_list": ["station", "param", "date"]},
-            Severity.CRITICAL,
-            "one statistic per station, parameter and day",
-        ),
-        _between("n", 0, 24, "a day has at most 24 valid hours"),
-        _between(
-            "n",
-            v.daily_min_hours,
-            24,
-            "GB 3095 Table 4: a valid daily mean needs enough valid hours",
-            where=(Condition("param", "in", tuple(sorted(v.daily_params))), _VALID),
-        ),
-        _between(
-            "n",
-            0,
-            windows,
-            "HJ 663: 8-hour windows ending between the first and last end hour",
-            where=(Condition("param", "==", "o3_8h_max"),),
-        ),
-        _between(
-            "n",
-            v.o3_8h_max_min_windows,
-            windows,
-            "HJ 663: a valid O3 MDA8 needs enough valid 8-hour windows, unless the maximum "
-            "found already exceeds the Grade II limit",
-            where=(
-                Condition("param", "==", "o3_8h_max"),
-                _VALID,
-                Condition("value", "<=", v.o3_8h_max_valid_if_exceeds),
-            ),
-        ),
-        *_bound_checks(
-            "plausible",
-            severity=Severity.CRITICAL,
-            where=(_VALID,),
-            why="a statistic of valid (plausible) readings is plausible",
-        ),
-        _in_set(
-            "valid",
-            [True],
-            "completeness: most station-parameter-days should be valid",
-            severity=Severity.WARNING,
-            mostly=COMPLETENESS_SHARE,
-        ),
-    ]
-    params: tuple[str, ...] = ()
-    if interval:
-        exps.append(
-            _between(
-                "date",
-                _param("date_first"),
-                _param("date_last"),
-                "a batch holds only the local days of its interval",
-            )
-        )
-        params = ("date_first", "date_last")
-    return SuiteSpec(
+    mda8 = Condition("param", "==", "o3_8h_max")
+    return _aggregate_suite(
         "daily",
-        "rows",
         DAILY,
-        tuple(exps),
-        params,
-        "daily statistics (warehouse daily)",
-        {"plausible": bounds(catalog, "plausible", DAILY_EXTRA_PARAMS)},
+        period="day",
+        time="date",
+        keys=[
+            _not_null("station", "every statistic names its station"),
+            _not_null("param", "every statistic names its parameter"),
+            _not_null("date", "every daily statistic belongs to a local calendar day"),
+            _not_null("n", "the count of valid inputs is part of every statistic"),
+            _not_null("valid", _VALID_NOT_NULL),
+            _in_set("station", catalog.stations, "only the catalog's stations are loaded"),
+            _in_set(
+                "param",
+                [*catalog.parameters, *DAILY_EXTRA_PARAMS],
+                "catalog codes plus O3's daily maxima",
+            ),
+        ],
+        unique_why="one statistic per station, parameter and day",
+        counts=[
+            _between("n", 0, 24, "a day has at most 24 valid hours"),
+            _completeness_rule(
+                "n",
+                v.daily_min_hours,
+                24,
+                v.daily_params,
+                "GB 3095 Table 4: a valid daily mean needs enough valid hours",
+            ),
+            _between(
+                "n",
+                0,
+                windows,
+                "HJ 663: 8-hour windows ending between the first and last end hour",
+                where=(mda8,),
+            ),
+            _between(
+                "n",
+                v.o3_8h_max_min_windows,
+                windows,
+                "HJ 663: a valid O3 MDA8 needs enough valid 8-hour windows, unless the maximum "
+                "found already exceeds the Grade II limit",
+                where=(mda8, _VALID, Condition("value", "<=", v.o3_8h_max_valid_if_exceeds)),
+            ),
+        ],
+        statistic="statistic",
+        interval=_between(
+            "date",
+            _param("date_first"),
+            _param("date_last"),
+            "a batch holds only the local days of its interval",
+        )
+        if interval
+        else None,
+        interval_params=("date_first", "date_last"),
+        description="daily statistics (warehouse daily)",
+        plausible=bounds(catalog, "plausible", DAILY_EXTRA_PARAMS),
     )
 
 

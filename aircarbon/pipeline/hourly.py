@@ -128,7 +128,7 @@ def process_hours(
     the whole batch; re-run its hours one by one to find the hour at fault.
     """
     from transforms.aqi import aqi_hourly
-    from warehouse.load import Between, current_snapshot, replace_partitions
+    from warehouse.load import Between, current_snapshot, replace_hours, replace_partitions
 
     ends = [utc_hour(h) for h in hour_ends]
     if not ends:
@@ -165,39 +165,40 @@ def process_hours(
         if any(not v.success for v in validator.outcomes):
             validator.record(con, current_snapshot(con))
             validator.raise_on_critical()
-        loads: list[tuple[str, pl.DataFrame, dict[str, Any]]] = []
-        parts: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
-        for end in ends:
-            in_hour = (pl.col("ts") > end - _HOUR) & (pl.col("ts") <= end)
-            part = (
-                raw_batch.filter(in_hour),
-                clean.filter(in_hour),
-                hourly_all.filter(in_hour),
-                aqi.filter(in_hour),
-            )
-            parts.append(part)
-            where = {"ts": Between(end - _HOUR, end)}
-            loads += [
-                ("readings", part[1], where),
-                ("hourly", part[2], where),
-                ("aqi_hourly", part[3], where),
-            ]
-        results = replace_partitions(con, loads, f"hourly {batch}")
+        tables = [("readings", clean), ("hourly", hourly_all), ("aqi_hourly", aqi)]
+        if len(ends) == 1:
+            where = {"ts": Between(first_start, last_end)}
+            loads = [(name, frame, where) for name, frame in tables]
+            results = replace_partitions(con, loads, f"hourly {batch}")
+        else:
+            results = replace_hours(con, tables, ends, f"hourly {batch}")
         snapshot = results[-1].snapshot
         validator.record(con, snapshot)
+    raw_n, readings_n, hourly_n, aqi_n, invalid_n = (
+        _rows_per_hour(frame, ends)
+        for frame in (raw_batch, clean, hourly_all, aqi, clean.filter(~pl.col("valid")))
+    )
     return [
         HourResult(
             hour_end=end,
-            raw_rows=raw_part.height,
-            readings=readings.height,
-            invalid=readings.filter(~pl.col("valid")).height,
-            hourly_rows=hourly_part.height,
-            aqi_rows=aqi_part.height,
+            raw_rows=raw_n[i],
+            readings=readings_n[i],
+            invalid=invalid_n[i],
+            hourly_rows=hourly_n[i],
+            aqi_rows=aqi_n[i],
             snapshot=snapshot,
             validations=validator.outcomes,
         )
-        for end, (raw_part, readings, hourly_part, aqi_part) in zip(ends, parts, strict=True)
+        for i, end in enumerate(ends)
     ]
+
+
+def _rows_per_hour(frame: pl.DataFrame, ends: list[dt.datetime]) -> list[int]:
+    """Rows of ``frame`` per hour ``(end - 1 h, end]``, in the order of ``ends``."""
+    hour_end = (pl.col("ts") - dt.timedelta(microseconds=1)).dt.truncate("1h") + _HOUR
+    counts = frame.group_by(hour_end.alias("_end")).len()
+    by_end = dict(zip(counts["_end"].to_list(), counts["len"].to_list(), strict=True))
+    return [int(by_end.get(end, 0)) for end in ends]
 
 
 def _windowed_station() -> pl.Expr:

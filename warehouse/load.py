@@ -22,7 +22,7 @@ import datetime as dt
 import itertools
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -204,13 +204,16 @@ def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0])
 
 
-def _replace_in_transaction(
+def _delete_and_insert(
     con: duckdb.DuckDBPyConnection,
     table: str,
     frame: pl.DataFrame,
     where: Mapping[str, Any],
-    snapshot_before: int,
-) -> tuple[str, int, str]:
+) -> tuple[dict[str, str], str, dict[str, Any]]:
+    """Delete the partition ``where`` and insert ``frame`` (inside the caller's transaction).
+
+    Returns the table's columns and the partition's bound predicate, for the checks after.
+    """
     if table not in LOADABLE_TABLES:
         raise WarehouseError(f"cannot load table {table!r}: not a warehouse fact/dimension table")
     columns = _table_columns(con, table)
@@ -220,7 +223,6 @@ def _replace_in_transaction(
     if unknown:
         raise WarehouseError(f"frame for {table!r} has columns the table lacks: {unknown}")
     predicate, params = _predicate(where, columns)
-    partition = _label(where)
     con.execute(f"DELETE FROM {_quote(table)} WHERE {predicate}", params)
     if frame.height:
         con.register(_FRAME_VIEW, frame.to_arrow())
@@ -229,6 +231,18 @@ def _replace_in_transaction(
             con.execute(f"INSERT INTO {_quote(table)} ({names}) SELECT {names} FROM {_FRAME_VIEW}")
         finally:
             con.unregister(_FRAME_VIEW)
+    return columns, predicate, params
+
+
+def _replace_in_transaction(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    where: Mapping[str, Any],
+    snapshot_before: int,
+) -> tuple[str, int, str]:
+    _delete_and_insert(con, table, frame, where)
+    partition = _label(where)
     rows, checksum = partition_stats(con, table, where)
     if rows != frame.height:
         raise WarehouseError(
@@ -254,14 +268,32 @@ def _replace_many(
     message: str,
 ) -> list[LoadResult]:
     """Replace several partitions in ONE transaction, under the load lock."""
-    done: list[tuple[str, str, int, str]] = []
+
+    def run(before: int) -> list[tuple[str, str, int, str]]:
+        return [
+            (table, *_replace_in_transaction(con, table, frame, where, before))
+            for table, frame, where in loads
+        ]
+
+    return _in_load_transaction(con, message, run)
+
+
+def _in_load_transaction(
+    con: duckdb.DuckDBPyConnection,
+    message: str,
+    body: Callable[[int], list[tuple[str, str, int, str]]],
+) -> list[LoadResult]:
+    """Run ``body(snapshot_before)`` in one committed transaction under the load lock.
+
+    ``body`` returns ``(table, partition, rows, checksum)`` per partition it replaced; any
+    error rolls everything back (DuckDB's errors become :class:`WarehouseError`).
+    """
     with load_lock(con):
         try:
             con.execute("BEGIN TRANSACTION")
             set_commit_message(con, message)
             before = current_snapshot(con)
-            for table, frame, where in loads:
-                done.append((table, *_replace_in_transaction(con, table, frame, where, before)))
+            done = body(before)
             con.execute("COMMIT")
         except duckdb.Error as exc:
             rollback(con)
@@ -307,37 +339,22 @@ def replace_hours(
     low, high = ends[0] - _HOUR, ends[-1]
     span = {"ts": Between(low, high)}
     hour_us = int(_HOUR.total_seconds() * 1_000_000)
-    done: list[tuple[str, str, int, str]] = []
-    with load_lock(con):
-        try:
-            con.execute("BEGIN TRANSACTION")
-            set_commit_message(con, message)
-            before = current_snapshot(con)
-            for table, frame in loads:
-                stats = _replace_span(con, table, frame, span, hour_us)
-                for end in ends:
-                    label = _label({"ts": Between(end - _HOUR, end)})
-                    rows, checksum = stats.get(_epoch_us(end) // hour_us, (0, "0"))
-                    con.execute(
-                        read_sql("record_load"),
-                        {
-                            "table_name": table,
-                            "partition": label,
-                            "rows": rows,
-                            "checksum": checksum,
-                            "snapshot": before,
-                        },
-                    )
-                    done.append((table, label, rows, checksum))
-            con.execute("COMMIT")
-        except duckdb.Error as exc:
-            rollback(con)
-            raise warehouse_error(message, exc) from exc
-        except BaseException:
-            rollback(con)
-            raise
-        after = current_snapshot(con)
-    return [LoadResult(t, p, r, c, before, after) for t, p, r, c in done]
+
+    def run(before: int) -> list[tuple[str, str, int, str]]:
+        done: list[tuple[str, str, int, str]] = []
+        for table, frame in loads:
+            stats = _replace_span(con, table, frame, span, hour_us)
+            for end in ends:
+                label = _label({"ts": Between(end - _HOUR, end)})
+                rows, checksum = stats.get(_epoch_us(end) // hour_us, (0, "0"))
+                record = {"table_name": table, "partition": label, "rows": rows}
+                con.execute(
+                    read_sql("record_load"), {**record, "checksum": checksum, "snapshot": before}
+                )
+                done.append((table, label, rows, checksum))
+        return done
+
+    return _in_load_transaction(con, message, run)
 
 
 def _epoch_us(value: dt.datetime) -> int:
@@ -353,23 +370,7 @@ def _replace_span(
     hour_us: int,
 ) -> dict[int, tuple[int, str]]:
     """Delete and re-insert ``span`` of ``table``; rows and checksum per hour-end bucket."""
-    if table not in LOADABLE_TABLES:
-        raise WarehouseError(f"cannot load table {table!r}: not a warehouse fact/dimension table")
-    columns = _table_columns(con, table)
-    if "ts" not in columns:
-        raise WarehouseError(f"table {table!r} has no ts column to partition by the hour")
-    unknown = [c for c in frame.columns if c not in columns]
-    if unknown:
-        raise WarehouseError(f"frame for {table!r} has columns the table lacks: {unknown}")
-    predicate, params = _predicate(span, columns)
-    con.execute(f"DELETE FROM {_quote(table)} WHERE {predicate}", params)
-    if frame.height:
-        con.register(_FRAME_VIEW, frame.to_arrow())
-        try:
-            names = ", ".join(_quote(c) for c in frame.columns)
-            con.execute(f"INSERT INTO {_quote(table)} ({names}) SELECT {names} FROM {_FRAME_VIEW}")
-        finally:
-            con.unregister(_FRAME_VIEW)
+    columns, predicate, params = _delete_and_insert(con, table, frame, span)
     select = ", ".join(_quote(c) for c in columns)
     # the hour END a ts belongs to, (end - 1 h, end], as an index: timezone-free arithmetic
     rows = con.execute(

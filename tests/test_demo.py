@@ -62,6 +62,8 @@ def test_short_demo_fills_the_lake_and_reruns_safely(tmp_path: Path) -> None:
         assert (days[0] / name).stat().st_size > 0, name
     docs = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert docs.is_file()
+    health = (tmp_path / "health" / "index.html").read_text(encoding="utf-8")
+    assert "SY-TY-01" in health  # the page as it was at the end of ingest, data inlined
     assert "bulletins" in first.stdout  # the summary says where they are
     second = _demo(tmp_path)  # re-running is safe: same lake contents
     assert second.returncode == 0, second.stderr[-3000:]

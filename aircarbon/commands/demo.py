@@ -49,6 +49,7 @@ def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) ->
         "validation_runs",
         "bulletins",
         "models",
+        "health",
     ):
         shutil.rmtree(settings.data_dir / sub, ignore_errors=True)
     for name in ("warehouse.sqlite", "warehouse.lock"):
@@ -173,6 +174,10 @@ async def _pipeline(
             collector.stop()
             await task
         stats = collector.stats.snapshot(time.time_ns() // 1000)
+        # the live page dies with the demo: keep what it showed at the end of ingest
+        snapshot = settings.data_dir / "health" / "index.html"
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.write_text(health.page(), encoding="utf-8")
         await health.shutdown()
         health_task.cancel()
         await asyncio.gather(health_task, return_exceptions=True)
@@ -214,6 +219,8 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
     table.add_row("raw store", str(settings.data_dir / "raw"))
     table.add_row("dead letters", str(settings.data_dir / "dead_letter"))
     table.add_row("warehouse", f"ducklake:{settings.lake_catalog}  (aircarbon sql)")
+    health = settings.data_dir / "health" / "index.html"
+    table.add_row("health page", f"{health} (as at the end of ingest)")
     docs = settings.data_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     table.add_row("Data Docs", str(docs))
     dates = summary.get("dates", [])

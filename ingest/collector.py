@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -36,13 +36,10 @@ from aircarbon.catalog import Catalog
 from aircarbon.settings import Settings
 from ingest.batch import ReadingBatch
 from ingest.dead_letter import DeadLetterBatch
-from ingest.decode import Decoded, DecodeRules, StatusEvent, decode_message
+from ingest.decode import Decoded, DecodeRules
 from ingest.health import AlertRules, IngestStats
+from ingest.lander import Lander, Landing, status_schema
 from ingest.manual_ack import AckTracker, PendingAck, enable_manual_ack, incoming_queue
-from ingest.raw_store import clean_temporaries, write_dead_letters, write_durable, write_readings
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 __all__ = ["Collector", "CollectorConfig", "status_schema"]
 
@@ -120,26 +117,10 @@ class CollectorConfig:
         )
 
 
-def status_schema() -> pa.Schema:
-    import pyarrow as pa
+@dataclass(slots=True)
+class _Batch(Landing):
+    """One unit of landing: what a flush writes (a :class:`Landing`), then acknowledges."""
 
-    return pa.schema(
-        [
-            pa.field("station", pa.string(), nullable=False),
-            pa.field("state", pa.string(), nullable=False),
-            pa.field("ts", pa.timestamp("us", tz="UTC")),
-            pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        ]
-    )
-
-
-@dataclass
-class _Batch:
-    """One unit of landing: what a flush writes, then acknowledges."""
-
-    readings: ReadingBatch
-    dead: DeadLetterBatch
-    status: list[tuple[StatusEvent, int]] = field(default_factory=list)
     acks: list[PendingAck] = field(default_factory=list)
     received_us: list[int] = field(default_factory=list)
     opened: float = field(default_factory=time.monotonic)
@@ -170,11 +151,13 @@ class Collector:
     ) -> None:
         self.config = config
         self.catalog = catalog
-        self.rules = rules
-        self.raw_dir = data_dir / "raw"
-        self.dead_dir = data_dir / "dead_letter"
-        self.status_dir = data_dir / "status"
         self.writer_id = writer_id or config.client_id
+        self.lander = Lander(
+            data_dir,
+            rules,
+            writer_id=self.writer_id,
+            dead_letter_payload_bytes=dead_letter_payload_bytes,
+        )
         self.stats = IngestStats(catalog, alert_rules)
         self.stats.queue_capacity = config.queue_batches
         self._payload_limit = dead_letter_payload_bytes
@@ -185,6 +168,15 @@ class Collector:
         self._seen: dict[int, None] = {}
         self.connected = asyncio.Event()
         self.stopping = asyncio.Event()
+
+    @property
+    def rules(self) -> DecodeRules:
+        """The decode rules, held by the lander (set here to change them before a run)."""
+        return self.lander.rules
+
+    @rules.setter
+    def rules(self, rules: DecodeRules) -> None:
+        self.lander.rules = rules
 
     @classmethod
     def from_settings(
@@ -222,7 +214,7 @@ class Collector:
     # --- lifecycle --------------------------------------------------------------------------
     async def run(self) -> None:
         """Collect until :meth:`stop`; then flush, acknowledge, disconnect and return."""
-        removed = clean_temporaries([self.raw_dir, self.dead_dir, self.status_dir])
+        removed = self.lander.clean_temporaries()
         if removed:
             log.warning("removed %d half-written files from an earlier crash", removed)
         self.stats.started_us = self._clock()
@@ -360,12 +352,12 @@ class Collector:
             self.stats.observe_duplicate(station)
         else:
             before = len(batch.readings)
-            decoded = decode_message(topic, payload, self.rules, received, batch.readings)
+            decoded = self.lander.decode(topic, payload, received, batch)
             if decoded.accepted:
                 # only messages that landed readings: a repeated bad message is
                 # dead-lettered each time it arrives, as operators expect to count it
                 self._remember(key)
-            self._account(decoded, topic, payload, received, batch, before)
+            self._account(decoded, received, batch, before)
         return (
             batch.messages >= self.config.batch_max_messages
             or len(batch.readings) >= self.config.batch_max_readings
@@ -377,25 +369,14 @@ class Collector:
         if len(seen) > _DEDUP_KEYS:
             del seen[next(iter(seen))]
 
-    def _account(
-        self,
-        decoded: Decoded,
-        topic: str,
-        payload: bytes,
-        received: int,
-        batch: _Batch,
-        before: int,
-    ) -> None:
+    def _account(self, decoded: Decoded, received: int, batch: _Batch, before: int) -> None:
+        """The health statistics of one decoded message (the lander already batched it)."""
         stats = self.stats
         if decoded.status is not None:
-            batch.status.append((decoded.status, received))
             stats.observe_status(decoded.status.station, decoded.status.state, decoded.status.ts_us)
         if decoded.rejections:
             whole = decoded.rejected_whole
             for rej in decoded.rejections:
-                batch.dead.append(
-                    received, topic, decoded.station, rej.reason, rej.param, rej.detail, payload
-                )
                 stats.observe_rejection(decoded.station, rej.reason.value, whole)
         if decoded.kind != "status" and not decoded.rejected_whole:
             params = batch.readings.param[before:] if decoded.accepted else None
@@ -445,7 +426,7 @@ class Collector:
         while True:
             try:
                 started = time.perf_counter()
-                files = await asyncio.to_thread(self._write, batch)
+                files = await asyncio.to_thread(self.lander.write, batch)
                 break
             except OSError as exc:  # disk full, permission: keep the data, retry, never ack
                 log.error(  # noqa: TRY400 - an expected, retried condition: no traceback
@@ -464,34 +445,6 @@ class Collector:
         observe = self.stats.observe_latency
         for received in batch.received_us:
             observe((durable - received) / 1e6)
-
-    def _write(self, batch: _Batch) -> int:
-        files = 0
-        if len(batch.readings):
-            files += len(write_readings(batch.readings.to_arrow(), self.raw_dir, self.writer_id))
-        if len(batch.dead):
-            files += len(write_dead_letters(batch.dead.to_arrow(), self.dead_dir, self.writer_id))
-        if batch.status:
-            files += self._write_status(batch)
-        return files
-
-    def _write_status(self, batch: _Batch) -> int:
-        import pyarrow as pa
-
-        rows = batch.status
-        table = pa.Table.from_arrays(
-            [
-                pa.array([e.station for e, _ in rows], pa.string()),
-                pa.array([e.state for e, _ in rows], pa.string()),
-                pa.array([e.ts_us for e, _ in rows], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-                pa.array([r for _, r in rows], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            ],
-            schema=status_schema(),
-        )
-        day = time.strftime("%Y-%m-%d", time.gmtime(rows[0][1] / 1e6))
-        name = f"{self.writer_id}-{rows[0][1]}.parquet"
-        write_durable(table, self.status_dir / f"date={day}" / name)
-        return 1
 
 
 def aiomqtt_messages(client: aiomqtt.Client) -> aiomqtt.client.MessagesIterator:

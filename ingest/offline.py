@@ -13,10 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.batch import ReadingBatch
-from ingest.dead_letter import DeadLetterBatch
-from ingest.decode import DecodeRules, decode_message
-from ingest.raw_store import write_dead_letters, write_readings
+from ingest.decode import DecodeRules
+from ingest.lander import Lander
 
 __all__ = ["LandingReport", "land_messages"]
 
@@ -40,31 +38,34 @@ def land_messages(
     batch_readings: int = 200_000,
     dead_letter_payload_bytes: int = 4096,
     received_us: int | None = None,
+    land_status: bool = False,
 ) -> LandingReport:
-    """Decode ``(topic, payload)`` pairs and land them durably, in batches."""
+    """Decode ``(topic, payload)`` pairs and land them durably, in batches.
+
+    The collector's :class:`~ingest.lander.Lander` does the decoding, dead-lettering and
+    writing; only the batching (every ``batch_readings`` readings) is this function's.
+    Status messages are dropped unless ``land_status`` (simulated maintenance windows would
+    otherwise change QC of every test that lands a simulated day).
+    """
     report = LandingReport()
-    readings = ReadingBatch()
-    dead = DeadLetterBatch(dead_letter_payload_bytes)
+    lander = Lander(
+        data_dir,
+        rules,
+        writer_id=writer_id,
+        dead_letter_payload_bytes=dead_letter_payload_bytes,
+        land_status=land_status,
+    )
+    landing = lander.new_landing()
     now = received_us if received_us is not None else time.time_ns() // 1000
-
-    def flush() -> None:
-        nonlocal readings, dead
-        if len(readings):
-            report.files += len(write_readings(readings.to_arrow(), data_dir / "raw", writer_id))
-        if len(dead):
-            report.files += len(
-                write_dead_letters(dead.to_arrow(), data_dir / "dead_letter", writer_id)
-            )
-        readings, dead = ReadingBatch(), DeadLetterBatch(dead_letter_payload_bytes)
-
+    rejections = report.rejections
     for topic, payload in messages:
         report.messages += 1
-        decoded = decode_message(topic, payload, rules, now, readings)
+        decoded = lander.decode(topic, payload, now, landing)
         report.readings += decoded.accepted
         for rej in decoded.rejections:
-            report.rejections[rej.reason.value] = report.rejections.get(rej.reason.value, 0) + 1
-            dead.append(now, topic, decoded.station, rej.reason, rej.param, rej.detail, payload)
-        if len(readings) >= batch_readings:
-            flush()
-    flush()
+            rejections[rej.reason.value] = rejections.get(rej.reason.value, 0) + 1
+        if len(landing.readings) >= batch_readings:
+            report.files += lander.write(landing)
+            landing = lander.new_landing()
+    report.files += lander.write(landing)
     return report

@@ -64,7 +64,8 @@ def test_rerunning_an_hour_changes_nothing(landed: tuple[Settings, Catalog]) -> 
     def stats() -> list[tuple[int, str]]:
         con = connect(settings)
         try:
-            return [partition_stats(con, t, where) for t in ("readings", "aqi_hourly")]
+            tables = ("readings", "hourly", "aqi_hourly")
+            return [partition_stats(con, t, where) for t in tables]
         finally:
             con.close()
 
@@ -79,9 +80,8 @@ def test_rerunning_an_hour_changes_nothing(landed: tuple[Settings, Catalog]) -> 
     process_hour(settings, catalog, hour, validate=False)
     first, first_hourly = stats(), hourly_rows()
     process_hour(settings, catalog, hour, validate=False)
-    assert stats() == first  # same rows, same checksums
-    # hourly means: same rows; values equal up to Polars' parallel summation order
-    assert_frame_equal(hourly_rows(), first_hourly, check_exact=False, rel_tol=1e-12)
+    assert stats() == first  # same rows, same checksums (hourly too: order-independent means)
+    assert_frame_equal(hourly_rows(), first_hourly, check_exact=True)
     assert all(rows > 0 for rows, _ in first)
     assert first_hourly.height > 0
 

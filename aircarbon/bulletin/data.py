@@ -1,0 +1,590 @@
+"""The bulletin's one query layer: a read-only lake session → :class:`BulletinContext`.
+
+Every number comes from the warehouse, through the SQL files beside this module (which reuse
+the analyst macros: ``completeness``, ``ofp_ranking``, ``carbon_series``, ``events``,
+``wind_sectors``/``cpf``, ``trend_daily``). The one value the lake does not hold is the
+*city* AQI, computed the way Chinese practice does (HJ 663 city assessment): the city's daily
+concentration of each pollutant is the mean of the assessment stations' valid daily means,
+and the AQI of those means follows HJ 633 (:func:`transforms.aqi.compute_aqi`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
+
+from aircarbon.bulletin.model import (
+    BulletinContext,
+    CarbonStation,
+    CityDay,
+    Event,
+    Outlook,
+    PmComponents,
+    Reading,
+    SectorStat,
+    StationDay,
+    Targets,
+    Trend,
+    VocStation,
+)
+from aircarbon.catalog import Catalog
+from aircarbon.errors import CatalogError, WarehouseError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from aircarbon.settings import Settings
+
+__all__ = ["ASSESSMENT_TYPES", "build_context", "city_days", "load_targets", "query"]
+
+_SQL_DIR: Final = Path(__file__).with_name("sql")
+_READINGS: Final = Path(__file__).with_name("readings.toml")
+#: Station kinds whose criteria pollutants enter the city assessment (background sites and
+#: micro sensors do not, as in HJ 663's 城市点 selection).
+ASSESSMENT_TYPES: Final = ("national", "pm_component", "voc", "ghg")
+_PM_COMPONENTS: Final = ("so4", "no3", "nh4", "oc", "ec", "cl", "k", "na", "ca", "mg")
+_VOC_GROUPS: Final = ("alkane", "alkene", "alkyne", "aromatic", "ovoc", "halocarbon")
+_DIURNAL: Final = ("pm25", "o3", "no2", "co2")
+_OFP_TOP: Final = 10
+_FORECAST_TABLES: Final = ("forecasts", "warnings", "forecast_skill")
+
+
+@cache
+def _sql(name: str) -> str:
+    return (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def query(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows of ``sql/<name>.sql`` with named parameters, as dicts; DuckDB errors → ours."""
+    import duckdb
+
+    try:
+        cur = con.execute(_sql(name), params)
+        cols = [d[0] for d in cur.description or []]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WarehouseError(f"bulletin query {name}: {first}") from exc
+
+
+def _bounds(day: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC interval (start, end] of a local day's hour ends, as naive UTC (for SQL)."""
+    zone = ZoneInfo(tz)
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    return start, end.astimezone(dt.UTC)
+
+
+# --------------------------------------------------------------------------------------
+# data files
+# --------------------------------------------------------------------------------------
+
+
+def load_targets(catalog_dir: Path | None) -> dict[str, Any]:
+    """``targets.toml`` of the catalog (shipped one when an override lacks it), sources checked."""
+    from aircarbon.catalog import DEFAULT_CATALOG_DIR
+
+    directory = catalog_dir if catalog_dir and (catalog_dir / "targets.toml").is_file() else None
+    directory = directory or DEFAULT_CATALOG_DIR
+    doc = tomllib.loads((directory / "targets.toml").read_text(encoding="utf-8"))
+    shared = tomllib.loads((directory / "sources.toml").read_text(encoding="utf-8"))["sources"]
+    sources = {**shared, **doc.get("sources", {})}
+    items = [*doc.get("air_limit", []), *doc.get("carbon_target", [])]
+    items += [doc["annual_validity"], doc["good_days"]]
+    for item in items:
+        if item.get("source") not in sources:
+            raise CatalogError(f"targets.toml: unknown source {item.get('source')!r}")
+    doc["sources"] = sources
+    return doc
+
+
+@cache
+def _readings() -> dict[str, list[tuple[float, float, str, str]]]:
+    doc = tomllib.loads(_READINGS.read_text(encoding="utf-8"))
+    return {
+        r["indicator"]: [(float(lo), float(hi), str(key), r["source"]) for lo, hi, key in r["ranges"]]
+        for r in doc["reading"]
+    }
+
+
+def read_ratio(indicator: str, value: float | None) -> Reading | None:
+    """The reading of a valid ratio from ``readings.toml``; None when no range covers it."""
+    if value is None:
+        return None
+    for lo, hi, key, source in _readings().get(indicator, []):
+        if lo <= value < hi:
+            return Reading(indicator, value, key, source)
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# city AQI
+# --------------------------------------------------------------------------------------
+
+
+def assessment_stations(catalog: Catalog) -> list[str]:
+    """The stations whose daily means make the city's (see :data:`ASSESSMENT_TYPES`)."""
+    return [
+        s.id for s in catalog.stations.values() if s.type in ASSESSMENT_TYPES and not s.background
+    ]
+
+
+def city_days(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    first: dt.date,
+    last: dt.date,
+    stations: list[str],
+) -> dict[dt.date, CityDay]:
+    """City AQI of every day in [first, last] with data: HJ 633 on the station-mean values."""
+    from transforms.aqi import compute_aqi, input_codes
+
+    codes = sorted({c for std in catalog.aqi_standards.values() for c in input_codes(std, "daily")})
+    rows = query(con, "city_inputs", d0=first, d1=last, stations=stations, params=codes)
+    by_day: dict[dt.date, dict[str, float]] = {}
+    counts: dict[dt.date, int] = {}
+    for row in rows:
+        by_day.setdefault(row["date"], {})[row["param"]] = float(row["value"])
+        counts[row["date"]] = max(counts.get(row["date"], 0), int(row["stations"]))
+    out: dict[dt.date, CityDay] = {}
+    for day, values in sorted(by_day.items()):
+        std = catalog.aqi_standard_for(day)
+        usable = {k: v for k, v in values.items() if k in input_codes(std, "daily")}
+        result = compute_aqi(usable, kind="daily", standard=std, catalog=catalog)
+        out[day] = CityDay(
+            date=day,
+            aqi=result.aqi,
+            category=result.category,
+            primary=result.primary_pollutants,
+            concentrations=usable,
+            stations=counts[day],
+            standard=std.name,
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# sections
+# --------------------------------------------------------------------------------------
+
+
+def _indicators(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """station → indicator → value, valid rows only (invalid values are not reported)."""
+    out: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if r["valid"] and r["value"] is not None:
+            out.setdefault(r["station"], {})[r["indicator"]] = float(r["value"])
+    return out
+
+
+def _readings_of(values: Mapping[str, float], names: Iterable[str]) -> list[Reading]:
+    found = (read_ratio(n, values.get(n)) for n in names)
+    return [r for r in found if r is not None]
+
+
+def _stations_section(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    day: dt.date,
+    meta: Mapping[str, Mapping[str, Any]],
+    ind: Mapping[str, Mapping[str, float]],
+) -> list[StationDay]:
+    complete = {r["station"]: r for r in query(con, "completeness_day", day=day)}
+    out: list[StationDay] = []
+    for r in query(con, "station_aqi", day=day):
+        sid = r["station"]
+        m = meta.get(sid, {})
+        c = complete.get(sid, {})
+        aqi = r["aqi"]
+        out.append(
+            StationDay(
+                station=sid,
+                name_zh=str(m.get("name_zh", sid)),
+                name_en=str(m.get("name_en", sid)),
+                type=str(m.get("type", "")),
+                aqi=aqi,
+                category=catalog.category_for(aqi) if aqi is not None else None,
+                primary=tuple(r["primary_pollutants"] or ()),
+                exceedances=tuple(r["exceedances"] or ()),
+                completeness=c.get("mean_completeness"),
+                worst_param=c.get("worst_param"),
+                worst_completeness=c.get("min_completeness"),
+                ox=ind.get(sid, {}).get("ox"),
+                coexceed_hours=ind.get(sid, {}).get("pm25_o3_coexceed_hours"),
+            )
+        )
+    return out
+
+
+def _voc_section(
+    con: duckdb.DuckDBPyConnection,
+    day: dt.date,
+    meta: Mapping[str, Mapping[str, Any]],
+    names: Mapping[str, tuple[str, str]],
+    ind: Mapping[str, Mapping[str, float]],
+) -> list[VocStation]:
+    out: list[VocStation] = []
+    for sid, values in sorted(ind.items()):
+        if "ofp_total" not in values and "tvoc" not in values:
+            continue
+        top = [
+            (
+                r["species"],
+                names.get(r["species"], (r["species"], r["species"]))[0],
+                names.get(r["species"], (r["species"], r["species"]))[1],
+                r["voc_group"] or "",
+                float(r["ofp_ug_m3"]),
+                float(r["share"] or 0.0),
+            )
+            for r in query(con, "ofp_top", station=sid, day=day, top=_OFP_TOP)
+        ]
+        tvoc, ofp = values.get("tvoc"), values.get("ofp_total")
+        groups: dict[str, tuple[float | None, float | None]] = {}
+        for g in _VOC_GROUPS:
+            vol, pot = values.get(f"tvoc_{g}"), values.get(f"ofp_{g}")
+            if vol is None and pot is None:
+                continue
+            groups[g] = (
+                vol / tvoc if vol is not None and tvoc else None,
+                pot / ofp if pot is not None and ofp else None,
+            )
+        ratios = ("toluene_benzene_ratio", "xylene_ethylbenzene_ratio", "ipentane_npentane_ratio")
+        out.append(
+            VocStation(
+                station=sid,
+                name_zh=str(meta.get(sid, {}).get("name_zh", sid)),
+                name_en=str(meta.get(sid, {}).get("name_en", sid)),
+                tvoc_ppbv=tvoc,
+                ofp_total_ug_m3=ofp,
+                top=top,
+                groups=groups,
+                readings=_readings_of(values, ratios),
+            )
+        )
+    return out
+
+
+def _pm_section(
+    day_rows: list[dict[str, Any]],
+    meta: Mapping[str, Mapping[str, Any]],
+    ind: Mapping[str, Mapping[str, float]],
+) -> list[PmComponents]:
+    daily: dict[str, dict[str, float]] = {}
+    for r in day_rows:
+        if r["valid"] and r["value"] is not None:
+            daily.setdefault(r["station"], {})[r["param"]] = float(r["value"])
+    out: list[PmComponents] = []
+    for sid, values in sorted(daily.items()):
+        comp = {c: values[c] for c in _PM_COMPONENTS if c in values}
+        if len(comp) < 3:
+            continue
+        pm25 = values.get("pm25")
+        if pm25 is not None and pm25 > sum(comp.values()):
+            comp["other"] = pm25 - sum(comp.values())
+        vals = ind.get(sid, {})
+        out.append(
+            PmComponents(
+                station=sid,
+                name_zh=str(meta.get(sid, {}).get("name_zh", sid)),
+                name_en=str(meta.get(sid, {}).get("name_en", sid)),
+                pm25_ug_m3=pm25,
+                composition=comp,
+                sor=vals.get("sor"),
+                nor=vals.get("nor"),
+                soc_ug_m3=vals.get("soc"),
+                soc_share=vals.get("soc_share"),
+                readings=_readings_of(vals, ("no3_so4_ratio", "oc_ec_ratio", "pm25_pm10_ratio")),
+            )
+        )
+    return out
+
+
+def _carbon_section(
+    con: duckdb.DuckDBPyConnection,
+    day: dt.date,
+    meta: Mapping[str, Mapping[str, Any]],
+    ind: Mapping[str, Mapping[str, float]],
+) -> list[CarbonStation]:
+    out: list[CarbonStation] = []
+    for sid in sorted(s for s, v in ind.items() if s != "city" and "co2_mean" in v):
+        rows = query(con, "carbon_day", station=sid, day=day)
+        if not rows:
+            continue
+        r = rows[0]
+        dco = r.get("dco_dco2")
+        out.append(
+            CarbonStation(
+                station=sid,
+                name_zh=str(meta.get(sid, {}).get("name_zh", sid)),
+                name_en=str(meta.get(sid, {}).get("name_en", sid)),
+                background=bool(meta.get(sid, {}).get("background", False)),
+                co2_ppm=r.get("co2_mean"),
+                ch4_ppb=r.get("ch4_mean"),
+                n2o_ppb=r.get("n2o_mean"),
+                co2_excess_ppm=r.get("co2_excess"),
+                ch4_excess_ppb=r.get("ch4_excess"),
+                dco_dco2=dco,
+                co2e_mg_m3=r.get("co2e"),
+                readings=[x for x in (read_ratio("dco_dco2", dco),) if x is not None],
+            )
+        )
+    return out
+
+
+def _events_section(
+    con: duckdb.DuckDBPyConnection, day: dt.date, tz: str, meta: Mapping[str, Mapping[str, Any]]
+) -> list[Event]:
+    zone = ZoneInfo(tz)
+    out: list[Event] = []
+    for r in query(con, "events_day", day=day):
+        sid = r["station"]
+        out.append(
+            Event(
+                event_id=r["event_id"],
+                station=sid,
+                name_zh=str(meta.get(sid, {}).get("name_zh", sid)),
+                name_en=str(meta.get(sid, {}).get("name_en", sid)),
+                start_local=r["start_ts"].astimezone(zone),
+                end_local=r["end_ts"].astimezone(zone),
+                hours=int(r["hours"] or 0),
+                anchor=r["anchor"] or "",
+                anchor_unit=r["anchor_unit"] or "",
+                anchor_excess_mean=r["anchor_excess_mean"],
+                copollutants=tuple(r["copollutants"] or ()),
+                sector=r["sector"],
+                source_class=r["source_class"],
+            )
+        )
+    return out
+
+
+def _hourly_code(pollutant: str) -> str:
+    """AQI pollutant name → hourly param (``o3_8h`` → ``o3``)."""
+    return pollutant.split("_", 1)[0] if pollutant.startswith("o3") else pollutant
+
+
+def _rose(
+    con: duckdb.DuckDBPyConnection,
+    city: CityDay | None,
+    day_rows: list[dict[str, Any]],
+    stations: list[str],
+    bounds: tuple[dt.datetime, dt.datetime],
+) -> tuple[str | None, str | None, float | None, list[SectorStat]]:
+    """Sectors of the day's highest concentration of the city's primary pollutant (PM2.5 if none)."""
+    param = _hourly_code(city.primary[0]) if city and city.primary else "pm25"
+    daily_param = "o3_8h_max" if param == "o3" else param
+    best = [
+        r
+        for r in day_rows
+        if r["param"] == daily_param and r["valid"] and r["station"] in stations
+    ]
+    if not best:
+        return None, param, None, []
+    top = max(best, key=lambda r: float(r["value"]))
+    t0, t1 = (b.replace(tzinfo=None) for b in bounds)
+    rows = query(con, "wind_sectors", station=top["station"], param=param, t0=t0, t1=t1)
+    sectors = [
+        SectorStat(r["sector"], int(r["hours"]), float(r["mean"]), r["cpf"]) for r in rows
+    ]
+    return top["station"], param, float(top["value"]), sectors
+
+
+def _diurnal(
+    con: duckdb.DuckDBPyConnection,
+    bounds: tuple[dt.datetime, dt.datetime],
+    assessment: list[str],
+    ghg_sites: list[str],
+    tz: str,
+) -> dict[str, list[tuple[int, float]]]:
+    """Local hour (1..24, hour END) → city-mean value, for PM2.5, O3, NO2 (and CO2)."""
+    t0, t1 = (b.replace(tzinfo=None) for b in bounds)
+    zone = ZoneInfo(tz)
+    out: dict[str, list[tuple[int, float]]] = {}
+    plan = (([p for p in _DIURNAL if p != "co2"], assessment), (["co2"], ghg_sites))
+    for params, sites in plan:
+        if not sites:
+            continue
+        for r in query(con, "diurnal", t0=t0, t1=t1, params=params, stations=sites):
+            ts = r["ts"].replace(tzinfo=dt.UTC) if r["ts"].tzinfo is None else r["ts"]
+            local = ts.astimezone(zone)
+            hour = local.hour or 24
+            out.setdefault(r["param"], []).append((hour, float(r["value"])))
+    return out
+
+
+def _targets(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    day: dt.date,
+    year_days: Mapping[dt.date, CityDay],
+    ghg_sites: list[str],
+) -> Targets:
+    doc = load_targets(settings.catalog_dir)
+    ytd = [c for d, c in year_days.items() if d.year == day.year and d <= day and c.aqi is not None]
+    good_max = int(doc["good_days"]["aqi_max"])
+    annual: dict[str, tuple[float, int, float | None, float | None]] = {}
+    for param in ("pm25", "pm10", "no2"):
+        values = [c.concentrations[param] for c in ytd if param in c.concentrations]
+        if not values:
+            continue
+        limits = {
+            lim["stage"]: float(lim["value"])
+            for lim in doc["air_limit"]
+            if lim["param"] == param and lim["averaging"] == "annual"
+        }
+        annual[param] = (
+            sum(values) / len(values),
+            len(values),
+            limits.get("transition"),
+            limits.get("final"),
+        )
+    trends: list[Trend] = []
+    if ghg_sites:
+        start = day - dt.timedelta(days=365)
+        hist = query(con, "carbon_history", d0=start, d1=day, stations=ghg_sites)
+        for param in ("co2", "ch4"):
+            series = [r for r in hist if r["param"] == param]
+            if not series:
+                continue
+            tr = query(con, "trend", param=param, d0=start, d1=day)
+            t = tr[0] if tr else {}
+            trends.append(
+                Trend(
+                    param=param,
+                    days=len(series),
+                    slope_per_year=t.get("slope_per_year") if len(series) >= 3 else None,
+                    p_value=t.get("p_value"),
+                    first=float(series[0]["value"]),
+                    last=float(series[-1]["value"]),
+                )
+            )
+    return Targets(
+        year=day.year,
+        ytd_days=len(ytd),
+        good_days=sum(1 for c in ytd if c.aqi is not None and c.aqi <= good_max),
+        annual=annual,
+        min_days=int(doc["annual_validity"]["min_days"]),
+        carbon_targets=list(doc.get("carbon_target", [])),
+        trends=trends,
+        sources=dict(doc["sources"]),
+    )
+
+
+def _outlook(con: duckdb.DuckDBPyConnection, day: dt.date) -> Outlook | None:
+    """The forecast issued on ``day``, if the 0008 tables exist and have it (else None)."""
+    cols: dict[str, set[str]] = {}
+    for r in query(con, "relation_columns", tables=list(_FORECAST_TABLES)):
+        cols.setdefault(r["table_name"], set()).add(r["column_name"])
+    need = {"issued_date", "station", "param", "date", "lead_hours", "value", "lower", "upper"}
+    if not need <= cols.get("forecasts", set()):
+        return None
+    days = query(con, "forecast_city", day=day)
+    warn_need = {"issued_date", "station", "kind", "level", "start_date", "end_date", "max_aqi"}
+    warnings = []
+    if warn_need | {"reason", "reason_zh"} <= cols.get("warnings", set()):
+        warnings = query(con, "forecast_warnings", day=day)
+    skill: list[tuple[str, int, float, float]] = []
+    if {"param", "lead_hours", "rmse", "persistence_rmse"} <= cols.get("forecast_skill", set()):
+        skill = [
+            (r["param"], int(r["lead_hours"]), float(r["rmse"]), float(r["persistence_rmse"]))
+            for r in query(con, "forecast_skill")
+            if r["rmse"] is not None and r["persistence_rmse"] is not None
+        ]
+    if not days and not warnings:
+        return None
+    return Outlook(days=days, warnings=warnings, skill=skill)
+
+
+# --------------------------------------------------------------------------------------
+# the context
+# --------------------------------------------------------------------------------------
+
+
+def build_context(
+    con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog, day: dt.date
+) -> BulletinContext:
+    """Everything the bulletin of local ``day`` shows, from one read-only lake session."""
+    from warehouse.load import current_snapshot
+
+    tz = settings.timezone
+    meta = {r["station"]: r for r in query(con, "stations")}
+    names = {p.code: (p.name_zh, p.name_en) for p in catalog.parameters.values()}
+    assessment = [s for s in assessment_stations(catalog) if s in meta or not meta]
+    first = min(day.replace(month=1, day=1), _last_year(day))
+    cities = city_days(con, catalog, first, day, assessment)
+    city = cities.get(day)
+    month = [c for d, c in cities.items() if d.year == day.year and d.month == day.month]
+    ind_rows = query(con, "indicators_day", day=day)
+    ind = _indicators(ind_rows)
+    day_rows = query(con, "daily_day", day=day)
+    stations = _stations_section(con, catalog, day, meta, ind)
+    counts: dict[int, int] = {}
+    for s in stations:
+        if s.category is not None:
+            counts[s.category.level] = counts.get(s.category.level, 0) + 1
+    distribution = [(c, counts.get(c.level, 0)) for c in catalog.categories]
+    bounds = _bounds(day, tz)
+    ghg_sites = [s for s, v in ind.items() if s != "city" and "co2_mean" in v]
+    ghg_sites = [s for s in ghg_sites if not meta.get(s, {}).get("background", False)]
+    rose_station, rose_param, rose_value, rose = _rose(con, city, day_rows, assessment, bounds)
+    t0, t1 = (b.replace(tzinfo=None) for b in bounds)
+    lim = catalog.indicators.coexceedance_for(day)
+    city_ind = ind.get("city", {})
+    return BulletinContext(
+        day=day,
+        city_zh=catalog.network.name_zh,
+        city_en=catalog.network.name_en,
+        timezone=tz,
+        snapshot=current_snapshot(con),
+        standard=catalog.aqi_standard_for(day).name,
+        categories=tuple(catalog.categories),
+        city=city,
+        yesterday=cities.get(day - dt.timedelta(days=1)),
+        last_year=cities.get(_last_year(day)),
+        month=month,
+        assessment_stations=[s for s in assessment if s in {x.station for x in stations}],
+        distribution=distribution,
+        stations=stations,
+        city_ox=city_ind.get("ox"),
+        city_coexceed_hours=city_ind.get("pm25_o3_coexceed_hours"),
+        coexceed_stations=[
+            s.station for s in stations if s.coexceed_hours is not None and s.coexceed_hours > 0
+        ],
+        coexceed_limits=(lim.pm25_24h, lim.o3_1h, lim.o3_8h),
+        voc=_voc_section(con, day, meta, names, ind),
+        pm=_pm_section(day_rows, meta, ind),
+        carbon=_carbon_section(con, day, meta, ind),
+        rose_station=rose_station,
+        rose_param=rose_param,
+        rose_value=rose_value,
+        rose=rose,
+        events=_events_section(con, day, tz, meta),
+        validation=query(con, "validation_day", day_text=day.isoformat(), t0=t0, t1=t1),
+        dead_letters=[
+            (r["reason"], int(r["messages"]))
+            for r in query(con, "dead_letter_day", t0=_utc_day(day), t1=_utc_day(day, 1))
+        ],
+        targets=_targets(con, settings, day, cities, ghg_sites),
+        outlook=_outlook(con, day),
+        diurnal=_diurnal(con, bounds, assessment, ghg_sites, tz),
+        names=names,
+        station_names={k: (str(v["name_zh"]), str(v["name_en"])) for k, v in meta.items()},
+    )
+
+
+def _utc_day(day: dt.date, offset: int = 0) -> dt.datetime:
+    """00:00 UTC of ``day`` + ``offset`` days (dead letters are partitioned by UTC day)."""
+    return dt.datetime.combine(day + dt.timedelta(days=offset), dt.time(0), tzinfo=dt.UTC)
+
+
+def _last_year(day: dt.date) -> dt.date:
+    """The same calendar day a year earlier (28 February for 29 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)

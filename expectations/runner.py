@@ -11,17 +11,26 @@ validations/`` and never prunes them, so every run keeps the newest ``keep_resul
 suite and deletes the rest together with their Data Docs pages. ``outcome.to_row()`` is
 the row of the warehouse table ``validation_runs``; ``write_validation_runs()`` appends
 rows as Parquet under ``<data_dir>/validation_runs/`` until the warehouse loads them.
+
+Concurrency: the GX file context is not safe for two processes at once (a backfill and a
+scheduled run once collided creating the same data source and pruning each other's
+results), so every use of it holds :func:`gx_lock`, an exclusive ``flock`` on
+``<data_dir>/gx/.aircarbon.lock``: validations of one data directory run one at a time,
+across processes and threads; the Polars and pandas work before GX runs unlocked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
+import logging
 import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +54,7 @@ __all__ = [
     "VALIDATION_RUNS",
     "FailedExpectation",
     "ValidationOutcome",
+    "gx_lock",
     "prune_results",
     "raise_on_critical",
     "read_validation_runs",
@@ -52,6 +62,8 @@ __all__ = [
     "validate",
     "write_validation_runs",
 ]
+
+log = logging.getLogger("aircarbon.expectations")
 
 #: Result JSONs (and their Data Docs pages) kept per suite; ~11-40 KB each.
 RESULTS_KEPT = 30
@@ -231,10 +243,17 @@ def validate(
     t1 = time.perf_counter()
     pdf = checked.to_pandas()
     timings["to_pandas"] = time.perf_counter() - t1
-    t1 = time.perf_counter()
     run_name = _safe_name(batch_id)
-    result = _gx.run_suite(data_dir, spec, pdf, run_name=run_name, parameters=params)
-    timings["gx"] = time.perf_counter() - t1
+    with gx_lock(data_dir):  # waiting for another run is in ``seconds``, not in a split
+        t1 = time.perf_counter()
+        result = _gx.run_suite(data_dir, spec, pdf, run_name=run_name, parameters=params)
+        timings["gx"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        prune_results(data_dir, spec.name, keep_results)
+        docs = None
+        if build_docs:
+            docs = _gx.build_docs(data_dir, spec.name, run_name, result["run_time"])
+        timings["docs"] = time.perf_counter() - t1
 
     counted = "profile rows" if spec.frame == "profile" else "rows"
     critical: list[FailedExpectation] = []
@@ -247,13 +266,6 @@ def validate(
         (critical if failure.severity is Severity.CRITICAL else warnings).append(failure)
     evaluated = len(result["results"])
     unsuccessful = len(critical) + len(warnings)
-
-    t1 = time.perf_counter()
-    prune_results(data_dir, spec.name, keep_results)
-    docs = None
-    if build_docs:
-        docs = _gx.build_docs(data_dir, spec.name, run_name, result["run_time"])
-    timings["docs"] = time.perf_counter() - t1
     return ValidationOutcome(
         suite=spec.name,
         batch=batch_id,
@@ -272,6 +284,28 @@ def validate(
         docs_path=docs,
         timings=timings,
     )
+
+
+@contextlib.contextmanager
+def gx_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the exclusive lock on ``data_dir``'s GX context (blocks while another holds it).
+
+    ``flock`` locks belong to the open file, so two threads of one process exclude each
+    other as two processes do, and the kernel releases the lock when its holder dies: a
+    crashed run never leaves a stale lock behind. The lock file itself stays (empty).
+    """
+    path = _gx.gx_root(data_dir) / ".aircarbon.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another validation of %s to finish", data_dir)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def raise_on_critical(outcome: ValidationOutcome) -> None:

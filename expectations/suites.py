@@ -270,106 +270,124 @@ def _stream_keys(catalog: Catalog, params: Iterable[str]) -> list[ExpectationSpe
 # --------------------------------------------------------------------------------------
 
 
-def raw_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
-    """Raw store batches (RAW), validated on their profile (group minima and maxima)."""
+def _profile_suite(
+    name: Literal["raw", "readings"],
+    schema: pl.Schema,
+    catalog: Catalog,
+    *,
+    decided: ExpectationSpec,
+    checks: Sequence[ExpectationSpec],
+    interval: bool,
+    description: str,
+) -> SuiteSpec:
+    """A suite for a readings-shaped store (``raw``, ``readings``), validated on its profile.
+
+    Both hold one row per reading as a decoder produced it, so both start with the same
+    stream keys, HJ 212 flag, decoder and averaging-period checks; ``decided`` is the one
+    more column that must never be null (``received_at`` / ``valid``), ``checks`` the
+    suite's own contract (ranges, QC rules), then rows inside the batch's interval.
+    """
     exps = [
         *_stream_keys(catalog, catalog.parameters),
         _not_null("flag", "the HJ 212 flag decides whether a value may be averaged"),
         _not_null("source", "lineage: which decoder produced the reading"),
-        _not_null("received_at", "late-data accounting and revision order need it"),
+        decided,
         _in_set("flag", catalog.flags, "HJ 212-2017 flag letters only"),
         _in_set("source", SOURCES, "the collector has exactly two decoders"),
         _between("period_s", 1, 86_400, "an averaging period is a positive part of a day"),
-        *_bound_checks(
-            "physical",
-            severity=Severity.CRITICAL,
-            why="outside the physical range the value is impossible: ingest should have "
-            "dead-lettered it",
-        ),
-        *_bound_checks(
-            "plausible",
-            severity=Severity.WARNING,
-            mostly=PLAUSIBLE_SHARE,
-            why="many implausible values hint at a unit or calibration problem; QC flags them",
-        ),
+        *checks,
     ]
     params: tuple[str, ...] = ()
     if interval:
         exps.append(_ts_in_interval())
         params = ("interval_start", "interval_end")
     return SuiteSpec(
-        "raw",
+        name,
         "profile",
-        RAW,
+        schema,
         tuple(exps),
         params,
-        "raw readings of one interval, as the collector landed them",
+        description,
         {"physical": bounds(catalog, "physical"), "plausible": bounds(catalog, "plausible")},
+    )
+
+
+def raw_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
+    """Raw store batches (RAW), validated on their profile (group minima and maxima)."""
+    return _profile_suite(
+        "raw",
+        RAW,
+        catalog,
+        decided=_not_null("received_at", "late-data accounting and revision order need it"),
+        checks=[
+            *_bound_checks(
+                "physical",
+                severity=Severity.CRITICAL,
+                why="outside the physical range the value is impossible: ingest should have "
+                "dead-lettered it",
+            ),
+            *_bound_checks(
+                "plausible",
+                severity=Severity.WARNING,
+                mostly=PLAUSIBLE_SHARE,
+                why="many implausible values hint at a unit or calibration problem; QC flags them",
+            ),
+        ],
+        interval=interval,
+        description="raw readings of one interval, as the collector landed them",
     )
 
 
 def readings_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
     """Clean readings (READINGS) with QC flags, validated on their profile."""
     valid_flags = [f.letter for f in catalog.flags.values() if f.valid]
-    exps = [
-        *_stream_keys(catalog, catalog.parameters),
-        _not_null("flag", "the HJ 212 flag decides whether a value may be averaged"),
-        _not_null("source", "lineage: which decoder produced the reading"),
-        _not_null("valid", "QC must decide every reading"),
-        _in_set("flag", catalog.flags, "HJ 212-2017 flag letters only"),
-        _in_set("source", SOURCES, "the collector has exactly two decoders"),
-        _between("period_s", 1, 86_400, "an averaging period is a positive part of a day"),
-        _between(
-            "identity_duplicates",
-            0,
-            0,
-            "a reading identity (station, param, ts) is stored once: dedup must have run",
-        ),
-        ExpectationSpec(
-            "ExpectColumnValuesToMatchRegex",
-            {"column": "qc", "regex": _qc_regex()},
-            Severity.CRITICAL,
-            "QC reasons are the QcReason codes, so analysts can filter on them",
-        ),
-        _in_set(
-            "flag",
-            valid_flags,
-            "a reading the station itself flagged invalid (M, C, D...) cannot be valid",
-            where=(_VALID,),
-        ),
-        *_bound_checks(
-            "physical",
-            severity=Severity.CRITICAL,
-            why="outside the physical range the value is impossible",
-        ),
-        *_bound_checks(
-            "plausible",
-            severity=Severity.CRITICAL,
-            where=(_VALID,),
-            why="QC marks implausible values invalid, so a valid one breaks the QC contract",
-        ),
-        _between(
-            "valid_share",
-            STREAM_VALID_SHARE,
-            1.0,
-            "most station-parameter streams should be mostly valid; if not, look at QC or "
-            "the instruments",
-            severity=Severity.WARNING,
-            mostly=STREAMS_MOSTLY,
-        ),
-    ]
-    params: tuple[str, ...] = ()
-    if interval:
-        exps.append(_ts_in_interval())
-        params = ("interval_start", "interval_end")
-    return SuiteSpec(
+    return _profile_suite(
         "readings",
-        "profile",
         READINGS,
-        tuple(exps),
-        params,
-        "clean readings with QC flags (warehouse table readings)",
-        {"physical": bounds(catalog, "physical"), "plausible": bounds(catalog, "plausible")},
+        catalog,
+        decided=_not_null("valid", "QC must decide every reading"),
+        checks=[
+            _between(
+                "identity_duplicates",
+                0,
+                0,
+                "a reading identity (station, param, ts) is stored once: dedup must have run",
+            ),
+            ExpectationSpec(
+                "ExpectColumnValuesToMatchRegex",
+                {"column": "qc", "regex": _qc_regex()},
+                Severity.CRITICAL,
+                "QC reasons are the QcReason codes, so analysts can filter on them",
+            ),
+            _in_set(
+                "flag",
+                valid_flags,
+                "a reading the station itself flagged invalid (M, C, D...) cannot be valid",
+                where=(_VALID,),
+            ),
+            *_bound_checks(
+                "physical",
+                severity=Severity.CRITICAL,
+                why="outside the physical range the value is impossible",
+            ),
+            *_bound_checks(
+                "plausible",
+                severity=Severity.CRITICAL,
+                where=(_VALID,),
+                why="QC marks implausible values invalid, so a valid one breaks the QC contract",
+            ),
+            _between(
+                "valid_share",
+                STREAM_VALID_SHARE,
+                1.0,
+                "most station-parameter streams should be mostly valid; if not, look at QC or "
+                "the instruments",
+                severity=Severity.WARNING,
+                mostly=STREAMS_MOSTLY,
+            ),
+        ],
+        interval=interval,
+        description="clean readings with QC flags (warehouse table readings)",
     )
 
 

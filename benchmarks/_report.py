@@ -11,6 +11,8 @@ thing in every section:
 * :func:`machine_line` — "Python …, polars …, Linux x86_64, 2 CPUs (load average …); date".
 * :func:`markdown_table` — a GitHub table from a header, an alignment string and rows.
 * :func:`section` / :func:`write_section` — render a section and replace it in the doc.
+* :func:`publish` — the end of every ``main()``: print the table and machine line, and with
+  ``--write`` replace the section.
 
 Typical use::
 
@@ -20,11 +22,9 @@ Typical use::
     rows = [["work", f"{secs:.2f}", f"{peak:,.0f}"]]
     table = markdown_table(["step", "s", "peak RSS MB"], "lrr", rows)
     machine = machine_line("polars")  # after the runs: it records the load average
-    print(table, f"\nMeasured on: {machine}.", sep="\n")
-    if args.write:  # never with smoke-run numbers
-        intro = "`uv run python -m benchmarks.work --write` — what is measured, on what."
-        text = section("## Work", intro, table, f"Measured on: {machine}.")
-        write_section("## Work", text)
+    intro = "`uv run python -m benchmarks.work --write` — what is measured, on what."
+    text = section("## Work", intro, table, f"Measured on: {machine}.")
+    publish("## Work", table, machine, text, write=args.write)  # never --write a smoke run
 
 It imports only the standard library, so subprocesses that only publish or time stay light.
 """
@@ -63,6 +63,7 @@ __all__ = [
     "markdown_table",
     "measure",
     "peak_mb",
+    "publish",
     "replace_section",
     "reset_peak",
     "section",
@@ -212,3 +213,16 @@ def write_section(heading: str, text: str, doc: Path = DOC) -> Path:
     current = doc.read_text(encoding="utf-8") if doc.exists() else DOC_PREAMBLE
     doc.write_text(replace_section(current, heading, text), encoding="utf-8")
     return doc
+
+
+def publish(heading: str, table: str, machine: str, text: str, *, write: bool) -> None:
+    """Print ``table`` and "Measured on: ``machine``."; with ``write``, put ``text`` in the doc.
+
+    ``text`` is the whole section (:func:`section`); only that section of ``DOC`` changes.
+    """
+    print(table)
+    print(f"\nMeasured on: {machine}.")
+    if write:
+        path = write_section(heading, text)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"\nwrote the '{heading}' section of {shown}")

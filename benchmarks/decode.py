@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from aircarbon.catalog import ParamGroup, load_catalog
-from benchmarks._report import DOC, ROOT, machine_line, markdown_table, section, write_section
+from benchmarks._report import DOC, machine_line, markdown_table, publish, section
 from ingest.batch import ReadingBatch
 from ingest.decode import DecodeRules, decode_message, to_us
 from ingest.hj212 import build_data_segment, build_frame, parse_packet
@@ -223,11 +223,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"update '{SECTION}' in {DOC}")
     args = parser.parse_args()
     rows, machine = run(args.n, args.repeats)
-    print(table(rows))
-    print(f"\n{machine}")
-    if args.write:
-        write_section(SECTION, doc_section(rows, machine))
-        print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
+    publish(SECTION, table(rows), machine, doc_section(rows, machine), write=args.write)
 
 
 if __name__ == "__main__":

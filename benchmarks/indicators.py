@@ -32,12 +32,11 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from aircarbon.catalog import ParamGroup, load_catalog  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     DOC,
-    ROOT,
     machine_line,
     markdown_table,
     measure,
+    publish,
     section,
-    write_section,
 )
 from transforms.aggregate import daily_stats  # noqa: E402
 from transforms.indicators import daily_indicators  # noqa: E402
@@ -190,11 +189,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"update '{SECTION}' in {DOC}")
     args = parser.parse_args()
     rows, machine = run(args.stations)
-    print(table(rows))
-    print(f"\nMeasured on: {machine}.")
-    if args.write:
-        write_section(SECTION, doc_section(rows, machine))
-        print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
+    publish(SECTION, table(rows), machine, doc_section(rows, machine), write=args.write)
 
 
 if __name__ == "__main__":

@@ -67,8 +67,8 @@ from benchmarks._report import (  # noqa: E402
     markdown_table,
     peak_mb,
     section,
-    write_section,
 )
+from benchmarks._report import publish as publish_report  # noqa: E402
 
 SECTION = "## Ingest"
 TOPIC = "aircarbon/v1/+/+"
@@ -850,11 +850,7 @@ def main() -> None:
             _progress(results[-1])
     text = table(results)
     facts = machine()
-    print(text)
-    print(f"\n{facts}")
-    if args.write:
-        write_section(SECTION, doc_section(text, facts, args))
-        print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
+    publish_report(SECTION, text, facts, doc_section(text, facts, args), write=args.write)
     return None
 
 

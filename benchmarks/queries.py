@@ -31,7 +31,7 @@ import polars as pl
 
 from aircarbon.catalog import load_catalog
 from aircarbon.settings import load_settings
-from benchmarks._report import DOC, ROOT, machine_line, markdown_table, section, write_section
+from benchmarks._report import DOC, machine_line, markdown_table, publish, section
 from transforms.aqi import aqi_daily
 from transforms.schemas import DAILY, EMISSION_EVENTS, HOURLY
 from warehouse.lake import connect
@@ -341,11 +341,7 @@ def main() -> None:
     stations, days = (20, 30) if args.quick else (args.stations, args.days)
     rows, info, machine = run(stations, days)
     print(f"{describe(info)}\n")
-    print(table(rows))
-    print(f"\nMeasured on: {machine}.")
-    if args.write:
-        write_section(SECTION, doc_section(rows, info, machine))
-        print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
+    publish(SECTION, table(rows), machine, doc_section(rows, info, machine), write=args.write)
 
 
 if __name__ == "__main__":

@@ -48,8 +48,8 @@ from benchmarks._report import (  # noqa: E402
     machine_line,
     markdown_table,
     measure,
+    publish,
     section,
-    write_section,
 )
 from transforms.schemas import RAW  # noqa: E402
 
@@ -416,11 +416,8 @@ def main() -> None:
     generate(data, n_stations, args.params)
     print(f"synthetic day at {data} ({time.perf_counter() - t:.1f} s)", file=sys.stderr)
     rows, machine = run(data, args.only.split(","))
-    print(table(rows))
-    print(f"\n{machine}")
-    if args.write:
-        write_section(SECTION, doc_section(rows, machine, n_stations, args.params))
-        print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
+    text = doc_section(rows, machine, n_stations, args.params)
+    publish(SECTION, table(rows), machine, text, write=args.write)
 
 
 if __name__ == "__main__":

@@ -30,18 +30,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from aircarbon.catalog import Catalog, load_catalog
-from benchmarks._report import (
+# run as a script, benchmarks/transforms.py would shadow the `transforms` package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from aircarbon.catalog import Catalog, load_catalog  # noqa: E402
+from benchmarks._report import (  # noqa: E402
     DOC,
-    ROOT,
     machine_line,
     markdown_table,
     measure,
+    publish,
     section,
-    write_section,
 )
-from expectations import build_suite, validate
-from transforms.schemas import DAILY, HOURLY, RAW, READINGS
+from expectations import build_suite, validate  # noqa: E402
+from transforms.schemas import DAILY, HOURLY, RAW, READINGS  # noqa: E402
 
 SECTION = "## Validation"
 START = dt.datetime(2026, 1, 14, 16, tzinfo=dt.UTC)  # local midnight, Asia/Shanghai
@@ -283,11 +285,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"update '{SECTION}' in {DOC}")
     args = parser.parse_args()
     rows, machine = run(args.stations, args.params)
-    print(table(rows))
-    print(f"\n{machine}")
-    if args.write:
-        write_section(SECTION, doc_section(rows, machine, args.stations, args.params))
-        print(f"\nwrote the '{SECTION}' section of {DOC.relative_to(ROOT)}")
+    text = doc_section(rows, machine, args.stations, args.params)
+    publish(SECTION, table(rows), machine, text, write=args.write)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,7 +57,7 @@ def _write(path: Path, data: bytes | str) -> None:
         tmp.write_text(data, encoding="utf-8")
     else:
         tmp.write_bytes(data)
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def write_bulletins(

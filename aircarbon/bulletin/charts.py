@@ -146,7 +146,7 @@ def pollution_rose(ctx: BulletinContext, t: Mapping[str, str], pollutant: str) -
     stats = {s.sector: s for s in ctx.rose}
     width = 2 * math.pi / len(_SECTORS)
     fig = plt.figure(figsize=(4.2, 4.2))
-    ax = fig.add_subplot(projection="polar")
+    ax: Any = fig.add_subplot(projection="polar")  # PolarAxes (typed as Axes)
     ax.set_theta_zero_location("N")
     ax.set_theta_direction(-1)
     top = max(s.mean for s in ctx.rose)

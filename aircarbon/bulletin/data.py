@@ -107,7 +107,9 @@ def load_targets(catalog_dir: Path | None) -> dict[str, Any]:
 def _readings() -> dict[str, list[tuple[float, float, str, str]]]:
     doc = tomllib.loads(_READINGS.read_text(encoding="utf-8"))
     return {
-        r["indicator"]: [(float(lo), float(hi), str(key), r["source"]) for lo, hi, key in r["ranges"]]
+        r["indicator"]: [
+            (float(lo), float(hi), str(key), r["source"]) for lo, hi, key in r["ranges"]
+        ]
         for r in doc["reading"]
     }
 
@@ -230,7 +232,7 @@ def _voc_section(
 ) -> list[VocStation]:
     out: list[VocStation] = []
     for sid, values in sorted(ind.items()):
-        if "ofp_total" not in values and "tvoc" not in values:
+        if sid == "city" or ("ofp_total" not in values and "tvoc" not in values):
             continue
         top = [
             (
@@ -280,7 +282,7 @@ def _pm_section(
             daily.setdefault(r["station"], {})[r["param"]] = float(r["value"])
     out: list[PmComponents] = []
     for sid, values in sorted(daily.items()):
-        comp = {c: values[c] for c in _PM_COMPONENTS if c in values}
+        comp: dict[str, float] = {c: values[c] for c in _PM_COMPONENTS if c in values}
         if len(comp) < 3:
             continue
         pm25 = values.get("pm25")
@@ -375,22 +377,18 @@ def _rose(
     stations: list[str],
     bounds: tuple[dt.datetime, dt.datetime],
 ) -> tuple[str | None, str | None, float | None, list[SectorStat]]:
-    """Sectors of the day's highest concentration of the city's primary pollutant (PM2.5 if none)."""
+    """Sectors of the day's peak of the city's primary pollutant (PM2.5 when none)."""
     param = _hourly_code(city.primary[0]) if city and city.primary else "pm25"
     daily_param = "o3_8h_max" if param == "o3" else param
     best = [
-        r
-        for r in day_rows
-        if r["param"] == daily_param and r["valid"] and r["station"] in stations
+        r for r in day_rows if r["param"] == daily_param and r["valid"] and r["station"] in stations
     ]
     if not best:
         return None, param, None, []
     top = max(best, key=lambda r: float(r["value"]))
     t0, t1 = (b.replace(tzinfo=None) for b in bounds)
     rows = query(con, "wind_sectors", station=top["station"], param=param, t0=t0, t1=t1)
-    sectors = [
-        SectorStat(r["sector"], int(r["hours"]), float(r["mean"]), r["cpf"]) for r in rows
-    ]
+    sectors = [SectorStat(r["sector"], int(r["hours"]), float(r["mean"]), r["cpf"]) for r in rows]
     return top["station"], param, float(top["value"]), sectors
 
 

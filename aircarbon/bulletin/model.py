@@ -200,7 +200,8 @@ class BulletinContext:
     voc: list[VocStation]
     pm: list[PmComponents]
     carbon: list[CarbonStation]
-    #: station, param (hourly code), sectors of the day's highest concentration of the primary pollutant.
+    #: where the day's primary pollutant peaked (station, hourly param, daily value) and its
+    #: concentration by wind sector there
     rose_station: str | None
     rose_param: str | None
     rose_value: float | None

@@ -27,6 +27,7 @@ __all__ = ["LANGS", "render_html", "render_markdown", "strings", "write_pdf"]
 LANGS: Final = ("zh", "en")
 _HERE: Final = Path(__file__).parent
 _MINUS: Final = "\u2212"
+CHARTS: Final = ("calendar", "rose", "diurnal", "ofp", "pm")
 
 
 @cache
@@ -124,10 +125,20 @@ def _namespace(
         text = (_signed_num(value, 1) if "baseline_year" in item else f"{value:g}") + " %"
         qualifier = item.get("qualifier")
         if qualifier == "below":
-            return f"{t['qualifier_below']} {text}" if lang == "en" else f"{text}{t['qualifier_below']}"
+            return (
+                f"{t['qualifier_below']} {text}"
+                if lang == "en"
+                else f"{text}{t['qualifier_below']}"
+            )
         if qualifier == "or more":
             return f"{text} {t['qualifier_or_more']}"
         return text
+
+    def pol(code: str | None) -> str:
+        """A pollutant code as printed; VOC groups by their name in the language."""
+        if not code:
+            return "—"
+        return str(t.get(f"group_{code}") or labels["pollutant"].get(code, code))
 
     city = ctx.city_zh if lang == "zh" else ctx.city_en
     day = ctx.day
@@ -151,14 +162,15 @@ def _namespace(
         "signed_num": _signed_num,
         "signed_pct": _signed_pct,
         "fg": _fg,
-        "pol": lambda code: labels["pollutant"].get(code, code) if code else "—",
+        "pol": pol,
         "unit": lambda code: labels["unit"].get(code or "", ""),
         "station_name": station_name,
         "target_value": target_value,
         "city": city,
         "date_long": t["date_long"].format(year=day.year, month=day.month, day=day.day),
         "methods": methods,
-        "charts": dict(charts),
+        # every chart name present (None when not drawn): the template tests, never guesses
+        "charts": {name: charts.get(name) for name in CHARTS},
     }
 
 
@@ -179,15 +191,10 @@ def render_markdown(ctx: BulletinContext, lang: str, images: Mapping[str, str]) 
 
 
 def write_pdf(html_path: Path, pdf_path: Path) -> None:
-    """PDF of the HTML bulletin with WeasyPrint (fonts by family name, no network)."""
+    """PDF of the HTML bulletin with WeasyPrint: fonts by family name, images are data: URIs,
+    so nothing is fetched."""
     try:
-        import weasyprint
+        import weasyprint  # type: ignore[import-untyped]  # ships no type information
     except ImportError as exc:  # pragma: no cover - weasyprint is in the lock
         raise AirCarbonError("--pdf needs weasyprint installed") from exc
-
-    def no_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        if url.startswith("data:"):
-            return dict(weasyprint.default_url_fetcher(url, *args, **kwargs))
-        raise AirCarbonError(f"bulletin PDF: refusing to fetch {url}")
-
-    weasyprint.HTML(filename=str(html_path), url_fetcher=no_fetch).write_pdf(str(pdf_path))
+    weasyprint.HTML(filename=str(html_path)).write_pdf(str(pdf_path))

@@ -165,6 +165,7 @@ def _register_optional() -> None:
     """Commands whose modules live in their own packages (kept light at import)."""
     from aircarbon.commands.airflow import app as airflow_app
     from aircarbon.commands.aqi import aqi_command
+    from aircarbon.commands.bulletin import bulletin_command
     from aircarbon.commands.process import app as process_app
     from aircarbon.commands.sql import sql_command
     from aircarbon.simulator.command import simulate
@@ -172,6 +173,7 @@ def _register_optional() -> None:
     app.command("simulate")(simulate)
     app.command("sql")(sql_command)
     app.command("aqi")(aqi_command)
+    app.command("bulletin")(bulletin_command)
     app.add_typer(process_app, name="process")
     app.add_typer(airflow_app, name="airflow")
 

@@ -1,0 +1,179 @@
+"""The deployment files (``docker/``) say what the code expects: settings names, ports, volumes.
+
+No Docker engine runs here, so the compose file is checked two ways: parsed with PyYAML against
+the settings model and the repository's Mosquitto config, and, where the client exists, by
+``docker compose config`` (which needs no engine). What those files *configure* is tested
+with the real programs elsewhere: the Mosquitto config in tests/ingest/test_tls_acl.py, the
+PostgreSQL catalog and object storage in tests/scale/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from aircarbon.settings import ENV_PREFIX, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+COMPOSE = DOCKER / "compose.yaml"
+ENV_EXAMPLE = DOCKER / ".env.example"
+DOCKERFILE = DOCKER / "Dockerfile"
+AIRFLOW = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    doc = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(doc, dict)
+    return doc
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "environment must be a mapping (anchors merge into it)"
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _example_values() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}`` (enough for our file)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2) or "", match.group(3) or ""
+        got = env.get(name, "")
+        if op == ":-":
+            return got or arg
+        if op == ":?":
+            assert got, f"{name} must be set: {arg}"
+        return got
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:[-?])?([^}]*)\}", one, value)
+
+
+def test_services_of_a_real_deployment(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert {"mosquitto", "collector", "postgres", "airflow-init", *AIRFLOW} <= set(services)
+    commands = {name: " ".join(services[name]["command"]) for name in AIRFLOW}
+    assert commands == {
+        "airflow-apiserver": "airflow api-server --port 8080",
+        "airflow-scheduler": "airflow scheduler",
+        "airflow-dag-processor": "airflow dag-processor",
+    }
+    assert services["collector"]["command"] == ["aircarbon", "collect"]
+
+
+def test_every_aircarbon_variable_is_a_setting(compose: dict[str, Any]) -> None:
+    """A misspelt AIRCARBON_* name would stop the container at start (unknown setting)."""
+    names: set[str] = set()
+    for service in compose["services"].values():
+        names |= {k for k in _env(service) if k.startswith(ENV_PREFIX)}
+    names |= {k for k in _example_values() if k.startswith(ENV_PREFIX)}
+    fields = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    assert names, "no AIRCARBON_* settings found"
+    assert names <= fields, sorted(names - fields)
+
+
+def test_collector_settings_load_as_the_container_would(compose: dict[str, Any]) -> None:
+    """The collector's environment, interpolated from .env.example, is valid settings."""
+    example = _example_values()
+    env = {k: _interpolate(v, example) for k, v in _env(compose["services"]["collector"]).items()}
+    settings = load_settings(env)  # empty values too, exactly as the container gets them
+    broker = settings.broker()
+    assert broker is not None
+    assert broker.tls  # the broker's plain listener is loopback-only inside its container
+    assert (broker.host, broker.port) == ("mosquitto", 8883)
+    assert settings.tls_ca == Path("/certs/ca.crt")
+    assert settings.health_host == "0.0.0.0"  # published through the container
+    assert settings.data_dir == Path("/data")
+    assert settings.lake_catalog.startswith("postgres:dbname=aircarbon_lake host=postgres ")
+    # the collector's user is the ACL's `user` line
+    acl = (DOCKER / "mosquitto" / "acl").read_text(encoding="utf-8")
+    assert f"user {broker.username}\n" in acl
+
+
+def test_ports_and_volumes(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    example = _example_values()
+    # stations reach the broker over TLS only, on the port of the repository's config
+    conf = (DOCKER / "mosquitto" / "mosquitto.conf").read_text(encoding="utf-8")
+    assert re.search(r"^listener 8883$", conf, re.M)
+    assert re.search(r"^listener 1883 127\.0\.0\.1$", conf, re.M)
+    assert services["mosquitto"]["ports"] == ["8883:8883"]
+    ports = [_interpolate(p, example) for p in services["collector"]["ports"]]
+    inner = _env(services["collector"])["AIRCARBON_HEALTH_PORT"]
+    assert ports == [f"{example['HEALTH_PORT']}:{inner}"]
+    # the config names its files under /mosquitto/config and /mosquitto/certs: all mounted
+    mounts = {v.split(":")[1] for v in services["mosquitto"]["volumes"]}
+    files = r"^(?:password_file|acl_file|cafile|certfile|keyfile) (\S+)"
+    for path in re.findall(files, conf, re.M):
+        assert path in mounts or str(Path(path).parent) in mounts, path
+    for v in services["mosquitto"]["volumes"]:
+        source = v.split(":")[0]
+        if source.startswith("./mosquitto/") and not source.endswith("passwd"):
+            assert (DOCKER / source).is_file(), source  # passwd is made by the operator
+    # collector and scheduler (LocalExecutor runs the tasks) share the data directory
+    data = {
+        name
+        for name, s in services.items()
+        if any(str(v).startswith("aircarbon-data:/data") for v in s.get("volumes", []))
+    }
+    assert {"collector", "airflow-scheduler"} <= data
+    assert set(compose["volumes"]) >= {"aircarbon-data", "mosquitto-data", "postgres-data"}
+
+
+def test_airflow_runs_on_postgres(compose: dict[str, Any]) -> None:
+    example = _example_values()
+    for name in AIRFLOW:
+        env = {k: _interpolate(v, example) for k, v in _env(compose["services"][name]).items()}
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+        assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://airflow-apiserver")
+    init = (DOCKER / "airflow" / "init-databases.sql").read_text(encoding="utf-8")
+    assert "CREATE DATABASE aircarbon_lake;" in init
+
+
+def test_dockerfile_installs_from_the_lock() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    syncs = re.findall(r"uv sync ([^\n]+)", text)
+    assert syncs
+    assert all("--frozen" in s and "--no-dev" in s for s in syncs)
+    assert "COPY pyproject.toml uv.lock" in text
+    assert "EXPOSE 8765" in text  # settings.health_port's default
+    assert f"{Settings.model_fields['health_port'].default}" == "8765"
+
+
+def test_docker_compose_config_validates(tmp_path: Path) -> None:
+    """``docker compose config`` resolves the file (needs only the client, not an engine)."""
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("docker client not installed")
+    probe = subprocess.run(
+        [docker, "compose", "version"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip("the docker client has no compose plugin (docker compose version failed)")
+    env_file = tmp_path / ".env"
+    env_file.write_text(ENV_EXAMPLE.read_text(encoding="utf-8"))
+    done = subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=DOCKER,
+    )
+    assert done.returncode == 0, done.stderr

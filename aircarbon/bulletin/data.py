@@ -444,7 +444,7 @@ def _targets(
     trends: list[Trend] = []
     if ghg_sites:
         start = day - dt.timedelta(days=365)
-        hist = query(con, "carbon_history", d0=start, d1=day, stations=ghg_sites)
+        hist = query(con, "carbon_history", d0=start, d1=day)
         for param in ("co2", "ch4"):
             series = [r for r in hist if r["param"] == param]
             if not series:

@@ -187,7 +187,18 @@ def render_markdown(ctx: BulletinContext, lang: str, images: Mapping[str, str]) 
     text = _env(False).get_template("bulletin.md.j2").render(**ns)
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
-    return text
+    # a list item or table row followed by a blank line and another of its kind is one block
+    lines = text.splitlines()
+    keep = [
+        line
+        for i, line in enumerate(lines)
+        if line or not (0 < i < len(lines) - 1) or not (_same_block(lines[i - 1], lines[i + 1]))
+    ]
+    return "\n".join(keep).strip() + "\n"
+
+
+def _same_block(before: str, after: str) -> bool:
+    return any(before.startswith(p) and after.startswith(p) for p in ("- ", "| "))
 
 
 def write_pdf(html_path: Path, pdf_path: Path) -> None:

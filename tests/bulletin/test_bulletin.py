@@ -63,6 +63,8 @@ def test_four_files_and_images(written: tuple[dict[str, object], Path]) -> None:
     assert images, "the Markdown twin links its charts"
     for image in images:
         assert (folder / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert re.search(r"[。.)）]- ", md) is None  # one list item per line
+    assert re.search(r"[^\n]\n##", md) is None  # a blank line before every heading
     html = (folder / "bulletin.en.html").read_text(encoding="utf-8")
     assert "<script" not in html
     assert re.search(r"""(?:src|href)=["'](?!data:)""", html) is None  # nothing to fetch

@@ -94,6 +94,11 @@ class Settings(BaseModel):
     warehouse_s3_region: str | None = None
     warehouse_s3_key_id: str | None = None
     warehouse_s3_secret: SecretStr | None = None
+    raw_sync_url: str | None = Field(
+        default=None,
+        description="s3:// prefix `aircarbon raw sync` ships raw/ and dead_letter/ files to "
+        "(same layout; the warehouse_s3_* credentials and endpoint apply)",
+    )
     # --- misc ------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

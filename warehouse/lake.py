@@ -44,6 +44,7 @@ __all__ = [
     "connect",
     "connect_readonly",
     "load_lock",
+    "object_store",
     "read_sql",
     "rollback",
     "set_commit_message",
@@ -138,6 +139,24 @@ def _configure_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             con.execute(f"CREATE OR REPLACE SECRET aircarbon_s3 ({', '.join(options)})")
         except duckdb.Error as exc:
             raise warehouse_error("cannot configure S3 credentials", exc) from exc
+
+
+def object_store(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that reads and writes ``s3://`` with the ``warehouse_s3_*`` settings.
+
+    For what ships files to the same object store as the lake (``aircarbon raw sync``): one
+    set of credentials and one endpoint per deployment, configured once.
+    """
+    con = duckdb.connect(
+        ":memory:",
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    try:
+        _configure_s3(con, settings)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

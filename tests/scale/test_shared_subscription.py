@@ -1,4 +1,4 @@
-"""Three collectors on one MQTT v5 shared subscription split one stream: nothing lost, nothing twice.
+"""Three collectors on one MQTT v5 shared subscription split one stream: none lost, none twice.
 
 This is the scale-out path of docs/scaling.md on real parts: a fixture Mosquitto (v5 shared
 subscriptions, ``$share/<group>/aircarbon/v1/+/+``), three real collectors, each with its own
@@ -48,7 +48,7 @@ def _published(n: int) -> pl.DataFrame:
     """The identities of everything the stream publishes, from the stream itself."""
     import json
 
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     for i in range(n):
         doc = json.loads(reading_message(i)[1])
         rows.extend((doc["station"], param, doc["ts"]) for param in doc["readings"])

@@ -166,6 +166,9 @@ def _namespace(
         "unit": lambda code: labels["unit"].get(code or "", ""),
         "station_name": station_name,
         "target_value": target_value,
+        "category_colour": lambda name: next(
+            (c.color for c in ctx.categories if name in (c.name_en, c.name_zh)), None
+        ),
         "city": city,
         "date_long": t["date_long"].format(year=day.year, month=day.month, day=day.day),
         "methods": methods,

@@ -24,8 +24,8 @@ DDL = {
     "warnings": "issued_date DATE, model_version VARCHAR, station VARCHAR, kind VARCHAR, "
     "level VARCHAR, start_date DATE, end_date DATE, max_aqi INTEGER, reason VARCHAR, "
     "reason_zh VARCHAR, source VARCHAR",
-    "forecast_skill": "param VARCHAR, lead_hours INTEGER, rmse DOUBLE, persistence_rmse DOUBLE, "
-    "skill DOUBLE",
+    "forecast_skill": "backtest_id VARCHAR, param VARCHAR, lead_hours INTEGER, rmse DOUBLE, "
+    "persistence_rmse DOUBLE, skill DOUBLE",
 }
 
 
@@ -47,16 +47,17 @@ def forecast_lake(lake_settings: tuple[Settings, Catalog], tmp_path: Path) -> Se
     try:
         for table, columns in DDL.items():
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        issued = dt.datetime(DAY.year, DAY.month, DAY.day, 16, tzinfo=dt.UTC)
         for lead, (value, cat, cat_zh) in enumerate(
             [(118.0, "Lightly polluted", "轻度污染"), (96.0, "Good", "良"), (64.0, "Good", "良")],
             start=1,
         ):
             con.execute(
-                "INSERT INTO forecasts (issued_date, station, param, date, lead_hours, value, "
-                "lower, upper, category, category_zh) "
-                "VALUES (?, 'city', 'aqi', ?, ?, ?, ?, ?, ?, ?)",
-                [DAY, DAY + dt.timedelta(days=lead), 24 * lead, value, value - 20, value + 25,
-                 cat, cat_zh],
+                "INSERT INTO forecasts (issued_date, issued_at, method, station, param, ts, date, "
+                "lead_hours, value, lower, upper, category, category_zh) "
+                "VALUES (?, ?, 'test', 'city', 'aqi', ?, ?, ?, ?, ?, ?, ?, ?)",
+                [DAY, issued, issued + dt.timedelta(days=lead), DAY + dt.timedelta(days=lead),
+                 24 * lead, value, value - 20, value + 25, cat, cat_zh],
             )  # fmt: skip
         con.execute(
             "INSERT INTO warnings (issued_date, station, kind, level, start_date, end_date, "
@@ -65,8 +66,8 @@ def forecast_lake(lake_settings: tuple[Settings, Catalog], tmp_path: Path) -> Se
             [DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=1)],
         )
         con.execute(
-            "INSERT INTO forecast_skill (param, lead_hours, rmse, persistence_rmse) VALUES "
-            "('pm25', 24, 12.5, 18.0), ('pm25', 48, 21.0, 19.5)"
+            "INSERT INTO forecast_skill (backtest_id, param, lead_hours, rmse, persistence_rmse) "
+            "VALUES ('t', 'pm25', 24, 12.5, 18.0), ('t', 'pm25', 48, 21.0, 19.5)"
         )
     finally:
         con.close()

@@ -105,7 +105,14 @@ def load_targets(catalog_dir: Path | None) -> dict[str, Any]:
 
 @cache
 def _readings() -> dict[str, list[tuple[float, float, str, str]]]:
+    """``readings.toml``: indicator → ranges [lo, hi) with sentence key and source (checked)."""
+    from aircarbon.catalog import load_catalog
+
     doc = tomllib.loads(_READINGS.read_text(encoding="utf-8"))
+    known = {*load_catalog().sources, *doc.get("sources", {})}
+    for r in doc["reading"]:
+        if r["source"] not in known:
+            raise CatalogError(f"readings.toml: unknown source {r['source']!r}")
     return {
         r["indicator"]: [
             (float(lo), float(hi), str(key), r["source"]) for lo, hi, key in r["ranges"]
@@ -300,7 +307,9 @@ def _pm_section(
                 nor=vals.get("nor"),
                 soc_ug_m3=vals.get("soc"),
                 soc_share=vals.get("soc_share"),
-                readings=_readings_of(vals, ("no3_so4_ratio", "oc_ec_ratio", "pm25_pm10_ratio")),
+                readings=_readings_of(
+                    vals, ("sor", "nor", "no3_so4_ratio", "oc_ec_ratio", "pm25_pm10_ratio")
+                ),
             )
         )
     return out
@@ -376,6 +385,7 @@ def _rose(
     day_rows: list[dict[str, Any]],
     stations: list[str],
     bounds: tuple[dt.datetime, dt.datetime],
+    cpf_pct: float,
 ) -> tuple[str | None, str | None, float | None, list[SectorStat]]:
     """Sectors of the day's peak of the city's primary pollutant (PM2.5 when none)."""
     param = _hourly_code(city.primary[0]) if city and city.primary else "pm25"
@@ -387,7 +397,9 @@ def _rose(
         return None, param, None, []
     top = max(best, key=lambda r: float(r["value"]))
     t0, t1 = (b.replace(tzinfo=None) for b in bounds)
-    rows = query(con, "wind_sectors", station=top["station"], param=param, t0=t0, t1=t1)
+    rows = query(
+        con, "wind_sectors", station=top["station"], param=param, t0=t0, t1=t1, pct=cpf_pct
+    )
     sectors = [SectorStat(r["sector"], int(r["hours"]), float(r["mean"]), r["cpf"]) for r in rows]
     return top["station"], param, float(top["value"]), sectors
 
@@ -529,7 +541,9 @@ def build_context(
     bounds = _bounds(day, tz)
     ghg_sites = [s for s, v in ind.items() if s != "city" and "co2_mean" in v]
     ghg_sites = [s for s in ghg_sites if not meta.get(s, {}).get("background", False)]
-    rose_station, rose_param, rose_value, rose = _rose(con, city, day_rows, assessment, bounds)
+    rose_station, rose_param, rose_value, rose = _rose(
+        con, city, day_rows, assessment, bounds, catalog.indicators.cpf_percentile / 100
+    )
     t0, t1 = (b.replace(tzinfo=None) for b in bounds)
     lim = catalog.indicators.coexceedance_for(day)
     city_ind = ind.get("city", {})
@@ -562,6 +576,12 @@ def build_context(
         rose_value=rose_value,
         rose=rose,
         events=_events_section(con, day, tz, meta),
+        min_hours=catalog.validity.daily_min_hours,
+        low_completeness=sum(
+            1
+            for s in stations
+            if s.completeness is not None and s.completeness < catalog.validity.daily_min_hours / 24
+        ),
         validation=query(con, "validation_day", day_text=day.isoformat(), t0=t0, t1=t1),
         dead_letters=[
             (r["reason"], int(r["messages"]))
@@ -572,7 +592,24 @@ def build_context(
         diurnal=_diurnal(con, bounds, assessment, ghg_sites, tz),
         names=names,
         station_names={k: (str(v["name_zh"]), str(v["name_en"])) for k, v in meta.items()},
+        method_values=_method_values(catalog),
     )
+
+
+def _method_values(catalog: Catalog) -> dict[str, str]:
+    """The coefficients the methods section and the validity notes quote, from the catalog."""
+    rules = catalog.indicators
+    gwp = {p.code: p.gwp100 for p in catalog.parameters.values() if p.gwp100 is not None}
+    return {
+        "min_hours": str(catalog.validity.daily_min_hours),
+        "soc_days": str(rules.soc_window_days),
+        "soc_pct": f"{100 * rules.soc_ratio_quantile:g}",
+        "cpf_pct": f"{rules.cpf_percentile:g}",
+        "reg_hours": str(rules.regression_min_hours),
+        "reg_r2": f"{rules.regression_min_r2:g}",
+        "gwp_ch4": f"{gwp.get('ch4', float('nan')):g}",
+        "gwp_n2o": f"{gwp.get('n2o', float('nan')):g}",
+    }
 
 
 def _utc_day(day: dt.date, offset: int = 0) -> dt.datetime:

@@ -207,6 +207,9 @@ class BulletinContext:
     rose_value: float | None
     rose: list[SectorStat]
     events: list[Event]
+    #: GB 3095 Table 4 daily minimum (valid hours of 24), and stations below it on average
+    min_hours: int
+    low_completeness: int
     validation: list[dict[str, Any]]
     dead_letters: list[tuple[str, int]]
     targets: Targets | None
@@ -215,6 +218,8 @@ class BulletinContext:
     diurnal: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     names: dict[str, tuple[str, str]] = field(default_factory=dict)
     station_names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: coefficients the methods section names (from the catalog), already formatted
+    method_values: dict[str, str] = field(default_factory=dict)
 
     def headline(self) -> dict[str, Any]:
         """The headline numbers, JSON-able (the summary and the tests compare them)."""

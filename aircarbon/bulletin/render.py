@@ -145,7 +145,13 @@ def _namespace(
     lim = ctx.coexceed_limits
     stations = t["list_sep"].join(station_name(s) for s in ctx.assessment_stations) or "—"
     methods = [
-        m.format(standard=ctx.standard, stations=stations, pm=_num(lim[0], 0), o3=_num(lim[1], 0))
+        m.format(
+            standard=ctx.standard,
+            stations=stations,
+            pm=_num(lim[0], 0),
+            o3=_num(lim[1], 0),
+            **ctx.method_values,
+        )
         for m in t["methods"]
     ]
     env = _env(html)
@@ -172,6 +178,7 @@ def _namespace(
         "city": city,
         "date_long": t["date_long"].format(year=day.year, month=day.month, day=day.day),
         "methods": methods,
+        "mv": ctx.method_values,
         # every chart name present (None when not drawn): the template tests, never guesses
         "charts": {name: charts.get(name) for name in CHARTS},
     }

@@ -70,6 +70,11 @@ LOADABLE_TABLES = frozenset(
         "emission_events",
         "validation_runs",
         "dead_letter",
+        # 0008_forecast (aircarbon/pipeline/forecast.py)
+        "forecasts",
+        "warnings",
+        "forecast_models",
+        "forecast_skill",
     }
 )
 _HOUR = dt.timedelta(hours=1)

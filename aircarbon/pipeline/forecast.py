@@ -1,0 +1,293 @@
+"""The forecast step: a 72-hour forecast issued at the end of a local day, with warnings.
+
+``forecast_day(settings, catalog, day)`` is what the daily DAG's ``forecast`` task, ``aircarbon
+forecast --date D`` and ``aircarbon demo`` run (idempotent on ``day``):
+
+1. read the lake's hourly history up to the origin (local midnight ending ``day``);
+2. with enough history, use the newest stored model trained through ``day`` at the latest,
+   retraining first when it is older than the retrain schedule (``forecast.toml``) or
+   missing; with too little history, the honest persistence fallback (method column);
+3. forecast hourly PM2.5/O3/NO2 and the daily AQI per station and city-wide, with intervals;
+4. derive the warnings, and replace the issue's ``forecasts`` and ``warnings`` partitions
+   (plus a new model's ``forecast_models`` row) in ONE lake transaction;
+5. publish the warnings on MQTT when a broker is configured.
+
+Never ``now()``: the origin, the training window and the model version derive from ``day``
+and the data, so re-running a day gives the same issue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from aircarbon.catalog import Catalog
+from aircarbon.errors import BrokerError
+from aircarbon.pipeline.common import lake
+from aircarbon.settings import Settings
+from transforms.forecast_design import MET_COLUMNS, origins_utc
+from transforms.forecast_rules import ForecastRules, load_forecast_rules
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from transforms.forecast_model import ForecastModel
+
+__all__ = ["ForecastResult", "forecast_day", "latest_model", "train_and_store"]
+
+_log = logging.getLogger(__name__)
+UTC = pl.Datetime("us", "UTC")
+
+
+@dataclass
+class ForecastResult:
+    """What one forecast issue did."""
+
+    date: dt.date
+    issued_at: dt.datetime
+    method: str
+    model_version: str | None
+    history_days: int
+    rows: int
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    retrained: bool = False
+    met_source: str = "none"
+    published: bool = False
+    note: str = ""
+    snapshot: int | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "date": self.date.isoformat(),
+            "issued_at": self.issued_at.isoformat(),
+            "method": self.method,
+            "model_version": self.model_version,
+            "history_days": self.history_days,
+            "rows": self.rows,
+            "retrained": self.retrained,
+            "met_source": self.met_source,
+            "published": self.published,
+            "note": self.note,
+            "snapshot": self.snapshot,
+            "warnings": [
+                {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in w.items()}
+                for w in self.warnings
+            ],
+        }
+
+
+def _read_history(
+    con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime, params: tuple[str, ...]
+) -> pl.DataFrame:
+    from aircarbon.pipeline.hourly import recent_hourly
+
+    return recent_hourly(con, start, end, (*params, *MET_COLUMNS))
+
+
+def latest_model(
+    con: duckdb.DuckDBPyConnection, settings: Settings, day: dt.date
+) -> tuple[str, dt.date, ForecastModel] | None:
+    """The newest stored model trained through ``day`` at the latest (no look-ahead)."""
+    from aircarbon.pipeline.forecast_io import load_model
+
+    rows = con.execute(
+        "SELECT model_version, trained_through FROM forecast_models "
+        "WHERE trained_through <= ? ORDER BY trained_through DESC, model_version DESC",
+        [day],
+    ).fetchall()
+    for version, through in rows:
+        model = load_model(settings.data_dir, str(version))
+        if model is not None:
+            return str(version), through, model
+    return None
+
+
+def _version(day: dt.date, rules: ForecastRules, hist: pl.DataFrame) -> str:
+    """gbm-<day>-<hash of the settings and the training window's content size>."""
+    key = json.dumps(
+        {
+            "day": day.isoformat(),
+            "settings": {k: getattr(rules.model, k) for k in rules.model.__slots__},
+            "rows": hist.height,
+            "first": str(hist["ts"].min()) if hist.height else None,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return f"gbm-{day.isoformat()}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def train_and_store(
+    settings: Settings,
+    catalog: Catalog,
+    rules: ForecastRules,
+    day: dt.date,
+    hist: pl.DataFrame,
+) -> tuple[str, ForecastModel, pl.DataFrame]:
+    """Train on the history ending at the origin of ``day``; save the artefacts.
+
+    Returns the version, the model and its ``forecast_models`` row (loaded by the caller
+    in the issue's transaction).
+    """
+    import sklearn
+
+    from aircarbon.pipeline.forecast_io import (
+        model_dir,
+        observed_city_met,
+        read_met_forecasts,
+        save_model,
+    )
+    from transforms.forecast_train import train_model
+
+    ms = rules.model
+    tz = settings.timezone
+    first = (hist["ts"].min() - dt.timedelta(microseconds=1)).astimezone(settings.tz).date()
+    # issues whose lags exist (a day of history) and whose targets are (partly) observed
+    days = [first + dt.timedelta(days=k) for k in range(1, (day - first).days)]
+    origins = origins_utc(days, tz)
+    met, _ = read_met_forecasts(
+        settings.data_dir,
+        days,
+        origins,
+        observed_city_met(hist),
+        horizon_hours=ms.horizon_hours,
+        allow_observed=True,
+    )
+    model, card = train_model(hist, days, met, catalog, ms, timezone=tz)
+    version = _version(day, rules, hist)
+    card.update(
+        {
+            "model_version": version,
+            "trained_through": day.isoformat(),
+            "library": f"scikit-learn {sklearn.__version__}",
+        }
+    )
+    folder = save_model(settings.data_dir, version, model, card)
+    origin = origins_utc([day], tz)[0]
+    row = pl.DataFrame(
+        {
+            "model_version": [version],
+            "trained_at": [origin],
+            "trained_through": [day],
+            "train_start": [hist["ts"].min()],
+            "train_end": [hist["ts"].max()],
+            "params": [list(model.regressors)],
+            "series": [card["series"]],
+            "rows": [model.rows],
+            "method": [
+                "HistGradientBoostingRegressor(poisson) per pollutant, lead as feature; "
+                "intervals from hold-out residual ratios"
+            ],
+            "library": [card["library"]],
+            "path": [str(model_dir(settings.data_dir, version) if folder else "")],
+            "fit_seconds": [model.fit_seconds],
+            "metrics": [json.dumps(card["metrics"], default=str)],
+        },
+        schema_overrides={"trained_at": UTC, "train_start": UTC, "train_end": UTC},
+    )
+    return version, model, row
+
+
+def forecast_day(
+    settings: Settings,
+    catalog: Catalog,
+    day: dt.date,
+    *,
+    retrain: bool = False,
+    publish: bool = True,
+) -> ForecastResult:
+    """Issue the forecast at the end of local ``day`` for 72 hours (idempotent on ``day``)."""
+    from aircarbon.pipeline.forecast_io import observed_city_met, read_met_forecasts
+    from transforms.forecast_issue import FALLBACK, issue_forecast
+    from transforms.forecast_train import history_days
+    from warehouse.load import replace_partitions
+
+    rules = load_forecast_rules(settings.catalog_dir)
+    ms = rules.model
+    tz = settings.timezone
+    origin = origins_utc([day], tz)[0]
+    note = ""
+    retrained = False
+    model: ForecastModel | None = None
+    version: str | None = None
+    new_model_row: pl.DataFrame | None = None
+    with lake(settings, catalog) as con:
+        start = origin - dt.timedelta(days=ms.training_days)
+        hist = _read_history(con, start, origin, ms.params)
+        n_days = history_days(hist, ms.params, tz)
+        if n_days < ms.min_history_days:
+            note = (
+                f"{n_days} day(s) of history, fewer than the {ms.min_history_days} needed to "
+                "train: persistence fallback (same hour of the last observed day), "
+                "uncalibrated interval"
+            )
+        else:
+            found = None if retrain else latest_model(con, settings, day)
+            if found is not None and (day - found[1]).days < ms.retrain_days:
+                version, _, model = found
+            else:
+                version, model, new_model_row = train_and_store(settings, catalog, rules, day, hist)
+                retrained = True
+        method = "gbm" if model is not None else FALLBACK
+        met, used = read_met_forecasts(
+            settings.data_dir,
+            [day],
+            [origin],
+            observed_city_met(hist),
+            horizon_hours=ms.horizon_hours,
+            allow_observed=False,
+        )
+        met_source = used.get(day, "none")
+        if model is not None and met_source != "file":
+            method = "gbm+met_persistence"
+            note = f"no met forecast at {day}: the last observed day's weather stood in"
+        issue = issue_forecast(
+            hist, day, origin, met, catalog, rules,
+            model=model, model_version=version, method=method, timezone=tz,
+        )  # fmt: skip
+        warnings = issue.warnings.with_columns(
+            pl.lit(day).alias("issued_date"),
+            pl.lit(origin).cast(UTC).alias("issued_at"),
+            pl.lit(version, pl.String).alias("model_version"),
+            pl.lit(method).alias("method"),
+        )
+        loads: list[tuple[str, pl.DataFrame, dict[str, Any]]] = [
+            ("forecasts", issue.forecasts, {"issued_date": day}),
+            ("warnings", warnings, {"issued_date": day}),
+        ]
+        if new_model_row is not None and version is not None:
+            loads.append(("forecast_models", new_model_row, {"model_version": version}))
+        done = replace_partitions(con, loads, f"forecast {day.isoformat()}")
+    result = ForecastResult(
+        date=day,
+        issued_at=origin,
+        method=method,
+        model_version=version,
+        history_days=n_days,
+        rows=issue.forecasts.height,
+        warnings=issue.warnings.select(
+            "station", "kind", "level", "start_date", "end_date", "days", "max_aqi", "reason"
+        ).to_dicts(),
+        retrained=retrained,
+        met_source=met_source,
+        note=note,
+        snapshot=done[-1].snapshot if done else None,
+    )
+    if publish:
+        from aircarbon.pipeline.forecast_publish import publish_warnings, warnings_payload
+
+        payload = warnings_payload(
+            issue.warnings, day=day, issued_at=origin, model_version=version, method=method
+        )
+        try:
+            result.published = publish_warnings(settings, payload)
+        except BrokerError as exc:  # the issue is stored; the retained message can follow
+            _log.error("warnings of %s not published: %s", day, exc)
+            result.note = f"{result.note}; not published: {exc}".lstrip("; ")
+    return result

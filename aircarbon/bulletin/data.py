@@ -490,7 +490,8 @@ def _outlook(con: duckdb.DuckDBPyConnection, day: dt.date) -> Outlook | None:
     cols: dict[str, set[str]] = {}
     for r in query(con, "relation_columns", tables=list(_FORECAST_TABLES)):
         cols.setdefault(r["table_name"], set()).add(r["column_name"])
-    need = {"issued_date", "station", "param", "date", "lead_hours", "value", "lower", "upper"}
+    need = {"issued_date", "issued_at", "station", "param", "date", "lead_hours", "value"}
+    need |= {"lower", "upper", "category", "category_zh", "method", "model_version"}
     if not need <= cols.get("forecasts", set()):
         return None
     days = query(con, "forecast_city", day=day)

@@ -41,7 +41,7 @@ def _run_pair(
     loader, reader = start("load"), start("query")
     results = []
     for proc in (loader, reader):
-        out, err = proc.communicate(timeout=seconds + 60)
+        out, err = proc.communicate(timeout=seconds + 180)
         assert proc.returncode == 0, err[-2000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
     return results[0], results[1]

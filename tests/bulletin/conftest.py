@@ -8,6 +8,7 @@ have their own tests), so the data-quality section shows "no validation runs".
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,16 @@ def lake_settings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, C
     for day in (first, DAY):
         process_day(settings, catalog, day, validate=False, build_docs=False)
     return settings, catalog
+
+
+@pytest.fixture(scope="session")
+def written(
+    lake_settings: tuple[Settings, Catalog], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, object], Path]:
+    """Both languages of DAY, written once for the tests that read them."""
+    from aircarbon.bulletin import write_bulletins
+
+    settings, catalog = lake_settings
+    out = tmp_path_factory.mktemp("bulletins")
+    result = write_bulletins(settings, catalog, DAY, output_dir=out)
+    return result.summary(), out / DAY.isoformat()

@@ -21,16 +21,6 @@ pytestmark = pytest.mark.integration
 I18N = Path(__file__).parents[2] / "aircarbon" / "bulletin" / "i18n.toml"
 
 
-@pytest.fixture(scope="module")
-def written(
-    lake_settings: tuple[Settings, Catalog], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[dict[str, object], Path]:
-    settings, catalog = lake_settings
-    out = tmp_path_factory.mktemp("bulletins")
-    result = write_bulletins(settings, catalog, DAY, output_dir=out)
-    return result.summary(), out / DAY.isoformat()
-
-
 def _warehouse_city(settings: Settings, catalog: Catalog, day: dt.date) -> dict[str, float]:
     """City means straight from the lake's daily table, national/assessment stations only."""
     from warehouse.lake import connect

@@ -8,11 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.bulletin import write_bulletins
 from aircarbon.bulletin.charts import CJK_FAMILIES
-from aircarbon.catalog import Catalog
-from aircarbon.settings import Settings
-from tests.bulletin.conftest import DAY
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -31,11 +27,10 @@ ARGS = [
 CJK_SELECTORS = ("h1", "h2", "#headline p", "th", "figcaption", "#methods li")
 
 
-def test_rendered_in_chromium(lake_settings: tuple[Settings, Catalog], tmp_path: Path) -> None:
+def test_rendered_in_chromium(written: tuple[dict[str, object], Path], tmp_path: Path) -> None:
     from playwright.sync_api import Request, sync_playwright
 
-    settings, catalog = lake_settings
-    folder = write_bulletins(settings, catalog, DAY, output_dir=tmp_path).directory
+    folder = written[1]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

@@ -155,6 +155,11 @@ def test_dockerfile_installs_from_the_lock() -> None:
     assert "COPY pyproject.toml uv.lock" in text
     assert "EXPOSE 8765" in text  # settings.health_port's default
     assert f"{Settings.model_fields['health_port'].default}" == "8765"
+    # the image's uv is the one that wrote the lock (bootstrap pins it): an older uv may not
+    # read a newer lock revision
+    pinned = re.search(r'UV_VERSION="([0-9.]+)"', (ROOT / "scripts" / "bootstrap.sh").read_text())
+    assert pinned is not None
+    assert f"ghcr.io/astral-sh/uv:{pinned.group(1)} " in text
 
 
 def test_docker_compose_config_validates(tmp_path: Path) -> None:

@@ -166,6 +166,7 @@ def _register_optional() -> None:
     from aircarbon.commands.airflow import app as airflow_app
     from aircarbon.commands.aqi import aqi_command
     from aircarbon.commands.bulletin import bulletin_command
+    from aircarbon.commands.forecast import app as forecast_app
     from aircarbon.commands.process import app as process_app
     from aircarbon.commands.raw import app as raw_app
     from aircarbon.commands.sql import sql_command
@@ -176,6 +177,7 @@ def _register_optional() -> None:
     app.command("aqi")(aqi_command)
     app.command("bulletin")(bulletin_command)
     app.add_typer(process_app, name="process")
+    app.add_typer(forecast_app, name="forecast")
     app.add_typer(airflow_app, name="airflow")
     app.add_typer(raw_app, name="raw")
 

@@ -82,7 +82,8 @@ def wide_hourly(hourly: pl.DataFrame, params: Sequence[str], *, city: bool = Tru
         )
         long = pl.concat([long, mean.select(long.columns)])
     if long.is_empty():
-        schema = {"station": pl.String, "ts": UTC, **dict.fromkeys(params, pl.Float64)}
+        schema: dict[str, pl.DataType] = {"station": pl.String(), "ts": UTC}
+        schema.update({p: pl.Float64() for p in params})
         return pl.DataFrame(schema=schema)
     wide = long.pivot(
         on="param", index=["station", "ts"], values="value", aggregate_function="mean"

@@ -18,7 +18,6 @@ sklearn is imported inside the functions (it costs ~1 s to import).
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +49,7 @@ class ForecastModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     rows: int = 0
     fit_seconds: float = 0.0
+    threads: int = 1
 
     def interval(self, param: str, day: int) -> tuple[float, float]:
         table = self.ratios.get(param, {})
@@ -106,19 +106,24 @@ def _split(frame: pl.DataFrame, share: float) -> tuple[pl.DataFrame, pl.DataFram
 def _fit(
     frame: pl.DataFrame, features: list[str], params: tuple[str, ...], settings: ModelSettings
 ) -> dict[str, Any]:
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
     out: dict[str, Any] = {}
-    for p in params:
-        x, y = _xy(frame, features, p)
-        if len(y) < 50:
-            continue
-        reg = _regressor(settings)
-        reg.fit(x, y)
-        out[p] = reg
+    with threadpool_limits(limits=settings.threads or None):
+        for p in params:
+            x, y = _xy(frame, features, p)
+            if len(y) < 50:
+                continue
+            reg = _regressor(settings)
+            reg.fit(x, y)
+            out[p] = reg
     return out
 
 
 def predict(model: ForecastModel, design: pl.DataFrame) -> pl.DataFrame:
     """``design`` with ``pred_<p>``, ``lower_<p>``, ``upper_<p>`` per pollutant with a model."""
+    from threadpoolctl import threadpool_limits
+
     x = design.select(pl.col(model.features).cast(pl.Float64)).to_numpy()
     days = design.select(lead_day(pl.col("lead"))).to_series().to_numpy()
     cols: list[pl.Series] = []
@@ -126,7 +131,8 @@ def predict(model: ForecastModel, design: pl.DataFrame) -> pl.DataFrame:
         reg = model.regressors.get(p)
         if reg is None:
             continue
-        point = np.maximum(reg.predict(x) if len(x) else np.zeros(0), 0.0)
+        with threadpool_limits(limits=model.threads or None):
+            point = np.maximum(reg.predict(x) if len(x) else np.zeros(0), 0.0)
         low = np.empty_like(point)
         high = np.empty_like(point)
         for day in np.unique(days):
@@ -187,7 +193,9 @@ def fit_forecast_model(
     params = settings.params
     train, hold = _split(design, settings.calibration_share)
     regs = _fit(train, features, params, settings)
-    model = ForecastModel(params, features, regs, {}, settings.interval_pct)
+    model = ForecastModel(
+        params, features, regs, {}, settings.interval_pct, threads=settings.threads
+    )
     hold_pred = predict(model, hold) if hold.height else hold
     for p in regs:
         scored = hold_pred.filter(pl.col(f"y_{p}").is_not_null()).with_columns(
@@ -225,7 +233,3 @@ def calibrate_aqi(
             group["aqi"].cast(pl.Float64).to_numpy(),
             quantiles,
         )
-
-
-def utc_now() -> dt.datetime:  # pragma: no cover - trivial, kept for the model card
-    return dt.datetime.now(dt.UTC)

@@ -43,6 +43,7 @@ class ModelSettings:
     min_samples_leaf: int
     l2_regularization: float
     seed: int
+    threads: int
     fallback_ratio: tuple[float, float]
 
     @property
@@ -109,6 +110,7 @@ def _model(doc: dict[str, Any]) -> ModelSettings:
         min_samples_leaf=int(doc["min_samples_leaf"]),
         l2_regularization=float(doc["l2_regularization"]),
         seed=int(doc["seed"]),
+        threads=int(doc.get("threads", 1)),
         fallback_ratio=(float(low), float(high)),
     )
 

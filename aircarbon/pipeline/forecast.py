@@ -138,6 +138,7 @@ def train_and_store(
     import sklearn
 
     from aircarbon.pipeline.forecast_io import (
+        first_local_day,
         model_dir,
         observed_city_met,
         read_met_forecasts,
@@ -147,7 +148,7 @@ def train_and_store(
 
     ms = rules.model
     tz = settings.timezone
-    first = (hist["ts"].min() - dt.timedelta(microseconds=1)).astimezone(settings.tz).date()
+    first = first_local_day(hist, settings.tz)
     # issues whose lags exist (a day of history) and whose targets are (partly) observed
     days = [first + dt.timedelta(days=k) for k in range(1, (day - first).days)]
     origins = origins_utc(days, tz)

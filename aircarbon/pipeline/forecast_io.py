@@ -27,6 +27,8 @@ from transforms.forecast_design import MET_COLUMNS
 from transforms.forecast_model import ForecastModel
 
 __all__ = [
+    "first_local_day",
+    "last_local_day",
     "load_model",
     "model_dir",
     "observed_city_met",
@@ -34,8 +36,8 @@ __all__ = [
     "save_model",
 ]
 
-UTC = pl.Datetime("us", "UTC")
-_MET_SCHEMA = {"ts": UTC, **dict.fromkeys(MET_COLUMNS, pl.Float64)}
+UTC: pl.DataType = pl.Datetime("us", "UTC")
+_MET_SCHEMA: dict[str, pl.DataType] = {"ts": UTC, **{c: pl.Float64() for c in MET_COLUMNS}}
 
 
 def _read_one(data_dir: Path, day: dt.date) -> pl.DataFrame | None:
@@ -123,6 +125,22 @@ def read_met_forecasts(
     if not frames:
         return pl.DataFrame(schema={"origin": UTC, **_MET_SCHEMA}), used
     return pl.concat(frames), used
+
+
+def _ts(value: object) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a timestamp, got {value!r}")
+    return value
+
+
+def first_local_day(hist: pl.DataFrame, tz: dt.tzinfo) -> dt.date:
+    """The local day of the earliest hour in ``hist`` (hour ends: midnight is the day before)."""
+    return (_ts(hist["ts"].min()) - dt.timedelta(microseconds=1)).astimezone(tz).date()
+
+
+def last_local_day(hist: pl.DataFrame, tz: dt.tzinfo) -> dt.date:
+    """The local day of the latest hour in ``hist``."""
+    return (_ts(hist["ts"].max()) - dt.timedelta(microseconds=1)).astimezone(tz).date()
 
 
 def model_dir(data_dir: Path, version: str) -> Path:

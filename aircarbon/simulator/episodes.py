@@ -70,10 +70,10 @@ def apply_episodes(city: Weather, tl: Timeline, episodes: Sequence[Episode]) -> 
         # onset over the 12 h before the start, clearance over the last 6 h
         g = _smooth((hours_in + 12.0) / 12.0) * _smooth(hours_left / 6.0) * inside
         progress = np.clip(hours_in / max(ep.days * 24.0, 1.0), 0.0, 1.0)
-        ws = ws * (1.0 - 0.6 * g)
-        blh = blh * (1.0 - 0.55 * g)
+        ws = ws * (1.0 - 0.5 * g)
+        blh = blh * (1.0 - 0.45 * g)
         rh = rh + (90.0 - rh) * 0.7 * g
-        airmass = airmass * (1.0 + ep.intensity * g * (1.6 + 1.6 * progress))
+        airmass = airmass * (1.0 + ep.intensity * g * (1.1 + 0.9 * progress))
         # the cold front: strong dry wind for the 18 h after the end flushes the air mass
         front = _smooth(-hours_left / 3.0) * _smooth((18.0 + hours_left) / 6.0) * (t > t1)
         ws = ws * (1.0 + 1.5 * front)
@@ -86,7 +86,7 @@ def winter_episodes(first: dt.date, last: dt.date, *, seed: int = 0) -> list[Epi
     """A plausible season of episodes between ``first`` and ``last``: 2-4 days each.
 
     Roughly one every three weeks from mid-November to mid-February (the heating season's
-    worst months in Shenyang), intensity 0.8-1.6, never overlapping.
+    worst months in Shenyang), intensity 0.7-1.3, never overlapping.
     """
     rng = np.random.default_rng(seed)
     out: list[Episode] = []
@@ -95,7 +95,7 @@ def winter_episodes(first: dt.date, last: dt.date, *, seed: int = 0) -> list[Epi
         winter = day.month in (11, 12, 1, 2) and not (day.month == 11 and day.day < 10)
         if winter and rng.random() < 1.0 / 18.0:
             days = float(rng.integers(2, 5))
-            out.append(Episode(day, days, float(rng.uniform(0.8, 1.6))))
+            out.append(Episode(day, days, float(rng.uniform(0.7, 1.3))))
             day += dt.timedelta(days=int(days) + 6)
             continue
         day += dt.timedelta(days=1)

@@ -26,7 +26,13 @@ from aircarbon.catalog import Catalog
 from aircarbon.simulator.config import SimulationConfig
 from aircarbon.simulator.episodes import Episode, EpisodeEngine
 
-__all__ = ["HOURLY_PARAMS", "HourlyHistory", "met_forecasts", "simulate_hourly"]
+__all__ = [
+    "HOURLY_PARAMS",
+    "HourlyHistory",
+    "met_forecast_frame",
+    "met_forecasts",
+    "simulate_hourly",
+]
 
 #: What the history keeps: the forecast pollutants, PM10 and the station meteorology.
 HOURLY_PARAMS = ("pm25", "pm10", "o3", "no2", "so2", "co", "ws", "wd", "temp", "rh", "blh")
@@ -183,3 +189,20 @@ def met_forecasts(
         )
         out[day] = frame
     return out
+
+
+def met_forecast_frame(
+    weather: pl.DataFrame,
+    days: Sequence[dt.date],
+    *,
+    seed: int = 0,
+    horizon_hours: int = 72,
+    timezone: str = "Asia/Shanghai",
+) -> pl.DataFrame:
+    """All issues of :func:`met_forecasts` in one frame keyed by ``origin`` (in memory)."""
+    frames = met_forecasts(weather, days, seed=seed, horizon_hours=horizon_hours, timezone=timezone)
+    parts = [
+        frame.with_columns(pl.lit(_origin(day, timezone)).cast(UTC).alias("origin"))
+        for day, frame in frames.items()
+    ]
+    return pl.concat(parts).select("origin", "ts", "ws", "wd", "temp", "rh", "blh")

@@ -1,0 +1,101 @@
+"""forecast_day on real lakes: the honest fallback, idempotent issues, the CLI, the macro."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from aircarbon.pipeline.forecast import forecast_day
+from tests.forecast.conftest import simulated_lake
+
+pytestmark = pytest.mark.integration
+
+START = dt.date(2026, 1, 5)
+
+
+def _rows(settings: object, sql: str, *args: object) -> list[tuple[object, ...]]:
+    from warehouse.lake import connect
+
+    con = connect(settings, read_only=True)  # type: ignore[arg-type]
+    try:
+        return con.execute(sql, list(args)).fetchall()
+    finally:
+        con.close()
+
+
+def test_short_history_falls_back_honestly_and_reruns_replace_the_issue(tmp_path: Path) -> None:
+    settings, catalog = simulated_lake(tmp_path, START, 2)
+    day = START + dt.timedelta(days=1)
+    first = forecast_day(settings, catalog, day)
+    summary = first.summary()
+    assert {"date", "method", "model_version", "warnings"} <= summary.keys()
+    assert summary["date"] == day.isoformat()
+    assert summary["method"] == "persistence_fallback"
+    assert summary["model_version"] is None
+    assert "fewer than" in summary["note"]
+    assert isinstance(summary["warnings"], list)
+    count = "SELECT count(*), count(DISTINCT method) FROM forecasts WHERE issued_date = ?"
+    before = _rows(settings, count, day)
+    # 3 series (2 stations + city) x 3 pollutants x 72 h, plus 3 daily AQI rows per series
+    assert before == [(3 * 3 * 72 + 3 * 3, 1)]
+    aqi = _rows(
+        settings,
+        "SELECT lead_hours, date, lower <= value AND value <= upper, category_zh FROM forecasts "
+        "WHERE issued_date = ? AND station = 'city' AND param = 'aqi' ORDER BY lead_hours",
+        day,
+    )
+    assert [(r[0], r[1], r[2]) for r in aqi] == [
+        (24 * k, day + dt.timedelta(days=k), True) for k in (1, 2, 3)
+    ]
+    assert all(r[3] for r in aqi)
+    forecast_day(settings, catalog, day)  # re-run: the same issue, replaced, not appended
+    assert _rows(settings, count, day) == before
+
+
+def test_cli_issues_and_prints_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from aircarbon.cli import main
+
+    settings, _ = simulated_lake(tmp_path, START, 2)
+    monkeypatch.setenv("AIRCARBON_DATA_DIR", str(settings.data_dir))
+    monkeypatch.delenv("AIRCARBON_BROKER_URL", raising=False)
+    with pytest.raises(SystemExit) as done:
+        main(["forecast", "--date", "2026-01-06", "--json"])
+    assert done.value.code == 0
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert doc["method"] == "persistence_fallback"
+    assert doc["published"] is False
+    with pytest.raises(SystemExit) as bad:
+        main(["forecast", "--date", "06/01/2026"])
+    assert bad.value.code == 2
+    assert "is not YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_forecast_vs_observed_macro_pairs_forecasts_with_observations(tmp_path: Path) -> None:
+    settings, catalog = simulated_lake(tmp_path, START, 4)
+    day = START + dt.timedelta(days=1)
+    forecast_day(settings, catalog, day, publish=False)
+    rows = _rows(
+        settings,
+        "SELECT station, lead_hours, forecast, observed, error, in_interval "
+        "FROM forecast_vs_observed('pm25', ?, ?) WHERE lead_hours <= 48",
+        day,
+        day,
+    )
+    # the history ends 2 days after the issue: every hour of the first 48 was observed
+    assert len(rows) == 3 * 48
+    assert all(r[3] is not None and r[4] == pytest.approx(r[2] - r[3]) for r in rows)
+    aqi = _rows(
+        settings,
+        "SELECT station, observed FROM forecast_vs_observed('aqi', ?, ?) WHERE lead_hours = 24",
+        day,
+        day,
+    )
+    observed = dict(aqi)
+    assert observed["city"] is None  # city AQI is not stored in aqi_daily (docs say so)
+    assert all(observed[s] is not None for s in ("SY-TY-01", "SY-XH-02"))

@@ -11,8 +11,9 @@ Each row holds what a forecaster knows at the origin (local midnight ending the 
   day over the ``climatology_days`` before the origin);
 * the target hour's local hour of day, weekday and season;
 * meteorology *forecast* for the target hour (wind as u/v, temperature, humidity,
-  boundary-layer height) and its means since the origin and over the last 24 h — the
-  stagnation that lets a heavy episode be seen coming.
+  boundary-layer height, ventilation ws × BLH) and its means since the origin and over the
+  last 24 h, and the count of stagnant hours since the origin — the stagnation that lets a
+  heavy episode be seen coming.
 
 Everything is read from data at or before the origin, except the met forecast, which is
 itself issued at the origin. Series are stations plus ``city`` (the mean of the stations).
@@ -42,9 +43,11 @@ MET_COLUMNS = ("ws", "wd", "temp", "rh", "blh")
 LAG_STATS = ("last", "mean3", "mean24", "mean168", "max24")
 _TIME = ("lead", "hod", "weekday", "doy_sin", "doy_cos")
 _MET = (
-    "ws", "u", "v", "temp", "rh", "blh", "vent", "ws_since", "blh_since", "rh_since", "ws_24",
-    "blh_24", "vent_24",
+    "ws", "u", "v", "temp", "rh", "blh", "vent", "ws_since", "blh_since", "rh_since",
+    "vent_since", "calm_since", "ws_24", "blh_24", "vent_24",
 )  # fmt: skip
+#: A stagnant hour for ``calm_since``: wind below this (m/s) under a mixed layer below 600 m.
+_CALM_WS, _CALM_BLH = 2.0, 600.0
 
 
 def feature_columns(params: Sequence[str]) -> list[str]:
@@ -159,6 +162,14 @@ def _met_features(met: pl.DataFrame) -> pl.DataFrame:
             since("ws"),
             since("blh"),
             since("rh"),
+            since("vent"),
+            # hours of stagnation since the origin: how long secondary aerosol has been building
+            ((pl.col("ws") < _CALM_WS) & (pl.col("blh") < _CALM_BLH))
+            .cast(pl.Int32)
+            .cum_sum()
+            .over("origin")
+            .cast(pl.Float64)
+            .alias("calm_since"),
             pl.col("ws").rolling_mean(24, min_samples=1).over("origin").alias("ws_24"),
             pl.col("blh").rolling_mean(24, min_samples=1).over("origin").alias("blh_24"),
             pl.col("vent").rolling_mean(24, min_samples=1).over("origin").alias("vent_24"),

@@ -70,10 +70,12 @@ def apply_episodes(city: Weather, tl: Timeline, episodes: Sequence[Episode]) -> 
         # onset over the 12 h before the start, clearance over the last 6 h
         g = _smooth((hours_in + 12.0) / 12.0) * _smooth(hours_left / 6.0) * inside
         progress = np.clip(hours_in / max(ep.days * 24.0, 1.0), 0.0, 1.0)
-        ws = ws * (1.0 - 0.5 * g)
-        blh = blh * (1.0 - 0.45 * g)
+        # calm under the stagnant high, a shallow mixed layer under the inversion
+        ws = ws * (1.0 - g) + g * np.minimum(0.5 * ws, 1.6)
+        blh = blh * (1.0 - g) + g * np.minimum(0.55 * blh, 500.0)
         rh = rh + (90.0 - rh) * 0.7 * g
-        airmass = airmass * (1.0 + ep.intensity * g * (1.1 + 0.9 * progress))
+        build = np.maximum(airmass, 1.0) * (1.0 + ep.intensity * (1.1 + 0.9 * progress))
+        airmass = airmass * (1.0 - g) + g * build
         # the cold front: strong dry wind for the 18 h after the end flushes the air mass
         front = _smooth(-hours_left / 3.0) * _smooth((18.0 + hours_left) / 6.0) * (t > t1)
         ws = ws * (1.0 + 1.5 * front)

@@ -21,6 +21,10 @@ EXPECTED_TABLES = {
     "indicators_daily",
     "validation_runs",
     "dead_letter",
+    "forecasts",
+    "warnings",
+    "forecast_models",
+    "forecast_skill",
     "load_log",
     "schema_migrations",
 }

@@ -62,6 +62,15 @@ _INITIAL_MARK = "/*__INITIAL_DOCUMENT__*/null"
 # maintenance or calibrating) is shown to operators but is not an ingest fault.
 _FAULT_RULES = frozenset({"never_seen", "silent", "dead_letter_rate", "lag"})
 _NO_STORE = {"Cache-Control": "no-store"}
+_WARNINGS_TTL_S = 60.0
+
+
+def _lake_warnings() -> dict[str, Any]:
+    """The latest forecast warnings from the lake of the configured data dir (read-only)."""
+    from aircarbon.pipeline.forecast_io import latest_warnings
+    from aircarbon.settings import load_settings
+
+    return latest_warnings(load_settings())
 
 
 def _now_us() -> int:
@@ -373,8 +382,12 @@ class HealthServer:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], int] | None = None,
+        warnings_reader: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.stats = stats
+        # the latest forecast issue's warnings (lake, read-only), cached: see warnings()
+        self._warnings_reader = warnings_reader or _lake_warnings
+        self._warnings: tuple[float, dict[str, Any]] | None = None
         self.host = host
         self.port = port
         self.clock: Callable[[], int] = clock or _now_us
@@ -452,6 +465,17 @@ class HealthServer:
         )
         return doc
 
+    def warnings(self) -> dict[str, Any]:
+        """``/api/warnings``: the latest forecast warnings, re-read at most once a minute."""
+        now = time.monotonic()
+        if self._warnings is None or now - self._warnings[0] > _WARNINGS_TTL_S:
+            try:
+                doc = self._warnings_reader()
+            except AirCarbonError as exc:  # a lake problem must not take the page down
+                doc = {"issued_date": None, "warnings": [], "error": str(exc)}
+            self._warnings = (now, doc)
+        return self._warnings[1]
+
     def page(self) -> str:
         """The wall page with the current document inlined, so the first paint needs no fetch."""
         if self._page is None:
@@ -482,12 +506,17 @@ class HealthServer:
         async def stations(_: Request) -> Response:
             return JSONResponse(self.document(), headers=_NO_STORE)
 
+        async def warnings(_: Request) -> Response:
+            doc = await asyncio.to_thread(self.warnings)
+            return JSONResponse(doc, headers=_NO_STORE)
+
         return Starlette(
             routes=[
                 Route("/", index),
                 Route("/healthz", healthz),
                 Route("/metrics", metrics),
                 Route("/api/stations", stations),
+                Route("/api/warnings", warnings),
             ]
         )
 

@@ -168,3 +168,44 @@ def load_model(data_dir: Path, version: str) -> ForecastModel | None:
         return None
     model = pickle.loads(path.read_bytes())
     return model if isinstance(model, ForecastModel) else None
+
+
+def latest_warnings(settings: Any) -> dict[str, Any]:
+    """The warnings of the latest forecast issue, read-only (the operators' page panel).
+
+    ``{"issued_date": ISO date or None, "warnings": [...]}``; an empty answer when the lake
+    or its 0008 tables do not exist yet.
+    """
+    from aircarbon.errors import WarehouseError
+    from warehouse.lake import connect
+
+    empty: dict[str, Any] = {"issued_date": None, "warnings": []}
+    catalog = str(settings.lake_catalog)
+    if catalog.startswith("sqlite:") and not Path(catalog.removeprefix("sqlite:")).is_file():
+        return empty
+    try:
+        con = connect(settings, read_only=True)
+    except WarehouseError:
+        return empty
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "warnings" not in tables or "forecasts" not in tables:
+            return empty
+        last = con.execute("SELECT max(issued_date) FROM forecasts").fetchone()
+        if last is None or last[0] is None:
+            return empty
+        rows = con.execute(
+            "SELECT station, kind, level, start_date, end_date, days, max_aqi, max_value, "
+            "reason, reason_zh, model_version, method FROM warnings WHERE issued_date = ? "
+            "ORDER BY start_date, station",
+            [last[0]],
+        ).fetchall()
+    finally:
+        con.close()
+    names = ("station", "kind", "level", "start_date", "end_date", "days", "max_aqi",
+             "max_value", "reason", "reason_zh", "model_version", "method")  # fmt: skip
+    out = [
+        {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in zip(names, r, strict=True)}
+        for r in rows
+    ]
+    return {"issued_date": last[0].isoformat(), "warnings": out}

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     days = [start + dt.timedelta(days=k) for k in range(1, args.days - 1)]
     met = met_forecast_frame(hist.weather, days, seed=1, timezone=tz)
-    (wide, design), design_s, design_mb = measure(
+    (_wide, design), design_s, design_mb = measure(
         lambda: training_design(hist.hourly, days, met, ms, timezone=tz)
     )
     features = feature_columns(ms.params)

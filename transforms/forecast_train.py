@@ -85,7 +85,15 @@ def train_model(
     params = settings.params
     wide, design = training_design(hist_long, days, met, settings, timezone=timezone)
     model, hold = fit_forecast_model(design, settings, features=feature_columns(params))
+    skill = pl.DataFrame()
     if hold.height and model.regressors:
+        from transforms.forecast_backtest import score
+
+        # the hold-out is a one-block backtest of the model before its refit: the skill
+        # table the bulletin reads until a full rolling-origin backtest replaces it
+        skill = score(hold, wide, params, catalog, timezone=timezone).with_columns(
+            pl.lit(None, pl.Float64).alias("coverage")  # the intervals were fitted on it
+        )
         fc = issues_daily(hold, params, catalog, timezone=timezone, prefix="pred")
         fc_aqi = daily_aqi(fc, catalog).join(
             fc.select("key", "station", "date", "day").unique(), on=["key", "date"], how="left"
@@ -108,5 +116,7 @@ def train_model(
         "fit_seconds": round(model.fit_seconds, 2),
         "settings": {k: getattr(settings, k) for k in settings.__slots__},
         "metrics": model.metrics,
+        "holdout_first_origin": str(hold["origin"].min()) if hold.height else None,
+        "skill": skill,
     }
     return model, card

@@ -129,11 +129,11 @@ def train_and_store(
     rules: ForecastRules,
     day: dt.date,
     hist: pl.DataFrame,
-) -> tuple[str, ForecastModel, pl.DataFrame]:
+) -> tuple[str, ForecastModel, pl.DataFrame, pl.DataFrame]:
     """Train on the history ending at the origin of ``day``; save the artefacts.
 
-    Returns the version, the model and its ``forecast_models`` row (loaded by the caller
-    in the issue's transaction).
+    Returns the version, the model, its ``forecast_models`` row and its hold-out skill rows
+    (loaded by the caller in the issue's transaction).
     """
     import sklearn
 
@@ -161,6 +161,7 @@ def train_and_store(
         allow_observed=True,
     )
     model, card = train_model(hist, days, met, catalog, ms, timezone=tz)
+    skill: pl.DataFrame = card.pop("skill")
     version = _version(day, rules, hist)
     card.update(
         {
@@ -192,7 +193,44 @@ def train_and_store(
         },
         schema_overrides={"trained_at": UTC, "train_start": UTC, "train_end": UTC},
     )
-    return version, model, row
+    return version, model, row, _holdout_skill(skill, version, day, days, settings.timezone)
+
+
+def _holdout_skill(
+    skill: pl.DataFrame, version: str, day: dt.date, days: list[dt.date], tz: str
+) -> pl.DataFrame:
+    """``forecast_skill`` rows from a new model's hold-out (backtest_id ``holdout-<version>``)."""
+    if skill.is_empty():
+        return skill
+    origin = origins_utc([day], tz)[0]
+    share = 1.0 - load_forecast_rules().model.calibration_share
+    first = days[min(len(days) - 1, int(len(days) * share))]
+    columns = {
+        "backtest_id": pl.lit(f"holdout-{version}"),
+        "model_version": pl.lit(version),
+        "first_origin": pl.lit(first),
+        "last_origin": pl.lit(days[-1]),
+        "computed_at": pl.lit(origin).cast(UTC),
+    }
+    out = skill.with_columns(**columns).with_columns(pl.col("n").cast(pl.Int64))
+    keep = [c for c in _SKILL_COLUMNS if c in out.columns]
+    return out.select(keep)
+
+
+_SKILL_COLUMNS = (
+    "backtest_id", "model_version", "param", "lead_hours", "n", "rmse", "mae",
+    "persistence_rmse", "persistence_mae", "climatology_rmse", "climatology_mae", "skill",
+    "skill_climatology", "category_hit_rate", "persistence_hit_rate", "climatology_hit_rate",
+    "coverage", "first_origin", "last_origin", "computed_at",
+)  # fmt: skip
+
+
+def _skill_replaceable(con: duckdb.DuckDBPyConnection) -> bool:
+    """A model's hold-out skill never replaces a full backtest's (``backtest-…`` rows)."""
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE backtest_id NOT LIKE 'holdout-%') FROM forecast_skill"
+    ).fetchone()
+    return row is None or int(row[0]) == 0
 
 
 def forecast_day(
@@ -218,6 +256,7 @@ def forecast_day(
     model: ForecastModel | None = None
     version: str | None = None
     new_model_row: pl.DataFrame | None = None
+    new_skill: pl.DataFrame | None = None
     with lake(settings, catalog) as con:
         start = origin - dt.timedelta(days=ms.training_days)
         hist = _read_history(con, start, origin, ms.params)
@@ -233,7 +272,9 @@ def forecast_day(
             if found is not None and (day - found[1]).days < ms.retrain_days:
                 version, _, model = found
             else:
-                version, model, new_model_row = train_and_store(settings, catalog, rules, day, hist)
+                version, model, new_model_row, new_skill = train_and_store(
+                    settings, catalog, rules, day, hist
+                )
                 retrained = True
         method = "gbm" if model is not None else FALLBACK
         met, used = read_met_forecasts(
@@ -264,6 +305,8 @@ def forecast_day(
         ]
         if new_model_row is not None and version is not None:
             loads.append(("forecast_models", new_model_row, {"model_version": version}))
+        if new_skill is not None and new_skill.height and _skill_replaceable(con):
+            loads.append(("forecast_skill", new_skill, {}))
         done = replace_partitions(con, loads, f"forecast {day.isoformat()}")
     result = ForecastResult(
         date=day,

@@ -82,6 +82,18 @@ def test_heavy_episode_warned_a_day_ahead_and_clean_days_raise_nothing(tmp_path:
     assert heavy[0]["start_date"] <= HELD_OUT.start
     assert begins - result.issued_at >= dt.timedelta(hours=24)
 
+    from warehouse.lake import connect
+
+    con = connect(settings, read_only=True)
+    try:
+        skill = con.execute(
+            "SELECT DISTINCT backtest_id, model_version FROM forecast_skill"
+        ).fetchall()
+    finally:
+        con.close()
+    # the new model's hold-out is the skill table until a full backtest replaces it
+    assert skill == [(f"holdout-{result.model_version}", result.model_version)]
+
     clean = HELD_OUT.start + dt.timedelta(days=4)  # the front has passed; no episode ahead
     later = [clean + dt.timedelta(days=k) for k in (0, 1, 2, 3)]
     assert warning_level(_observed_city_aqi(settings, catalog, later), rules.levels) is None

@@ -1,6 +1,6 @@
 """Publishing an issue's warnings on MQTT for downstream systems (docs/forecast.md).
 
-Topic ``aircarbon/v1/_network/warnings``, QoS 1, **retained** (a system that connects later
+Topic ``aircarbon/v1/_network/forecast/warnings``, QoS 1, **retained** (a system that connects later
 gets the current state at once), one JSON document per issue::
 
     {"issued_date": "2026-12-01", "issued_at": "2026-12-01T16:00:00+00:00",
@@ -9,10 +9,10 @@ gets the current state at once), one JSON document per issue::
      "days": 2, "max_aqi": 245, "max_value": null, "reason": "…", "reason_zh": "…",
      "source": "…"}]}
 
-An issue without warnings publishes an empty list (it clears the retained state). The
-``_network`` level cannot clash with a station id used by the collector's subscription
-``aircarbon/v1/+/+``: the collector dead-letters it as an unknown station, never a reading
-(station ids must match the catalog). Published only when ``AIRCARBON_BROKER_URL`` is set.
+An issue without warnings publishes an empty list (it clears the retained state). Five topic
+levels on purpose: the collector subscribes to ``aircarbon/v1/+/+`` and never receives it, so
+the retained message cannot land in the dead-letter store on every collector reconnect.
+Published only when ``AIRCARBON_BROKER_URL`` is set.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from aircarbon.settings import Settings
 
 __all__ = ["WARNINGS_TOPIC", "publish_warnings", "warnings_payload"]
 
-WARNINGS_TOPIC = "aircarbon/v1/_network/warnings"
+WARNINGS_TOPIC = "aircarbon/v1/_network/forecast/warnings"
 _log = logging.getLogger(__name__)
 
 

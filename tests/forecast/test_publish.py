@@ -81,3 +81,9 @@ def test_no_broker_configured_skips_and_unreachable_broker_raises(tmp_path: Path
     dead = load_settings({}, data_dir=tmp_path, broker_url=f"mqtt://127.0.0.1:{free_port()}")
     with pytest.raises(BrokerError):
         publish_warnings(dead, payload, timeout_s=2.0)
+
+
+def test_topic_is_outside_the_collectors_subscription() -> None:
+    # a retained message the collector received would be dead-lettered on every reconnect
+    assert not paho.topic_matches_sub("aircarbon/v1/+/+", WARNINGS_TOPIC)
+    assert paho.topic_matches_sub("aircarbon/v1/_network/#", WARNINGS_TOPIC)

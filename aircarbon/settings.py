@@ -99,6 +99,12 @@ class Settings(BaseModel):
         description="s3:// prefix `aircarbon raw sync` ships raw/ and dead_letter/ files to "
         "(same layout; the warehouse_s3_* credentials and endpoint apply)",
     )
+    raw_source_url: str | None = Field(
+        default=None,
+        description="s3:// prefix the hourly and daily steps read raw/, status/ and "
+        "dead_letter/ from (where `aircarbon raw sync` ships: usually = raw_sync_url); "
+        "unset: data_dir. The warehouse_s3_* credentials and endpoint apply",
+    )
     # --- misc ------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

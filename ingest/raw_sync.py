@@ -4,8 +4,10 @@ A collector's guarantee rests on its *local* disk: a message is acknowledged onc
 are in an fsynced, renamed Parquet file (``ingest/raw_store.py``). Writing straight to S3
 instead would put a network round trip (and an outage of the object store) inside the ack
 path. So a deployment with several collectors keeps that local step and ships afterwards:
-``aircarbon raw sync`` copies every completed file of ``raw/`` and ``dead_letter/`` that is
-not yet at ``<raw_sync_url>/raw/date=…/hour=…/<same name>``. Files are immutable and their
+``aircarbon raw sync`` copies every completed file of ``raw/``, ``dead_letter/`` and
+``status/`` that is not yet at ``<raw_sync_url>/raw/date=…/hour=…/<same name>`` (and the
+same for the other two), so the hourly and daily steps can read all three from the bucket
+(``raw_source_url``). Files are immutable and their
 names unique per collector (writer id), so the union of several collectors' uploads is the
 union of their stores, and a re-run uploads only what is new (idempotent; run it from cron or
 a systemd timer). A PUT is atomic, so a file appears in the bucket only when complete, as on
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["SyncResult", "sync_raw"]
 
 #: The folders shipped, relative to the data directory (SPEC §3 layout).
-FOLDERS = ("raw", "dead_letter")
+FOLDERS = ("raw", "dead_letter", "status")
 
 
 @dataclass
@@ -55,7 +57,7 @@ def _literal(value: str) -> str:
 
 
 def sync_raw(settings: Settings, *, dry_run: bool = False) -> SyncResult:
-    """Upload the completed raw and dead-letter files missing from ``settings.raw_sync_url``."""
+    """Upload the completed raw, dead-letter and status files missing from ``raw_sync_url``."""
     import duckdb
 
     from warehouse.lake import object_store, warehouse_error

@@ -8,15 +8,73 @@ once), a different value is a revision (the latest received wins, and is counted
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from transforms.schemas import RAW
 
-__all__ = ["deduplicate", "raw_files", "scan_raw", "scan_status"]
+__all__ = [
+    "RawLocation",
+    "deduplicate",
+    "raw_files",
+    "read_dead_letters",
+    "scan_raw",
+    "scan_status",
+]
 
 _HOUR = dt.timedelta(hours=1)
+
+_STATUS = pl.Schema(
+    {
+        "station": pl.String(),
+        "state": pl.String(),
+        "ts": pl.Datetime("us", "UTC"),
+        "received_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class RawLocation:
+    """Where the collector's stores (``raw/``, ``status/``, ``dead_letter/``) are read from.
+
+    ``root`` is a local data directory, or an object-store URL (``s3://bucket/prefix``, what
+    ``aircarbon raw sync`` ships to) read with Polars' cloud reader and ``storage_options``
+    (``aws_endpoint_url``, ``aws_allow_http``, ``aws_region``, keys…). Built by the pipeline
+    layer from settings (``aircarbon.pipeline.common.raw_location``); a bare ``Path`` is
+    accepted wherever a location is, as the local one.
+    """
+
+    root: Path | str
+    storage_options: Mapping[str, str] = field(default_factory=dict, repr=False)  # keys
+
+    @property
+    def remote(self) -> bool:
+        return isinstance(self.root, str) and "://" in self.root
+
+    def url(self, *parts: str) -> str:
+        """``<root>/<parts…>`` as a URL (remote locations only)."""
+        return "/".join([str(self.root).rstrip("/"), *parts])
+
+
+def _local(location: Path | RawLocation) -> Path | None:
+    """The local data directory of ``location``, or None when it is remote."""
+    if isinstance(location, RawLocation):
+        return None if location.remote else Path(location.root)
+    return Path(location)
+
+
+def _hours(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+    """The UTC hour partitions that may hold readings with ``start < ts <= end``."""
+    hours: list[dt.datetime] = []
+    hour = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    while hour <= end:
+        hours.append(hour)
+        hour += _HOUR
+    return hours
 
 
 def raw_files(data_dir: Path, start: dt.datetime, end: dt.datetime) -> list[Path]:
@@ -26,20 +84,36 @@ def raw_files(data_dir: Path, start: dt.datetime, end: dt.datetime) -> list[Path
     ``end`` sits in ``end``'s own partition: it is included.
     """
     files: list[Path] = []
-    hour = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    while hour <= end:
+    for hour in _hours(start, end):
         part = data_dir / "raw" / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
         if part.is_dir():
             files.extend(sorted(part.glob("*.parquet")))
-        hour += _HOUR
     return files
 
 
-def scan_raw(data_dir: Path, start: dt.datetime, end: dt.datetime) -> pl.LazyFrame:
+def scan_raw(location: Path | RawLocation, start: dt.datetime, end: dt.datetime) -> pl.LazyFrame:
     """Raw readings with ``start < ts <= end`` (UTC), every delivery included.
 
     ``ts`` is the END of a reading's period, so the hour ending H is ``(H - 1 h, H]``.
+    On an object store, only the same hour partitions are listed (one glob each,
+    ``<root>/raw/date=…/hour=…/*.parquet``; an absent partition lists nothing).
     """
+    data_dir = _local(location)
+    if data_dir is None:
+        assert isinstance(location, RawLocation)
+        globs = [
+            location.url("raw", f"date={h:%Y-%m-%d}", f"hour={h:%H}", "*.parquet")
+            for h in _hours(start, end)
+        ]
+        if not globs:
+            return pl.LazyFrame(schema=RAW)
+        frame = pl.scan_parquet(
+            globs,
+            schema=RAW,
+            hive_partitioning=False,
+            storage_options=dict(location.storage_options),
+        )
+        return frame.filter((pl.col("ts") > start) & (pl.col("ts") <= end))
     files = raw_files(data_dir, start, end)
     if not files:
         return pl.LazyFrame(schema=RAW)
@@ -47,20 +121,51 @@ def scan_raw(data_dir: Path, start: dt.datetime, end: dt.datetime) -> pl.LazyFra
     return frame.filter((pl.col("ts") > start) & (pl.col("ts") <= end))
 
 
-def scan_status(data_dir: Path) -> pl.LazyFrame:
+def scan_status(location: Path | RawLocation) -> pl.LazyFrame:
     """Every station status event the collector landed (small: one row per change)."""
+    data_dir = _local(location)
+    if data_dir is None:
+        assert isinstance(location, RawLocation)
+        return pl.scan_parquet(
+            location.url("status", "date=*", "*.parquet"),
+            schema=_STATUS,
+            hive_partitioning=False,
+            storage_options=dict(location.storage_options),
+        )
     files = sorted((data_dir / "status").glob("date=*/*.parquet"))
-    schema = pl.Schema(
-        {
-            "station": pl.String(),
-            "state": pl.String(),
-            "ts": pl.Datetime("us", "UTC"),
-            "received_at": pl.Datetime("us", "UTC"),
-        }
-    )
     if not files:
-        return pl.LazyFrame(schema=schema)
-    return pl.scan_parquet(files, schema=schema, hive_partitioning=False)
+        return pl.LazyFrame(schema=_STATUS)
+    return pl.scan_parquet(files, schema=_STATUS, hive_partitioning=False)
+
+
+def read_dead_letters(location: Path | RawLocation, date: dt.date) -> pl.DataFrame | None:
+    """The dead letters received on the UTC day ``date`` (``dead_letter/date=D/*.parquet``).
+
+    None when the day has no partition (retention pruned it, or nothing was ever shipped:
+    an object store has no empty folders, so a day without files is None there too).
+    """
+    data_dir = _local(location)
+    if data_dir is None:
+        assert isinstance(location, RawLocation)
+        frame = pl.scan_parquet(
+            location.url("dead_letter", f"date={date:%Y-%m-%d}", "*.parquet"),
+            hive_partitioning=False,
+            storage_options=dict(location.storage_options),
+        )
+        try:
+            found = frame.collect()
+        except pl.exceptions.ComputeError as exc:
+            if "expanded paths were empty" in str(exc):  # the glob matched nothing
+                return None
+            raise  # an unreadable file: never a silent "no dead letters"
+        return None if found.is_empty() else found
+    folder = data_dir / "dead_letter" / f"date={date:%Y-%m-%d}"
+    if not folder.is_dir():
+        return None
+    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+    if files:
+        return pl.read_parquet(files, hive_partitioning=False)
+    return pl.DataFrame(schema={"received_at": pl.Datetime("us", "UTC")})
 
 
 def deduplicate(raw: pl.LazyFrame) -> pl.LazyFrame:

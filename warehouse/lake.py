@@ -141,6 +141,28 @@ def _configure_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             raise warehouse_error("cannot configure S3 credentials", exc) from exc
 
 
+def storage_options(settings: Settings) -> dict[str, str]:
+    """Polars' (object_store's) ``storage_options`` for the same S3 settings as the lake's.
+
+    What :func:`object_store` gives DuckDB, for Polars' cloud reader: keys, region, and a
+    private endpoint addressed path-style (``http://`` allowed when the endpoint says so).
+    """
+    options: dict[str, str] = {}
+    if settings.warehouse_s3_key_id:
+        options["aws_access_key_id"] = settings.warehouse_s3_key_id
+    if settings.warehouse_s3_secret is not None:
+        options["aws_secret_access_key"] = settings.warehouse_s3_secret.get_secret_value()
+    if settings.warehouse_s3_region:
+        options["aws_region"] = settings.warehouse_s3_region
+    if settings.warehouse_s3_endpoint:
+        endpoint = settings.warehouse_s3_endpoint.rstrip("/")
+        options["aws_endpoint_url"] = endpoint
+        options["aws_virtual_hosted_style_request"] = "false"
+        if endpoint.startswith("http://"):
+            options["aws_allow_http"] = "true"
+    return options
+
+
 def object_store(settings: Settings) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that reads and writes ``s3://`` with the ``warehouse_s3_*`` settings.
 

@@ -36,6 +36,7 @@ from warehouse.lake import LAKE, load_lock, read_sql, rollback, set_commit_messa
 
 if TYPE_CHECKING:
     from aircarbon.catalog import Catalog
+    from transforms.raw import RawLocation
 
 __all__ = [
     "LOADABLE_TABLES",
@@ -570,22 +571,20 @@ def load_dimensions(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> list[Lo
 
 
 def load_dead_letters(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, date: dt.date
+    con: duckdb.DuckDBPyConnection, data_dir: Path | RawLocation, date: dt.date
 ) -> LoadResult | None:
     """Load ``dead_letter/date=D/*.parquet`` (the UTC day the messages were received).
 
-    Replaces the rows received on that UTC day. A day whose folder is gone (retention pruned
-    the raw store) returns None and leaves the warehouse as it is, rather than erasing the
-    only remaining copy.
+    ``data_dir`` is the local data directory or a :class:`transforms.raw.RawLocation` (an
+    object store the collectors ship to). Replaces the rows received on that UTC day. A day
+    whose folder is gone (retention pruned the raw store) returns None and leaves the
+    warehouse as it is, rather than erasing the only remaining copy.
     """
-    folder = Path(data_dir) / "dead_letter" / f"date={date:%Y-%m-%d}"
-    if not folder.is_dir():
+    from transforms.raw import read_dead_letters
+
+    frame = read_dead_letters(data_dir, date)
+    if frame is None:
         return None
-    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
-    if files:
-        frame = pl.read_parquet(files, hive_partitioning=False)
-    else:
-        frame = pl.DataFrame(schema={"received_at": pl.Datetime("us", "UTC")})
     start = dt.datetime.combine(date, dt.time(0), tzinfo=dt.UTC)
     where = {"received_at": Between(start, start + dt.timedelta(days=1), closed="left")}
     return replace_partition(con, "dead_letter", frame, where)

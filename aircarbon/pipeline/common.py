@@ -13,13 +13,28 @@ import polars as pl
 
 from aircarbon.catalog import Catalog
 from aircarbon.settings import Settings
+from transforms.raw import RawLocation
 
 if TYPE_CHECKING:
     import duckdb
 
     from expectations.runner import ValidationOutcome
 
-__all__ = ["Validator", "lake", "utc_hour"]
+__all__ = ["Validator", "lake", "raw_location", "utc_hour"]
+
+
+def raw_location(settings: Settings) -> RawLocation:
+    """Where the hourly and daily steps read the collectors' stores from.
+
+    ``raw_source_url`` (``s3://…``, what ``aircarbon raw sync`` ships to) with the lake's S3
+    settings as Polars storage options; unset, the local ``data_dir`` as before.
+    """
+    url = settings.raw_source_url
+    if not url:
+        return RawLocation(settings.data_dir)
+    from warehouse.lake import storage_options
+
+    return RawLocation(url.rstrip("/"), storage_options(settings))
 
 
 def utc_hour(value: dt.datetime) -> dt.datetime:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from aircarbon.catalog import Catalog
-from aircarbon.pipeline.common import Validator, lake
+from aircarbon.pipeline.common import Validator, lake, raw_location
 from aircarbon.pipeline.hourly import recent_hourly
 from aircarbon.settings import Settings
 from transforms.aggregate import daily_stats, moving_averages
@@ -152,7 +152,7 @@ def process_day(
             ],
             f"daily {batch}",
         )
-        dead = load_dead_letters(con, settings.data_dir, day)
+        dead = load_dead_letters(con, raw_location(settings), day)
         snapshot = dead.snapshot if dead is not None else loads[-1].snapshot
         validator.record(con, snapshot)
     return DayResult(

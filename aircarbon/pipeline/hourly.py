@@ -20,7 +20,7 @@ import polars as pl
 
 from aircarbon.catalog import Catalog
 from aircarbon.errors import ValidationFailed
-from aircarbon.pipeline.common import Validator, lake, utc_hour
+from aircarbon.pipeline.common import Validator, lake, raw_location, utc_hour
 from aircarbon.settings import Settings
 from transforms.aggregate import MOVING_PARAMS, hourly_means, moving_averages
 from transforms.qc import apply_qc
@@ -142,12 +142,13 @@ def process_hours(
         batch = f"{first_start:%Y-%m-%dT%H:%M}Z..{batch}"
     validator = Validator(catalog, data_dir, enabled=validate, build_docs=build_docs)
 
-    raw = scan_raw(data_dir, first_start - QC_CONTEXT, last_end).collect()
+    source = raw_location(settings)
+    raw = scan_raw(source, first_start - QC_CONTEXT, last_end).collect()
     in_batch = (pl.col("ts") > first_start) & (pl.col("ts") <= last_end)
     raw_batch = raw.filter(in_batch)
     validator.check(raw_batch, "raw", batch, (first_start, last_end))
 
-    clean = _qc_per_hour(deduplicate(raw.lazy()), catalog, scan_status(data_dir), ends)
+    clean = _qc_per_hour(deduplicate(raw.lazy()), catalog, scan_status(source), ends)
     validator.check(clean, "readings", batch, (first_start, last_end))
     hourly = hourly_means(clean, catalog)
 

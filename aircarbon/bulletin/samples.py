@@ -16,10 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Final
 
-__all__ = ["main", "screenshot"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "main", "screenshot"]
 
 CHROMIUM: Final = "/usr/bin/chromium"
-_ARGS: Final = [
+CHROMIUM_ARGS: Final = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -34,7 +34,7 @@ def screenshot(html: Path, png: Path, *, width: int = 1024) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": 900})
             page.goto(html.resolve().as_uri(), wait_until="load")

@@ -9,20 +9,13 @@ from pathlib import Path
 import pytest
 
 from aircarbon.bulletin.charts import CJK_FAMILIES
+from aircarbon.bulletin.samples import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is not installed"),
 ]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = list(CHROMIUM_ARGS)  # the samples' launch flags: no background network, no sync
 # Chinese text nodes checked for their rendering font
 CJK_SELECTORS = ("h1", "h2", "#headline p", "th", "figcaption", "#methods li")
 

@@ -19,7 +19,6 @@ import pytest
 
 from tests.fixtures.brokers import free_port
 
-PG = "host=127.0.0.1 port=5432 user=postgres connect_timeout=3"
 KEY_ID = "aircarbon-test"
 SECRET = "aircarbon-test-secret"  # moto accepts any credentials
 REGION = "us-east-1"
@@ -68,39 +67,3 @@ def s3() -> Iterator[S3Server]:
         yield S3Server(endpoint, bucket, client)
     finally:
         server.stop()
-
-
-def _postgres_admin() -> Any:
-    import duckdb
-
-    from warehouse.lake import _load_extension
-
-    con = duckdb.connect(
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    )
-    _load_extension(con, "postgres_scanner")
-    try:
-        con.execute(f"ATTACH 'dbname=postgres {PG}' AS pg (TYPE postgres)")
-    except duckdb.Error as exc:
-        con.close()
-        pytest.skip(
-            "PostgreSQL not reachable at 127.0.0.1:5432 as user postgres: "
-            + str(exc).splitlines()[0]
-        )
-    return con
-
-
-@pytest.fixture
-def pg_catalog() -> Iterator[str]:
-    """``postgres:dbname=<fresh database> host=…`` for ``AIRCARBON_WAREHOUSE_CATALOG``."""
-    admin = _postgres_admin()
-    name = f"aircarbon_scale_{uuid.uuid4().hex[:10]}"
-    admin.execute(f"CALL postgres_execute('pg', 'CREATE DATABASE {name}', use_transaction=false)")
-    try:
-        yield f"postgres:dbname={name} {PG}"
-    finally:
-        admin.execute(
-            f"CALL postgres_execute('pg', 'DROP DATABASE IF EXISTS {name} WITH (FORCE)', "
-            "use_transaction=false)"
-        )
-        admin.close()

@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,6 @@ from aircarbon.settings import load_settings
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-PG = "host=127.0.0.1 port=5432 user=postgres connect_timeout=3"
 
 
 def _run_pair(
@@ -59,42 +56,6 @@ def _check(load: dict[str, Any], query: dict[str, Any]) -> None:
 def test_loader_and_reader_processes_on_sqlite(tmp_path: Path) -> None:
     load, query = _run_pair(tmp_path / "data", {})
     _check(load, query)
-
-
-def _postgres_admin() -> Any:
-    """A DuckDB connection to the local PostgreSQL's maintenance database, or skip."""
-    import duckdb
-
-    from warehouse.lake import _load_extension
-
-    con = duckdb.connect(
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    )
-    _load_extension(con, "postgres_scanner")
-    try:
-        con.execute(f"ATTACH 'dbname=postgres {PG}' AS pg (TYPE postgres)")
-    except duckdb.Error as exc:
-        pytest.skip(
-            "PostgreSQL not reachable at 127.0.0.1:5432 as user postgres: "
-            + str(exc).splitlines()[0]
-        )
-    return con
-
-
-@pytest.fixture
-def pg_catalog() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test's DuckLake catalog, dropped afterwards."""
-    admin = _postgres_admin()
-    name = f"aircarbon_test_{uuid.uuid4().hex[:10]}"
-    admin.execute(f"CALL postgres_execute('pg', 'CREATE DATABASE {name}', use_transaction=false)")
-    try:
-        yield f"postgres:dbname={name} {PG}"
-    finally:
-        admin.execute(
-            f"CALL postgres_execute('pg', 'DROP DATABASE IF EXISTS {name} WITH (FORCE)', "
-            "use_transaction=false)"
-        )
-        admin.close()
 
 
 def test_loader_and_reader_processes_on_postgres(tmp_path: Path, pg_catalog: str) -> None:

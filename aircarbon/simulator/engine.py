@@ -117,7 +117,7 @@ class Engine:
         """Block ``index``: steps ``first_step .. first_step + n - 1``. Call in order."""
         cfg = self.config
         tl = make_timeline(cfg.start_utc, first_step, n, cfg.step_s, cfg.period_s, cfg.tz)
-        city = self.weather.city(tl, self.rng(index, Purpose.WEATHER))
+        city = self._city(tl, index)
         o3 = self.ozone.regional(tl, city)
         out: list[StationBlock] = []
         for model in self.models:
@@ -128,6 +128,10 @@ class Engine:
             values = model.run(tl, wx, o3, plumes, self.rng(index, Purpose.STATION, idx))
             out.append(StationBlock(st, idx, model.params, values, wx))
         return Block(index, first_step, tl, tuple(out))
+
+    def _city(self, tl: Timeline, index: int) -> Weather:
+        """The city-scale weather of block ``index`` (subclasses may modify it)."""
+        return self.weather.city(tl, self.rng(index, Purpose.WEATHER))
 
     def _plumes(self, tl: Timeline, station: Station, wx: Weather) -> dict[str, FloatArray]:
         """Source contributions at ``station`` in µg/m³ by parameter code."""

@@ -24,8 +24,8 @@ import numpy as np
 
 from aircarbon.catalog import Catalog
 from aircarbon.simulator.config import SimulationConfig
-from aircarbon.simulator.engine import Block, Engine, Purpose, StationBlock
-from aircarbon.simulator.timebase import FloatArray, Timeline, make_timeline
+from aircarbon.simulator.engine import Engine
+from aircarbon.simulator.timebase import FloatArray, Timeline
 from aircarbon.simulator.weather import Weather
 
 __all__ = ["Episode", "EpisodeEngine", "apply_episodes", "winter_episodes"]
@@ -122,21 +122,7 @@ class EpisodeEngine(Engine):
         self.episodes = tuple(episodes)
         self.city_weather: Weather | None = None
 
-    def block(self, index: int, first_step: int, n: int) -> Block:
-        """As :meth:`Engine.block`, with :func:`apply_episodes` on the city weather."""
-        cfg = self.config
-        tl = make_timeline(cfg.start_utc, first_step, n, cfg.step_s, cfg.period_s, cfg.tz)
-        city = apply_episodes(
-            self.weather.city(tl, self.rng(index, Purpose.WEATHER)), tl, self.episodes
-        )
-        self.city_weather = city
-        o3 = self.ozone.regional(tl, city)
-        out: list[StationBlock] = []
-        for model in self.models:
-            st = model.station
-            idx = self.station_index[st.id]
-            wx = self.weather.at_station(city, tl, model.site, self.rng(index, Purpose.MET, idx))
-            plumes = self._plumes(tl, st, wx)
-            values = model.run(tl, wx, o3, plumes, self.rng(index, Purpose.STATION, idx))
-            out.append(StationBlock(st, idx, model.params, values, wx))
-        return Block(index, first_step, tl, tuple(out))
+    def _city(self, tl: Timeline, index: int) -> Weather:
+        """The city weather with :func:`apply_episodes`, kept as ``city_weather``."""
+        self.city_weather = apply_episodes(super()._city(tl, index), tl, self.episodes)
+        return self.city_weather

@@ -43,6 +43,7 @@ __all__ = [
 
 QC_CONTEXT = dt.timedelta(minutes=30)
 _HOUR = dt.timedelta(hours=1)
+_HOUR_US = 3_600_000_000
 _MOVING_SOURCES = ("o3", "pm10", "pm25", "so2")
 #: joins a station id and a QC window's index (station ids are [A-Za-z0-9_-], SPEC §1)
 _WINDOW_SEP = "\x1f"
@@ -128,7 +129,7 @@ def process_hours(
     the whole batch; re-run its hours one by one to find the hour at fault.
     """
     from transforms.aqi import aqi_hourly
-    from warehouse.load import Between, current_snapshot, replace_hours, replace_partitions
+    from warehouse.load import current_snapshot, replace_hours
 
     ends = [utc_hour(h) for h in hour_ends]
     if not ends:
@@ -167,16 +168,11 @@ def process_hours(
             validator.record(con, current_snapshot(con))
             validator.raise_on_critical()
         tables = [("readings", clean), ("hourly", hourly_all), ("aqi_hourly", aqi)]
-        if len(ends) == 1:
-            where = {"ts": Between(first_start, last_end)}
-            loads = [(name, frame, where) for name, frame in tables]
-            results = replace_partitions(con, loads, f"hourly {batch}")
-        else:
-            results = replace_hours(con, tables, ends, f"hourly {batch}")
+        results = replace_hours(con, tables, ends, f"hourly {batch}")
         snapshot = results[-1].snapshot
         validator.record(con, snapshot)
     raw_n, readings_n, hourly_n, aqi_n, invalid_n = (
-        _rows_per_hour(frame, ends)
+        _rows_per_hour(frame, first_start, len(ends))
         for frame in (raw_batch, clean, hourly_all, aqi, clean.filter(~pl.col("valid")))
     )
     return [
@@ -194,12 +190,16 @@ def process_hours(
     ]
 
 
-def _rows_per_hour(frame: pl.DataFrame, ends: list[dt.datetime]) -> list[int]:
-    """Rows of ``frame`` per hour ``(end - 1 h, end]``, in the order of ``ends``."""
-    hour_end = (pl.col("ts") - dt.timedelta(microseconds=1)).dt.truncate("1h") + _HOUR
-    counts = frame.group_by(hour_end.alias("_end")).len()
-    by_end = dict(zip(counts["_end"].to_list(), counts["len"].to_list(), strict=True))
-    return [int(by_end.get(end, 0)) for end in ends]
+def _rows_per_hour(frame: pl.DataFrame, first_start: dt.datetime, hours: int) -> list[int]:
+    """Rows of ``frame`` in each of the ``hours`` hours after ``first_start``, in order."""
+    counts = frame.group_by(_hour_index(first_start).alias("_hour")).len()
+    by_hour = dict(zip(counts["_hour"].to_list(), counts["len"].to_list(), strict=True))
+    return [int(by_hour.get(i, 0)) for i in range(hours)]
+
+
+def _hour_index(first_start: dt.datetime) -> pl.Expr:
+    """The 0-based hour ``(first_start + k h, first_start + (k + 1) h]`` a ``ts`` falls in."""
+    return ((pl.col("ts") - first_start).dt.total_microseconds() - 1) // _HOUR_US
 
 
 def _windowed_station() -> pl.Expr:
@@ -227,18 +227,12 @@ def _qc_per_hour(
         clean = apply_qc(deduplicated, catalog, status=status)
         return clean.filter((pl.col("ts") > start) & (pl.col("ts") <= end))
     first_start = ends[0] - _HOUR
-    frame = deduplicated.with_columns(
-        # the hour a reading belongs to (0-based within the batch); context rows are the
-        # last QC_CONTEXT of the hour before another window's hour
-        ((pl.col("ts") - first_start).dt.total_microseconds() - 1)
-        .floordiv(int(_HOUR.total_seconds() * 1e6))
-        .alias("_hour")
-    )
+    # the hour a reading belongs to (0-based within the batch; -1 for the context before it);
+    # context rows are the last QC_CONTEXT of an hour, seen again by the next hour's window
+    frame = deduplicated.with_columns(_hour_index(first_start).alias("_hour"))
     last = len(ends) - 1
-    since_hour_start = (pl.col("ts") - first_start).dt.total_microseconds() - pl.col("_hour") * int(
-        _HOUR.total_seconds() * 1e6
-    )
-    in_context = since_hour_start > int((_HOUR - QC_CONTEXT).total_seconds() * 1e6)
+    hour_start = first_start + pl.duration(hours=pl.col("_hour"))
+    in_context = pl.col("ts") - hour_start > _HOUR - QC_CONTEXT
     own = frame.filter(pl.col("_hour") >= 0).with_columns(pl.col("_hour").alias("_window"))
     context = frame.filter(in_context & (pl.col("_hour") < last)).with_columns(
         (pl.col("_hour") + 1).alias("_window")
@@ -257,11 +251,8 @@ def _qc_per_hour(
         split.struct.field("field_1").cast(pl.Int64).alias("_window"),
     )
     # keep each window's own hour; window k's hour ends at ends[k]
-    hour_of_row = ((pl.col("ts") - first_start).dt.total_microseconds() - 1).floordiv(
-        int(_HOUR.total_seconds() * 1e6)
-    )
     return (
-        clean.filter(hour_of_row == pl.col("_window"))
+        clean.filter(_hour_index(first_start) == pl.col("_window"))
         .drop("_window")
         .sort("station", "param", "ts", maintain_order=True)
     )

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,11 @@ def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, An
     """The scheduled part, run in order: every hour, then every day, into the lake."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from aircarbon.bulletin import write_bulletins
     from aircarbon.errors import ValidationFailed
     from aircarbon.pipeline import process_day
     from aircarbon.pipeline.daily import day_bounds
+    from aircarbon.pipeline.forecast import forecast_day
     from aircarbon.pipeline.hourly import iter_process_hours
 
     today = dt.datetime.now(settings.tz).date()
@@ -104,8 +107,9 @@ def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, An
             except ValidationFailed as exc:
                 failed.append(f"{day}: {exc}")
             bar.advance(dtask)
-        outlook = _forecast(settings, catalog, dates[-1], bar)
-        bulletins = _bulletins(settings, catalog, dates[-1], bar)
+        # the last day's 72-hour forecast, then its bulletins (their outlook reads it)
+        outlook = _step(bar, "forecast", lambda: forecast_day(settings, catalog, dates[-1]))
+        bulletins = _step(bar, "bulletins", lambda: write_bulletins(settings, catalog, dates[-1]))
     return {
         "dates": dates,
         "failed": failed,
@@ -115,22 +119,10 @@ def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, An
     }
 
 
-def _forecast(settings: Settings, catalog: Catalog, day: dt.date, bar: Any) -> dict[str, Any]:
-    """The 72-hour forecast issued at the end of the last day, with its warnings."""
-    from aircarbon.pipeline.forecast import forecast_day
-
-    task = bar.add_task("forecast", total=1)
-    summary = forecast_day(settings, catalog, day).summary()
-    bar.advance(task)
-    return summary
-
-
-def _bulletins(settings: Settings, catalog: Catalog, day: dt.date, bar: Any) -> dict[str, Any]:
-    """The last day's bulletins, zh and en."""
-    from aircarbon.bulletin import write_bulletins
-
-    task = bar.add_task("bulletins", total=1)
-    summary = write_bulletins(settings, catalog, day).summary()
+def _step(bar: Any, label: str, run: Callable[[], Any]) -> dict[str, Any]:
+    """One indivisible step under its own progress line; its result's ``summary()``."""
+    task = bar.add_task(label, total=1)
+    summary: dict[str, Any] = run().summary()
     bar.advance(task)
     return summary
 
@@ -223,16 +215,12 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
     table.add_row("health page", f"{health} (as at the end of ingest)")
     docs = settings.data_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     table.add_row("Data Docs", str(docs))
-    dates = summary.get("dates", [])
-    if dates:
-        folder = settings.data_dir / "bulletins" / dates[-1].isoformat()
-        table.add_row("bulletins", f"{folder / 'bulletin.zh.html'}\n{folder / 'bulletin.en.html'}")
-    outlook = summary.get("forecast") or {}
-    if outlook:
-        table.add_row("forecast", _outlook_line(outlook))
+    pages = [f for f in summary["bulletins"]["files"] if f.endswith(".html")]
+    table.add_row("bulletins", "\n".join(pages))
+    table.add_row("forecast", _outlook_line(summary["forecast"]))
     table.add_row("elapsed", f"{summary['elapsed_s']:.1f} s")
     console.print(table)
-    _print_aqi(settings, summary.get("dates", []))
+    _print_aqi(settings, summary["dates"])
     console.print(
         "Next: [bold]aircarbon sql[/] to query the lake; [bold]aircarbon collect[/] serves the "
         f"live health page on http://{settings.health_host}:{settings.health_port}/."
@@ -241,10 +229,8 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
 
 def _outlook_line(outlook: dict[str, Any]) -> str:
     """One line on the forecast the demo issued (method, warnings)."""
-    method = outlook.get("method") or outlook.get("model_version") or "?"
-    warned = outlook.get("warnings")
-    count = len(warned) if isinstance(warned, list) else warned
-    return f"72 h from {outlook.get('date', '?')}: {method}; warnings: {count or 'none'}"
+    warned = len(outlook["warnings"])
+    return f"72 h from {outlook['date']}: {outlook['method']}; warnings: {warned or 'none'}"
 
 
 def _print_aqi(settings: Settings, dates: list[dt.date]) -> None:

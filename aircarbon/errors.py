@@ -12,6 +12,9 @@ can catch *our* types without importing third-party ones::
     │   └── UnknownStationError      a station id / HJ 212 MN it does not know
     ├── BrokerError              MQTT connection / protocol failures
     ├── WarehouseError           DuckDB / DuckLake failures
+    │   ├── ReadOnlyViolation        an analyst statement that is not a read (names it)
+    │   └── ShrinkRefused            a reload would leave an interval with fewer rows
+    ├── WriterLockHeld           another writer holds the data dir (names pid, command, since)
     └── ValidationFailed         a critical expectation failed (names it)
 """
 
@@ -21,12 +24,15 @@ __all__ = [
     "AirCarbonError",
     "BrokerError",
     "CatalogError",
+    "ReadOnlyViolation",
     "SettingsError",
+    "ShrinkRefused",
     "UnknownParameterError",
     "UnknownStationError",
     "UnknownUnitError",
     "ValidationFailed",
     "WarehouseError",
+    "WriterLockHeld",
 ]
 
 
@@ -79,6 +85,51 @@ class BrokerError(AirCarbonError):
 
 class WarehouseError(AirCarbonError):
     """The DuckLake warehouse could not be opened, migrated or loaded."""
+
+
+class ReadOnlyViolation(WarehouseError):  # noqa: N818 - reads as the event it reports
+    """An analyst session was asked to run something other than a read; names the statement."""
+
+    def __init__(self, statement: str, why: str = "") -> None:
+        self.statement = statement
+        more = f" ({why})" if why else ""
+        super().__init__(f"refused: {statement} is not allowed in a read-only session{more}")
+
+
+class ShrinkRefused(WarehouseError):  # noqa: N818 - reads as the event it reports
+    """A reload would replace an interval's rows with fewer (its raw input is missing)."""
+
+    def __init__(self, interval: str, rows_now: int, rows_after: int, *, table: str) -> None:
+        self.interval = interval
+        self.rows_now = rows_now
+        self.rows_after = rows_after
+        self.table = table
+        super().__init__(
+            f"refused to shrink {interval}: {table} has {rows_now:,} rows now and the reload "
+            f"would leave {rows_after:,} (raw input missing?); pass --allow-shrink to replace"
+        )
+
+
+class WriterLockHeld(AirCarbonError):  # noqa: N818 - the brief's contract name
+    """Another process (or thread) is writing the data directory; names who and since when."""
+
+    def __init__(
+        self,
+        data_dir: object,
+        *,
+        pid: int | None = None,
+        command: str | None = None,
+        since: str | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.pid = pid
+        self.command = command
+        self.since = since
+        if pid is None:
+            who = "another process (no holder recorded)"
+        else:
+            who = f"pid {pid} (`{command}`)" + (f", since {since}" if since else "")
+        super().__init__(f"data dir {data_dir} is being written by {who}")
 
 
 class ValidationFailed(AirCarbonError):  # noqa: N818 - reads as the event it reports

@@ -24,7 +24,6 @@ analyst session cannot ``ATTACH`` another database read-write nor ``COPY … TO`
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib
 import importlib.resources
 from collections.abc import Iterator
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from aircarbon.settings import Settings
 
 __all__ = [
+    "BARE_WRITE_WAIT_S",
     "LAKE",
     "connect",
     "connect_readonly",
@@ -55,9 +55,12 @@ __all__ = [
 LAKE = "aircarbon"
 
 _SQL_DIR = Path(__file__).with_name("sql")
-# A DuckDB variable carrying the load-lock path, so loaders that receive only the connection
-# know whether (and where) to serialise; absent on a PostgreSQL catalog, which needs no lock.
-_LOCK_VARIABLE = "aircarbon_load_lock"
+# A DuckDB variable carrying the data directory of a read-write connection, so loaders that
+# receive only the connection take that directory's writer lock (aircarbon.writer_lock).
+_LOCK_VARIABLE = "aircarbon_writer_dir"
+#: How long a write through a bare connection (a script, a benchmark: no step holds the lock
+#: yet) waits for another writer before it gives up, naming it.
+BARE_WRITE_WAIT_S = 600.0
 
 
 def warehouse_error(action: str, exc: BaseException) -> WarehouseError:
@@ -228,9 +231,8 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
             raise warehouse_error(f"cannot open the warehouse (ducklake:{catalog})", exc) from exc
         con.execute(f"USE {LAKE}")
         con.execute("SET TimeZone = 'UTC'")
-        if sqlite_file is not None and not read_only:
-            lock = sqlite_file.with_suffix(".lock")
-            con.execute(f"SET VARIABLE {_LOCK_VARIABLE} = ?", [str(lock)])
+        if not read_only:
+            con.execute(f"SET VARIABLE {_LOCK_VARIABLE} = ?", [str(settings.data_dir)])
         if read_only:
             _lock_down(con, data_path=data_path, sqlite_file=sqlite_file, is_s3=is_s3)
     except BaseException:
@@ -280,27 +282,27 @@ def connect_readonly(data_dir: Path | str | None = None) -> duckdb.DuckDBPyConne
 
 @contextlib.contextmanager
 def load_lock(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Serialise writers on a SQLite catalog (``flock`` on ``<catalog>.lock``); no-op otherwise.
+    """Hold the data directory's writer lock for one write (loads, migrations, compaction).
 
-    Two processes committing to one SQLite catalog fail with "database is locked", so every
-    write (loads, migrations, compaction) takes this process-level lock first. PostgreSQL
-    catalogs handle concurrent writers themselves (DuckLake retries conflicting commits), so
-    connections to them carry no lock path and this does nothing.
+    Two processes committing to one SQLite catalog fail with "database is locked", and two
+    runs of one interval race each other's delete-and-insert on any catalog, so every write
+    takes :func:`aircarbon.writer_lock.writer_lock`. The pipeline steps already hold it for
+    the whole step (re-entrant: this is then free); a write through a bare connection waits
+    up to :data:`BARE_WRITE_WAIT_S` for another writer. Read-only connections carry no data
+    directory and never get here with anything to write.
     """
+    from aircarbon.writer_lock import writer_lock
+
     try:
         row = con.execute(f"SELECT getvariable('{_LOCK_VARIABLE}')").fetchone()
     except duckdb.Error as exc:
-        raise warehouse_error("cannot read the load-lock setting", exc) from exc
+        raise warehouse_error("cannot read the writer-lock setting", exc) from exc
     path = row[0] if row else None
     if not path:
         yield
         return
-    with Path(path).open("a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with writer_lock(Path(path), command="warehouse write", wait_s=BARE_WRITE_WAIT_S):
+        yield
 
 
 def set_commit_message(con: duckdb.DuckDBPyConnection, message: str) -> None:

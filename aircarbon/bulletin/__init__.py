@@ -68,8 +68,28 @@ def write_bulletins(
     langs: Sequence[str] = ("zh", "en"),
     pdf: bool = False,
     output_dir: Path | None = None,
+    lock_wait_s: float = 0.0,
 ) -> BulletinResult:
-    """Write the bulletins of local ``day`` under ``<data_dir>/bulletins/YYYY-MM-DD/``."""
+    """Write the bulletins of local ``day`` under ``<data_dir>/bulletins/YYYY-MM-DD/``.
+
+    Holds the data directory's writer lock (``lock_wait_s``: 0 fails at once naming the
+    holder, scheduled tasks wait), so a bulletin never reads a day a reload is replacing.
+    """
+    from aircarbon.writer_lock import writer_lock
+
+    with writer_lock(settings.data_dir, command=f"bulletin {day}", wait_s=lock_wait_s):
+        return _write_bulletins(settings, catalog, day, langs=langs, pdf=pdf, output_dir=output_dir)
+
+
+def _write_bulletins(
+    settings: Settings,
+    catalog: Catalog,
+    day: dt.date,
+    *,
+    langs: Sequence[str],
+    pdf: bool,
+    output_dir: Path | None,
+) -> BulletinResult:
     from aircarbon.bulletin.charts import draw_charts
     from aircarbon.bulletin.data import build_context
     from aircarbon.bulletin.render import common, render_html, render_markdown, strings, write_pdf

@@ -23,6 +23,7 @@ def run(*, date: str, lang: str | None, pdf: bool, output_dir: Path | None, as_j
     from aircarbon.bulletin import write_bulletins
     from aircarbon.catalog import load_catalog
     from aircarbon.settings import load_settings
+    from aircarbon.writer_lock import writer_lock
 
     try:
         day = dt.date.fromisoformat(date)
@@ -31,7 +32,10 @@ def run(*, date: str, lang: str | None, pdf: bool, output_dir: Path | None, as_j
     settings = load_settings()
     catalog = load_catalog(settings.catalog_dir)
     langs = (lang,) if lang else ("zh", "en")
-    result = write_bulletins(settings, catalog, day, langs=langs, pdf=pdf, output_dir=output_dir)
+    with writer_lock(settings.data_dir, command="aircarbon bulletin"):
+        result = write_bulletins(
+            settings, catalog, day, langs=langs, pdf=pdf, output_dir=output_dir
+        )
     if as_json:
         print(json.dumps(result.summary(), ensure_ascii=False))
         return

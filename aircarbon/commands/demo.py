@@ -4,7 +4,10 @@ Embedded broker → simulated network (replaying the last N days, with its plume
 faults) → collector (ack-after-durable into the raw Parquet store, dead letters) with its
 live health page; then a one-screen summary of what landed and where everything is.
 Later stages (processing, warehouse, bulletins) join this command as they are built.
-Re-running is safe: the demo's raw store is replaced, never appended to twice.
+Re-running is safe: the demo's raw store is replaced, never appended to twice. The whole
+run holds the data directory's writer lock (:mod:`aircarbon.writer_lock`), taken before
+anything is deleted: a second demo (or any writer) on the same directory fails at once
+naming this one, instead of wiping its raw store mid-run and mixing both runs' messages.
 """
 
 from __future__ import annotations
@@ -40,6 +43,20 @@ def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) ->
     if chosen:
         for sid in chosen:
             catalog.station(sid)  # unknown ids fail here with a one-line message
+    from aircarbon.writer_lock import writer_lock
+
+    with writer_lock(settings.data_dir, command="aircarbon demo"):
+        _run_locked(settings, catalog, days=days, stations=chosen, seed=seed)
+
+
+def _run_locked(
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    days: int,
+    stations: tuple[str, ...] | None,
+    seed: int,
+) -> None:
     for sub in (
         "raw",
         "dead_letter",
@@ -56,7 +73,7 @@ def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) ->
     for name in ("warehouse.sqlite", "warehouse.lock"):
         (settings.data_dir / name).unlink(missing_ok=True)
     t0 = time.perf_counter()
-    summary = asyncio.run(_pipeline(settings, catalog, days=days, stations=chosen, seed=seed))
+    summary = asyncio.run(_pipeline(settings, catalog, days=days, stations=stations, seed=seed))
     summary.update(_process(settings, catalog, days=days))
     summary["elapsed_s"] = time.perf_counter() - t0
     _print_summary(settings, summary)

@@ -1,4 +1,8 @@
-"""``aircarbon process hourly|daily``: the DAGs' steps, without Airflow (idempotent)."""
+"""``aircarbon process hourly|daily``: the DAGs' steps, without Airflow (idempotent).
+
+Each command holds the data directory's writer lock for its whole range and fails at once,
+naming the holder, when another writer (a demo, a scheduled task) has it.
+"""
 
 from __future__ import annotations
 
@@ -62,29 +66,31 @@ def hourly(
     from aircarbon.errors import ValidationFailed
     from aircarbon.pipeline.hourly import iter_process_hours
     from aircarbon.settings import load_settings
+    from aircarbon.writer_lock import writer_lock
 
     settings = load_settings()
     catalog = load_catalog(settings.catalog_dir)
     last = _hour(until, settings.timezone) if until else None
     hours = _range(_hour(hour, settings.timezone), last)
     failed: list[str] = []
-    for end, result in iter_process_hours(
-        settings, catalog, hours, batch_hours=batch_hours, validate=not no_validate
-    ):
-        if isinstance(result, ValidationFailed):
-            local_end = end.astimezone(settings.tz)
-            failed.append(f"{local_end:%Y-%m-%d %H:%M}: {result}")
-            continue
-        summary = result.summary()
-        if as_json:
-            print(json.dumps(summary))
-        else:
-            local = result.hour_end.astimezone(settings.tz)
-            print(
-                f"hour ending {local:%Y-%m-%d %H:%M %Z}: {summary['readings']} readings "
-                f"({summary['invalid']} flagged), {summary['hourly_rows']} hourly, "
-                f"{summary['aqi_rows']} AQI rows; snapshot {summary['snapshot']}"
-            )
+    with writer_lock(settings.data_dir, command="aircarbon process hourly"):
+        for end, result in iter_process_hours(
+            settings, catalog, hours, batch_hours=batch_hours, validate=not no_validate
+        ):
+            if isinstance(result, ValidationFailed):
+                local_end = end.astimezone(settings.tz)
+                failed.append(f"{local_end:%Y-%m-%d %H:%M}: {result}")
+                continue
+            summary = result.summary()
+            if as_json:
+                print(json.dumps(summary))
+            else:
+                local = result.hour_end.astimezone(settings.tz)
+                print(
+                    f"hour ending {local:%Y-%m-%d %H:%M %Z}: {summary['readings']} readings "
+                    f"({summary['invalid']} flagged), {summary['hourly_rows']} hourly, "
+                    f"{summary['aqi_rows']} AQI rows; snapshot {summary['snapshot']}"
+                )
     if failed:
         # the other hours landed; the failed ones stay missing until re-processed
         raise AirCarbonError(f"{len(failed)} hour(s) stopped; first: {failed[0]}")
@@ -101,6 +107,7 @@ def daily(
     from aircarbon.catalog import load_catalog
     from aircarbon.pipeline import process_day
     from aircarbon.settings import load_settings
+    from aircarbon.writer_lock import writer_lock
 
     try:
         first = dt.date.fromisoformat(date)
@@ -110,14 +117,15 @@ def daily(
     settings = load_settings()
     catalog = load_catalog(settings.catalog_dir)
     day = first
-    while day <= last:
-        result = process_day(settings, catalog, day, validate=not no_validate)
-        summary = result.summary()
-        if as_json:
-            print(json.dumps(summary))
-        else:
-            print(
-                f"{day}: {summary['daily_rows']} daily rows, {summary['aqi_rows']} AQI rows, "
-                f"{summary['dead_letters']} dead letters; snapshot {summary['snapshot']}"
-            )
-        day += dt.timedelta(days=1)
+    with writer_lock(settings.data_dir, command="aircarbon process daily"):
+        while day <= last:
+            result = process_day(settings, catalog, day, validate=not no_validate)
+            summary = result.summary()
+            if as_json:
+                print(json.dumps(summary))
+            else:
+                print(
+                    f"{day}: {summary['daily_rows']} daily rows, {summary['aqi_rows']} AQI "
+                    f"rows, {summary['dead_letters']} dead letters; snapshot {summary['snapshot']}"
+                )
+            day += dt.timedelta(days=1)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from expectations.runner import ValidationOutcome
 
-__all__ = ["Validator", "lake", "raw_location", "utc_hour"]
+__all__ = ["Validator", "lake", "raw_location", "utc_hour", "writing"]
 
 
 def raw_location(settings: Settings) -> RawLocation:
@@ -47,19 +47,39 @@ def utc_hour(value: dt.datetime) -> dt.datetime:
 
 
 @contextlib.contextmanager
-def lake(settings: Settings, catalog: Catalog) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A writer connection to the migrated lake with the dimension tables current."""
+def writing(settings: Settings, what: str, *, lock_wait_s: float = 0.0) -> Iterator[None]:
+    """Hold the data directory's writer lock for a step (re-entrant: a demo's steps nest).
+
+    Interactive callers keep ``lock_wait_s=0`` and fail at once naming the holder; scheduled
+    tasks pass a wait, so a backfill in progress delays them instead of failing them.
+    """
+    from aircarbon.writer_lock import writer_lock
+
+    with writer_lock(settings.data_dir, command=what, wait_s=lock_wait_s):
+        yield
+
+
+@contextlib.contextmanager
+def lake(
+    settings: Settings, catalog: Catalog, *, lock_wait_s: float = 0.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writer connection to the migrated lake with the dimension tables current.
+
+    Holds the writer lock while open (see :func:`writing`), so whatever runs inside — the
+    migrations first — has the data directory to itself.
+    """
     from warehouse.lake import connect
     from warehouse.load import load_dimensions
     from warehouse.migrate import migrate
 
-    con = connect(settings)
-    try:
-        migrate(con)
-        load_dimensions(con, catalog)
-        yield con
-    finally:
-        con.close()
+    with writing(settings, "lake writer", lock_wait_s=lock_wait_s):
+        con = connect(settings)
+        try:
+            migrate(con)
+            load_dimensions(con, catalog)
+            yield con
+        finally:
+            con.close()
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from aircarbon.catalog import Catalog
-from aircarbon.pipeline.common import Validator, lake, raw_location
+from aircarbon.pipeline.common import Validator, lake, raw_location, writing
 from aircarbon.pipeline.hourly import recent_hourly
 from aircarbon.settings import Settings
 from transforms.aggregate import daily_stats, moving_averages
@@ -98,8 +98,21 @@ def process_day(
     *,
     validate: bool = True,
     build_docs: bool = True,
+    lock_wait_s: float = 0.0,
 ) -> DayResult:
-    """Run the daily step for a local calendar day (idempotent)."""
+    """Run the daily step for a local calendar day (idempotent), under the writer lock."""
+    with writing(settings, f"daily step {day}", lock_wait_s=lock_wait_s):
+        return _process_day(settings, catalog, day, validate=validate, build_docs=build_docs)
+
+
+def _process_day(
+    settings: Settings,
+    catalog: Catalog,
+    day: dt.date,
+    *,
+    validate: bool,
+    build_docs: bool,
+) -> DayResult:
     from transforms.aqi import aqi_daily
     from transforms.indicators import daily_indicators
     from transforms.sources import emission_events

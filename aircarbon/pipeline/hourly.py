@@ -20,7 +20,7 @@ import polars as pl
 
 from aircarbon.catalog import Catalog
 from aircarbon.errors import ValidationFailed
-from aircarbon.pipeline.common import Validator, lake, raw_location, utc_hour
+from aircarbon.pipeline.common import Validator, lake, raw_location, utc_hour, writing
 from aircarbon.settings import Settings
 from transforms.aggregate import MOVING_PARAMS, hourly_means, moving_averages
 from transforms.qc import apply_qc
@@ -102,10 +102,16 @@ def process_hour(
     *,
     validate: bool = True,
     build_docs: bool = True,
+    lock_wait_s: float = 0.0,
 ) -> HourResult:
     """Run the hourly step for the hour ending ``hour_end`` (idempotent)."""
     (result,) = process_hours(
-        settings, catalog, [hour_end], validate=validate, build_docs=build_docs
+        settings,
+        catalog,
+        [hour_end],
+        validate=validate,
+        build_docs=build_docs,
+        lock_wait_s=lock_wait_s,
     )
     return result
 
@@ -117,6 +123,7 @@ def process_hours(
     *,
     validate: bool = True,
     build_docs: bool = True,
+    lock_wait_s: float = 0.0,
 ) -> list[HourResult]:
     """Run the hourly step for consecutive hours at once: a backfill's (or the demo's) path.
 
@@ -127,7 +134,24 @@ def process_hours(
     fixed cost: one raw scan, one QC pass, one validation per suite over the whole interval
     and one lake transaction, instead of one of each per hour. A critical expectation stops
     the whole batch; re-run its hours one by one to find the hour at fault.
+
+    Holds the data directory's writer lock throughout (``lock_wait_s``: see
+    :func:`~aircarbon.pipeline.common.writing`).
     """
+    with writing(settings, "hourly step", lock_wait_s=lock_wait_s):
+        return _process_hours(
+            settings, catalog, hour_ends, validate=validate, build_docs=build_docs
+        )
+
+
+def _process_hours(
+    settings: Settings,
+    catalog: Catalog,
+    hour_ends: Sequence[dt.datetime],
+    *,
+    validate: bool,
+    build_docs: bool,
+) -> list[HourResult]:
     from transforms.aqi import aqi_hourly
     from warehouse.load import current_snapshot, replace_hours
 
@@ -266,15 +290,28 @@ def iter_process_hours(
     batch_hours: int = 24,
     validate: bool = True,
     build_docs: bool = True,
+    lock_wait_s: float = 0.0,
 ) -> Iterator[tuple[dt.datetime, HourResult | ValidationFailed]]:
     """Process many hours in batches of ``batch_hours``, as a backfill wants it.
 
     Yields ``(hour_end, result)`` per hour, in order. When a critical expectation stops a
     batch, its hours are re-run one by one, so every good hour still lands and the bad one
     comes back as its :class:`~aircarbon.errors.ValidationFailed` (what the hourly DAG
-    would have reported for it).
+    would have reported for it). The writer lock is held from the first batch to the last.
     """
     ends = [utc_hour(h) for h in hour_ends]
+    with writing(settings, "hourly backfill", lock_wait_s=lock_wait_s):
+        yield from _iter_batches(settings, catalog, ends, batch_hours, validate, build_docs)
+
+
+def _iter_batches(
+    settings: Settings,
+    catalog: Catalog,
+    ends: list[dt.datetime],
+    batch_hours: int,
+    validate: bool,
+    build_docs: bool,
+) -> Iterator[tuple[dt.datetime, HourResult | ValidationFailed]]:
     for i in range(0, len(ends), max(1, batch_hours)):
         chunk = ends[i : i + max(1, batch_hours)]
         last = i + len(chunk) >= len(ends)

@@ -11,7 +11,9 @@ the TOML file named by ``AIRCARBON_CONFIG`` (keys without the prefix, e.g.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,10 +25,23 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from aircarbon.errors import SettingsError
 
-__all__ = ["ENV_PREFIX", "BrokerTarget", "Settings", "load_settings"]
+__all__ = ["ENV_PREFIX", "BrokerTarget", "Settings", "load_settings", "redact_url"]
 
 ENV_PREFIX = "AIRCARBON_"
+_CLIENT_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 CONFIG_ENV = "AIRCARBON_CONFIG"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***" if "@" in url else url
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in userinfo else f"{scheme}://{user}@{host}"
 
 
 class BrokerTarget(BaseModel):
@@ -50,6 +65,11 @@ class Settings(BaseModel):
     data_dir: Path = Field(default=Path("data"), description="raw store, dead letters, lake")
     catalog_dir: Path | None = Field(default=None, description="override the shipped catalog")
     timezone: str = "Asia/Shanghai"
+    schedule_start: dt.date | None = Field(
+        default=None,
+        description="first local day both Airflow DAGs schedule, from its local midnight "
+        "(`aircarbon airflow init` records today unless given --start); unset: DAGs refuse to load",
+    )
     # --- broker ----------------------------------------------------------------------------
     broker_url: str | None = Field(
         default=None, description="mqtt://host:port or mqtts://; unset: embedded broker"
@@ -77,6 +97,25 @@ class Settings(BaseModel):
     batch_max_readings: int = Field(default=50_000, ge=1)
     batch_max_age_s: float = Field(default=1.0, gt=0)
     queue_max_messages: int = Field(default=20_000, ge=1)
+    max_readings_per_message: int = Field(
+        default=10_000, ge=1, description="a message with more readings is dead-lettered whole"
+    )
+    dead_letter_flush_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="dead-letter bytes a collector batch may hold before it is flushed",
+    )
+    poison_crashes: int = Field(
+        default=2,
+        ge=1,
+        description="collector crashes a message may be in flight at before it is "
+        "dead-lettered as `poison` instead of decoded again",
+    )
+    crash_on_topic: str | None = Field(
+        default=None,
+        description="testing only: the collector exits abruptly (os._exit) while decoding "
+        "a message on this topic, as a segfault would (proves the poison quarantine)",
+    )
     # --- health ----------------------------------------------------------------------------
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=8765, ge=0, le=65535)
@@ -113,12 +152,27 @@ class Settings(BaseModel):
     def _check_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        parts = urlsplit(value)
+        shown = redact_url(value)  # an error message never repeats a password
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # raises ValueError on a bad port
+        except ValueError:
+            raise ValueError(f"bad host or port in {shown!r}") from None
         if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
-            raise ValueError(f"scheme must be mqtt:// or mqtts://, got {value!r}")
+            raise ValueError(f"scheme must be mqtt:// or mqtts://, got {shown!r}")
         if not parts.hostname:
-            raise ValueError(f"no host in {value!r}")
-        _ = parts.port  # raises ValueError on a bad port
+            raise ValueError(f"no host in {shown!r}")
+        return value
+
+    @field_validator("client_id")
+    @classmethod
+    def _check_client_id(cls, value: str) -> str:
+        # it names files in the data directory (writer id), so no path may hide in it
+        if not _CLIENT_ID_RE.fullmatch(value) or value in {".", ".."}:
+            raise ValueError(
+                "must be 1-64 characters of letters, digits, '.', '_' and '-' "
+                "(it names the collector's files)"
+            )
         return value
 
     @field_validator("timezone")
@@ -131,6 +185,13 @@ class Settings(BaseModel):
         return value
 
     # --- derived ---------------------------------------------------------------------------
+    @property
+    def schedule_start_at(self) -> dt.datetime | None:
+        """Local midnight of ``schedule_start``: the DAGs' start_date (aware, in ``tz``)."""
+        if self.schedule_start is None:
+            return None
+        return dt.datetime.combine(self.schedule_start, dt.time(0), tzinfo=self.tz)
+
     @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"

@@ -128,6 +128,13 @@ class ReadingBatch:
         for name in self.__slots__:
             del getattr(self, name)[length:]
 
+    def slice(self, start: int, stop: int) -> ReadingBatch:
+        """Rows ``start:stop`` as a new batch (the writer's bisection of a failing batch)."""
+        part = ReadingBatch()
+        for name in self.__slots__:
+            setattr(part, name, getattr(self, name)[start:stop])
+        return part
+
     def extend(self, other: ReadingBatch) -> None:
         for name in self.__slots__:
             getattr(self, name).extend(getattr(other, name))

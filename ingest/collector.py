@@ -13,6 +13,12 @@ catching only MQTT errors) feeds a reader that decodes each message into columna
 buffers; full or old buffers go through a bounded queue (backpressure: while the writer is
 behind, the reader stops taking messages and the broker's in-flight window fills up) to a
 writer that lands them off the event loop and then acknowledges them.
+
+Nothing a message carries can stop it: decoding never raises (a failing decoder dead-letters
+the message as ``decode_error``), a message the process died on twice is quarantined unread
+(``ingest.poison``), a row the store cannot take is isolated to the dead-letter store by the
+lander, and a batch flushes on its dead-letter bytes as well as its readings, so memory stays
+bounded whatever arrives.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import ssl
 import time
@@ -36,10 +43,12 @@ from aircarbon.catalog import Catalog
 from aircarbon.settings import Settings
 from ingest.batch import ReadingBatch
 from ingest.dead_letter import DeadLetterBatch
-from ingest.decode import Decoded, DecodeRules
+from ingest.decode import Decoded, DecodeRules, decode_failure, parse_topic
 from ingest.health import AlertRules, IngestStats
 from ingest.lander import Lander, Landing, status_schema
 from ingest.manual_ack import AckTracker, PendingAck, enable_manual_ack, incoming_queue
+from ingest.poison import PoisonJournal, message_digest
+from ingest.reasons import RejectReason
 
 __all__ = ["Collector", "CollectorConfig", "status_schema"]
 
@@ -73,6 +82,7 @@ class CollectorConfig:
     batch_max_messages: int = 5_000
     batch_max_readings: int = 50_000
     batch_max_age_s: float = 1.0
+    batch_max_dead_bytes: int = 8 * 1024 * 1024
     queue_batches: int = 2
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
@@ -109,6 +119,7 @@ class CollectorConfig:
             receive_maximum=min(settings.queue_max_messages, 65_535),
             batch_max_readings=settings.batch_max_readings,
             batch_max_age_s=settings.batch_max_age_s,
+            batch_max_dead_bytes=settings.dead_letter_flush_bytes,
             reconnect_min_s=settings.reconnect_min_s,
             reconnect_max_s=settings.reconnect_max_s,
             tls_ca=settings.tls_ca,
@@ -148,6 +159,8 @@ class Collector:
         writer_id: str | None = None,
         alert_rules: AlertRules | None = None,
         clock: Callable[[], int] = _now_us,
+        poison_crashes: int = 2,
+        crash_on_topic: str | None = None,
     ) -> None:
         self.config = config
         self.catalog = catalog
@@ -161,6 +174,10 @@ class Collector:
         self.stats = IngestStats(catalog, alert_rules)
         self.stats.queue_capacity = config.queue_batches
         self._payload_limit = dead_letter_payload_bytes
+        self.poison = PoisonJournal(
+            data_dir / "collector", self.writer_id, threshold=poison_crashes
+        )
+        self._crash_on_topic = crash_on_topic
         self._clock = clock
         self._acks = AckTracker()
         self._batch = self._new_batch()
@@ -193,6 +210,7 @@ class Collector:
             max_age_s=settings.max_age_s,
             max_future_s=settings.max_future_s,
             hj212_datatime=settings.hj212_datatime,
+            max_readings_per_message=settings.max_readings_per_message,
         )
         return cls(
             CollectorConfig.from_settings(settings, url=url, protocol=protocol),
@@ -206,6 +224,8 @@ class Collector:
                 lag_s=settings.alert_lag_s,
                 queue_max=settings.queue_max_messages,
             ),
+            poison_crashes=settings.poison_crashes,
+            crash_on_topic=settings.crash_on_topic,
         )
 
     def _new_batch(self) -> _Batch:
@@ -217,6 +237,9 @@ class Collector:
         removed = self.lander.clean_temporaries()
         if removed:
             log.warning("removed %d half-written files from an earlier crash", removed)
+        crashed = self.poison.open()
+        if crashed:
+            log.error("%s", crashed)
         self.stats.started_us = self._clock()
         writer = asyncio.create_task(self._writer(), name="collector-writer")
         ticker = asyncio.create_task(self._ticker(), name="collector-ticker")
@@ -230,6 +253,7 @@ class Collector:
             await self._queue.put(None)
             await writer
             self._acks.detach()
+            self.poison.close()
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (safe from signal handlers via loop.call_soon)."""
@@ -352,7 +376,7 @@ class Collector:
             self.stats.observe_duplicate(station)
         else:
             before = len(batch.readings)
-            decoded = self.lander.decode(topic, payload, received, batch)
+            decoded = self._decode(topic, payload, received, batch)
             if decoded.accepted:
                 # only messages that landed readings: a repeated bad message is
                 # dead-lettered each time it arrives, as operators expect to count it
@@ -361,7 +385,45 @@ class Collector:
         return (
             batch.messages >= self.config.batch_max_messages
             or len(batch.readings) >= self.config.batch_max_readings
+            or batch.dead.nbytes >= self.config.batch_max_dead_bytes
         )
+
+    def _decode(self, topic: str, payload: bytes, received: int, batch: _Batch) -> Decoded:
+        """Decode under the poison journal: quarantine a repeat killer, record the rest."""
+        digest = message_digest(topic, payload)
+        if self.poison.is_poison(digest):
+            return self._quarantine(topic, payload, received, batch, digest)
+        before = len(batch.readings)
+        self.poison.enter(digest, topic)
+        try:
+            if topic == self._crash_on_topic:
+                os._exit(70)  # the test hook: die the way a segfault would, mid-decode
+            return self.lander.decode(topic, payload, received, batch)
+        except Exception as exc:  # the lander's decode never raises; belt and braces
+            log.exception("decoding a message on %r failed", topic)
+            batch.readings.truncate(before)
+            decoded = decode_failure(_station_of(topic), "unknown", exc)
+            batch.dead.append(received, topic, decoded.station, RejectReason.DECODE_ERROR,
+                              None, decoded.rejections[0].detail, payload)  # fmt: skip
+            return decoded
+        finally:
+            self.poison.leave()
+
+    def _quarantine(
+        self, topic: str, payload: bytes, received: int, batch: _Batch, digest: bytes
+    ) -> Decoded:
+        station = _station_of(topic)
+        detail = (
+            f"the collector died while decoding this message at {self.poison.crashes(digest)} "
+            f"starts (digest {digest.hex()}): quarantined unread"
+        )
+        log.error("poison message on %r dead-lettered unread: %s", topic, detail)
+        # kept whole (up to the payload limit of a message), for the bug report
+        batch.dead.append_message(
+            received, topic, station, [(RejectReason.POISON, None, detail)], payload, whole=True
+        )
+        self.stats.poison_messages += 1
+        return Decoded(station, "unknown").reject(RejectReason.POISON, detail)
 
     def _remember(self, key: int) -> None:
         seen = self._seen
@@ -376,8 +438,10 @@ class Collector:
             stats.observe_status(decoded.status.station, decoded.status.state, decoded.status.ts_us)
         if decoded.rejections:
             whole = decoded.rejected_whole
+            first = True
             for rej in decoded.rejections:
-                stats.observe_rejection(decoded.station, rej.reason.value, whole)
+                stats.observe_rejection(decoded.station, rej.reason.value, whole, first=first)
+                first = False
         if decoded.kind != "status" and not decoded.rejected_whole:
             params = batch.readings.param[before:] if decoded.accepted else None
             stats.observe_message(
@@ -423,6 +487,7 @@ class Collector:
 
     async def _land(self, batch: _Batch) -> None:
         delay = 0.5
+        stats = self.stats
         while True:
             try:
                 started = time.perf_counter()
@@ -432,8 +497,16 @@ class Collector:
                 log.error(  # noqa: TRY400 - an expected, retried condition: no traceback
                     "landing a batch failed (%s); retrying in %.1f s", exc, delay
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                stats.write_error = f"{type(exc).__name__}: {exc}"[:200]
+            except Exception as exc:  # a bug of ours: alert and retry, never crash ingest
+                log.exception("landing a batch failed unexpectedly; retrying in %.1f s", delay)
+                stats.write_error = f"{type(exc).__name__}: {exc}"[:200]
+            stats.write_failures += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        stats.write_failures = 0
+        stats.write_error = None
+        stats.isolated_rows = self.lander.isolated_rows
         self.stats.write_seconds.append(time.perf_counter() - started)
         self._acks.ack(batch.acks)
         self.stats.acks_sent = self._acks.sent
@@ -445,6 +518,11 @@ class Collector:
         observe = self.stats.observe_latency
         for received in batch.received_us:
             observe((durable - received) / 1e6)
+
+
+def _station_of(topic: str) -> str | None:
+    parsed = parse_topic(topic)
+    return parsed[0] if parsed else None
 
 
 def aiomqtt_messages(client: aiomqtt.Client) -> aiomqtt.client.MessagesIterator:

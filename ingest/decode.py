@@ -8,6 +8,11 @@ reading, so the valid readings of a partly valid message still land.
 
 Decoding is pure: the caller passes the time "now" and the rules (catalog, limits), which
 keeps it deterministic for tests and usable without a broker (``aircarbon decode``).
+
+:func:`decode_message`, :func:`decode_status` and :func:`decode_payload` are the decode
+boundary and never raise: whatever one message does inside a decoder (recursion, an
+overflow, a bug of ours), it comes back as a ``decode_error`` rejection of that message and
+its half-appended readings are taken back, so one hostile payload cannot stop ingest.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ __all__ = [
     "decode_hj212",
     "decode_json",
     "decode_message",
+    "decode_payload",
     "decode_status",
     "parse_topic",
     "to_us",
@@ -50,6 +56,14 @@ _US: Final = dt.timedelta(microseconds=1)
 _MAX_PERIOD_S: Final = 86_400
 _MAX_SEQ: Final = 2**63 - 1  # the raw store's seq column is int64
 _MAX_INT_VALUE: Final = 10**300  # larger JSON integers do not fit a float64 reading
+# Timestamps outside [1970, 2100) are refused at decode whatever the late-data window says:
+# the raw store partitions by date and hour, and nothing the network sends is older or newer
+_TS_MIN_US: Final = 0
+_TS_MAX_US: Final = (dt.datetime(2100, 1, 1, tzinfo=dt.UTC) - _EPOCH) // _US
+# An RFC 3339 timestamp with nanoseconds and an offset is 35 characters: longer strings are
+# refused before the parse cache, which therefore holds at most 8192 short keys
+_MAX_TS_CHARS: Final = 40
+_DETAIL_CHARS: Final = 160  # an exception's text kept in a decode_error detail
 
 Kind = Literal["readings", "hj212", "status"]
 
@@ -107,6 +121,7 @@ class DecodeRules:
     max_age_s: int = 7 * 24 * 3600
     max_future_s: int = 300
     hj212_datatime: Literal["start", "end"] = "start"
+    max_readings_per_message: int = 10_000
 
 
 def to_us(ts: dt.datetime) -> int:
@@ -127,7 +142,74 @@ def parse_topic(topic: str) -> tuple[str, str] | None:
 def decode_message(
     topic: str, payload: bytes, rules: DecodeRules, now_us: int, out: ReadingBatch
 ) -> Decoded:
-    """Decode one MQTT message by its topic; readings are appended to ``out``."""
+    """Decode one MQTT message by its topic; readings are appended to ``out``. Never raises."""
+    mark = len(out)
+    try:
+        decoded = _decode_message(topic, payload, rules, now_us, out)
+    except Exception as exc:  # the decode boundary: one message, not ingest
+        out.truncate(mark)
+        parsed = _safe_topic(topic)
+        station, kind = parsed if parsed is not None else (None, "unknown")
+        return decode_failure(station, kind, exc)
+    return _cap_readings(decoded, rules, out, mark)
+
+
+def decode_payload(
+    kind: Literal["readings", "hj212"],
+    payload: bytes,
+    topic_station: str | None,
+    rules: DecodeRules,
+    now_us: int,
+    out: ReadingBatch,
+) -> Decoded:
+    """One JSON or HJ 212 payload without a topic (``aircarbon decode``). Never raises."""
+    mark = len(out)
+    decoder = decode_json if kind == "readings" else decode_hj212
+    try:
+        decoded = decoder(payload, topic_station, rules, now_us, out)
+    except Exception as exc:  # the decode boundary, as in decode_message
+        out.truncate(mark)
+        return decode_failure(topic_station, kind, exc)
+    return _cap_readings(decoded, rules, out, mark)
+
+
+def decode_failure(station: str | None, kind: str, exc: BaseException) -> Decoded:
+    """The rejection of a message whose decoding raised: class and a short, safe detail."""
+    try:
+        text = str(exc)
+    except Exception:  # an exception whose str() fails still has a class
+        text = ""
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    if len(text) > _DETAIL_CHARS:
+        text = text[:_DETAIL_CHARS] + "…"
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return Decoded(station, kind).reject(RejectReason.DECODE_ERROR, detail)
+
+
+def _safe_topic(topic: str) -> tuple[str, str] | None:
+    try:
+        return parse_topic(topic)
+    except Exception:  # only a str topic can be parsed
+        return None
+
+
+def _cap_readings(decoded: Decoded, rules: DecodeRules, out: ReadingBatch, mark: int) -> Decoded:
+    """A message with more readings than the cap is dead-lettered whole (bounded memory)."""
+    cap = rules.max_readings_per_message
+    n = decoded.accepted + len(decoded.rejections)
+    if n <= cap:
+        return decoded
+    out.truncate(mark)
+    capped = Decoded(decoded.station, decoded.kind, ts_us=decoded.ts_us, seq=decoded.seq)
+    return capped.reject(
+        RejectReason.TOO_MANY_READINGS,
+        f"{n} readings in one message exceed the limit of {cap}",
+    )
+
+
+def _decode_message(
+    topic: str, payload: bytes, rules: DecodeRules, now_us: int, out: ReadingBatch
+) -> Decoded:
     parsed = parse_topic(topic)
     if parsed is None:
         return Decoded(None, "unknown").reject(
@@ -144,7 +226,7 @@ def decode_message(
     if kind == "hj212":
         return decode_hj212(payload, station, rules, now_us, out)
     if kind == "status":
-        return decode_status(payload, station, rules)
+        return _decode_status(payload, station, rules)
     return Decoded(station, kind).reject(
         RejectReason.BAD_TOPIC, f"topic kind {kind!r} is not readings, hj212 or status"
     )
@@ -168,10 +250,20 @@ class _JsonMessage(msgspec.Struct, forbid_unknown_fields=False):
 _JSON_DECODER: Final = msgspec.json.Decoder(_JsonMessage)
 
 
-@lru_cache(maxsize=8192)
 def _parse_rfc3339(text: str) -> int | None:
-    """µs since the epoch, or None when not RFC 3339 with an offset (cached: ts repeat)."""
-    if len(text) < 20 or text[10] not in "Tt ":
+    """µs since the epoch, or None when not RFC 3339 with an offset.
+
+    Cached (every station of a network sends the same ts), but only on strings short enough
+    to be a timestamp: the cache's keys are attacker-chosen, so its size is bounded in bytes.
+    """
+    if not 20 <= len(text) <= _MAX_TS_CHARS:
+        return None
+    return _parse_rfc3339_cached(text)
+
+
+@lru_cache(maxsize=8192)
+def _parse_rfc3339_cached(text: str) -> int | None:
+    if text[10] not in "Tt ":
         return None
     try:
         ts = dt.datetime.fromisoformat(text)
@@ -183,6 +275,11 @@ def _parse_rfc3339(text: str) -> int | None:
 
 
 def _check_time(decoded: Decoded, ts_us: int, rules: DecodeRules, now_us: int, raw: str) -> bool:
+    if not _TS_MIN_US <= ts_us < _TS_MAX_US:
+        decoded.reject(
+            RejectReason.BAD_TIMESTAMP, f"ts {raw[:40]} is outside the years 1970 to 2099"
+        )
+        return False
     if not rules.check_time:
         return True
     if ts_us - now_us > rules.max_future_s * 1_000_000:
@@ -230,7 +327,7 @@ def decode_json(
     ts_us = _parse_rfc3339(msg.ts)
     if ts_us is None:
         return decoded.reject(
-            RejectReason.BAD_TIMESTAMP, f"ts {msg.ts!r} is not RFC 3339 with a UTC offset"
+            RejectReason.BAD_TIMESTAMP, f"ts {msg.ts[:40]!r} is not RFC 3339 with a UTC offset"
         )
     decoded.seq, decoded.ts_us, decoded.period_s = msg.seq, ts_us, msg.period_s
     if not _check_time(decoded, ts_us, rules, now_us, msg.ts):
@@ -239,6 +336,12 @@ def decode_json(
     params = catalog.parameters
     flags = catalog.flags
     units, msg_flags = msg.units, msg.flags
+    if len(msg.readings) > rules.max_readings_per_message:
+        return decoded.reject(
+            RejectReason.TOO_MANY_READINGS,
+            f"{len(msg.readings)} readings in one message exceed the limit of "
+            f"{rules.max_readings_per_message}",
+        )
     # accepted readings are collected per message and appended to the columns in one go
     codes: list[str] = []
     values: list[float] = []
@@ -420,7 +523,17 @@ _STATUS_DECODER: Final = msgspec.json.Decoder(_StatusMessage)
 
 
 def decode_status(payload: bytes, topic_station: str, rules: DecodeRules) -> Decoded:
-    """Decode a station status (or last-will) message; an empty payload clears retention."""
+    """Decode a station status (or last-will) message; an empty payload clears retention.
+
+    Never raises: a failure inside is a ``decode_error`` rejection (the decode boundary).
+    """
+    try:
+        return _decode_status(payload, topic_station, rules)
+    except Exception as exc:  # the decode boundary, as in decode_message
+        return decode_failure(topic_station, "status", exc)
+
+
+def _decode_status(payload: bytes, topic_station: str, rules: DecodeRules) -> Decoded:
     decoded = Decoded(topic_station, "status")
     if not payload:
         return decoded
@@ -438,6 +551,8 @@ def decode_status(payload: bytes, topic_station: str, rules: DecodeRules) -> Dec
     if rules.check_station and topic_station not in rules.catalog.stations:
         return decoded.reject(RejectReason.UNKNOWN_STATION, f"unknown station {topic_station!r}")
     ts_us = _parse_rfc3339(msg.ts) if msg.ts else None
+    if ts_us is not None and not _TS_MIN_US <= ts_us < _TS_MAX_US:
+        ts_us = None  # a status without a usable time is still a status
     decoded.status = StatusEvent(topic_station, msg.state, ts_us)
     decoded.ts_us = ts_us
     return decoded

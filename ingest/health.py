@@ -46,6 +46,9 @@ class StationHealth:
     messages: int = 0
     readings: int = 0
     rejected_messages: int = 0
+    # messages with at least one dead-letter row (whole or per reading): the dead-letter
+    # rate's numerator, so that a message with ten refused readings counts once
+    dead_messages: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     late: int = 0
@@ -125,6 +128,13 @@ class IngestStats:
         self.latency_buckets: list[int] = [0] * len(LATENCY_BUCKETS_S)
         self.latency_count = 0
         self.latency_sum = 0.0
+        # writer faults: consecutive failed attempts at landing the current batch (0 = healthy)
+        # and the last error, one line; rows isolated to the dead-letter store as write_error
+        self.write_failures = 0
+        self.write_error: str | None = None
+        self.isolated_rows = 0
+        # messages quarantined unread as `poison` (in flight at repeated collector crashes)
+        self.poison_messages = 0
 
     def station(self, sid: str) -> StationHealth:
         health = self.stations.get(sid)
@@ -178,13 +188,18 @@ class IngestStats:
         if station in self.stations:
             self.stations[station].duplicates += 1
 
-    def observe_rejection(self, station: str | None, reason: str, whole: bool) -> None:
+    def observe_rejection(
+        self, station: str | None, reason: str, whole: bool, *, first: bool = True
+    ) -> None:
+        """One dead-letter row; ``first`` marks the first row of its message (rate numerator)."""
         self.dead_letters_total[reason] += 1
         if station in self.stations:
             h = self.stations[station]
             h.dead_letters[reason] += 1
             if whole:
                 h.rejected_messages += 1
+            if first:
+                h.dead_messages += 1
 
     def observe_status(self, station: str, state: str, ts_us: int | None) -> None:
         h = self.station(station)
@@ -220,9 +235,9 @@ class IngestStats:
         elif (now_us - h.last_seen_us) / _US > silent_limit:
             alerts.append(Alert("silent", f"silent for {(now_us - h.last_seen_us) / _US:.0f} s"))
         total = h.messages + h.rejected_messages
-        dead = sum(h.dead_letters.values())
-        if total and dead / max(total, 1) > self.rules.dead_letter_rate:
-            alerts.append(Alert("dead_letter_rate", f"dead-letter rate {dead / total:.0%}"))
+        rate = min(h.dead_messages / total, 1.0) if total else 0.0  # messages, not rows
+        if rate > self.rules.dead_letter_rate:
+            alerts.append(Alert("dead_letter_rate", f"dead-letter rate {rate:.0%}"))
         if h.lag_s is not None and h.lag_s > self.rules.lag_s:
             alerts.append(Alert("lag", f"lag {h.lag_s:.0f} s"))
         if h.state in {"offline", "maintenance", "calibrating"}:
@@ -280,6 +295,10 @@ class IngestStats:
             "queue_depth": self.queue_depth,
             "queue_capacity": self.queue_capacity,
             "batches_written": self.batches_written,
+            "write_failures": self.write_failures,
+            "write_error": self.write_error,
+            "isolated_rows": self.isolated_rows,
+            "poison_messages": self.poison_messages,
             "reconnects": self.reconnects,
             "stations": records,
         }

@@ -104,6 +104,17 @@ def evaluate_health(stats: IngestStats, now_us: int, *, since_us: int) -> list[d
                 ),
             }
         )
+    if stats.write_failures:
+        reasons.append(
+            {
+                "rule": "write_failing",
+                "station": None,
+                "message": (
+                    f"landing to disk failed {stats.write_failures} times in a row "
+                    f"({stats.write_error}): nothing is acknowledged until it succeeds"
+                ),
+            }
+        )
     uptime_s = (now_us - since_us) / _US
     for sid, h in sorted(stats.stations.items()):
         for alert in stats.alerts_for(h, now_us):

@@ -7,6 +7,13 @@ and writes a full one durably (fsynced, atomically renamed Parquet, ``ingest.raw
 Dead-letter accounting lives here only: a rejection becomes exactly one dead-letter row,
 whoever received the message.
 
+**Writer faults never wedge ingest.** An ``OSError`` (disk full, permissions) propagates
+with nothing acknowledged, and the caller retries. Any other error is a row the store
+cannot take: the batch is bisected until the failing rows stand alone, they go to the
+dead-letter store with reason ``write_error``, and the rest is written. (Halves written
+before a failing sibling is isolated are not rewritten; an OSError retry may land some rows
+twice, which readers de-duplicate as for any re-delivery.)
+
 What it does not do is decide *when*: the collector batches by size and age, acknowledges
 each batch after :meth:`Lander.write` returns (ack-after-durable) and keeps its own
 statistics; ``ingest.offline`` batches by readings count. :meth:`Lander.write` is
@@ -15,20 +22,26 @@ blocking I/O, so the collector calls it from a worker thread.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.batch import ReadingBatch
+from ingest.batch import READING_COLUMNS, ReadingBatch
 from ingest.dead_letter import DeadLetterBatch
 from ingest.decode import Decoded, DecodeRules, StatusEvent, decode_message
 from ingest.raw_store import clean_temporaries, write_dead_letters, write_durable, write_readings
+from ingest.reasons import RejectReason
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Lander", "Landing", "status_schema"]
+__all__ = ["Lander", "Landing", "isolate_failures", "status_schema"]
+
+log = logging.getLogger("aircarbon.lander")
 
 
 def status_schema() -> pa.Schema:
@@ -59,6 +72,50 @@ class Landing:
         return len(self.readings) + len(self.dead) + len(self.status)
 
 
+def isolate_failures(
+    n: int, write_rows: Callable[[int, int], int]
+) -> tuple[int, list[tuple[int, Exception]]]:
+    """Write rows ``[0, n)`` with ``write_rows(lo, hi)`` (returns files written); a failure
+    other than ``OSError`` splits the range in two until each failing row stands alone.
+
+    Returns the files written and the failing rows with their errors. ``OSError`` propagates
+    (the store itself is failing, not a row: the caller retries the whole batch).
+    """
+    files = 0
+    bad: list[tuple[int, Exception]] = []
+    stack = [(0, n)] if n else []
+    while stack:
+        lo, hi = stack.pop()
+        try:
+            files += write_rows(lo, hi)
+        except OSError:
+            raise
+        except Exception as exc:  # a row the store cannot take: isolate it
+            if hi - lo == 1:
+                bad.append((lo, exc))
+                continue
+            mid = (lo + hi) // 2
+            stack.append((mid, hi))
+            stack.append((lo, mid))
+    return files, bad
+
+
+def _rows(batch: ReadingBatch, lo: int, hi: int) -> ReadingBatch:
+    return batch if lo == 0 and hi == len(batch) else batch.slice(lo, hi)
+
+
+def _dead_rows(batch: DeadLetterBatch, lo: int, hi: int) -> DeadLetterBatch:
+    return batch if lo == 0 and hi == len(batch) else batch.select(list(range(lo, hi)))
+
+
+def _ascii(text: object) -> str:
+    return str(text).encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _error_detail(exc: Exception, what: str) -> str:
+    return _ascii(f"not writable ({type(exc).__name__}: {exc}); {what}")[:300]
+
+
 class Lander:
     """Decodes messages into :class:`Landing` batches and writes them durably.
 
@@ -82,6 +139,8 @@ class Lander:
         self.writer_id = writer_id
         self.land_status = land_status
         self._payload_limit = dead_letter_payload_bytes
+        #: rows isolated to the dead-letter store by :meth:`write` so far (write_error)
+        self.isolated_rows = 0
 
     def new_landing(self) -> Landing:
         """An empty batch (dead-letter payloads truncated to this lander's limit)."""
@@ -94,10 +153,13 @@ class Lander:
         if decoded.status is not None and self.land_status:
             landing.status.append((decoded.status, received_us))
         if decoded.rejections:
-            append = landing.dead.append
-            for rej in decoded.rejections:
-                append(received_us, topic, decoded.station, rej.reason, rej.param, rej.detail,
-                       payload)  # fmt: skip
+            landing.dead.append_message(
+                received_us,
+                topic,
+                decoded.station,
+                [(r.reason, r.param, r.detail) for r in decoded.rejections],
+                payload,
+            )
         return decoded
 
     def clean_temporaries(self) -> int:
@@ -111,15 +173,102 @@ class Lander:
         keeps the batch and retries. Only after this returns may its messages be acked.
         """
         files = 0
-        if len(landing.readings):
-            table = landing.readings.to_arrow()
-            files += len(write_readings(table, self.raw_dir, self.writer_id))
-        if len(landing.dead):
-            table = landing.dead.to_arrow()
-            files += len(write_dead_letters(table, self.dead_dir, self.writer_id))
-        if landing.status:
-            files += self._write_status(landing.status)
+        # rows the stores refuse become dead letters of their own; ``landing`` is left as it
+        # is, so that a retry after an OSError starts over from the same rows
+        refused = DeadLetterBatch(self._payload_limit)
+        readings = landing.readings
+        if len(readings):
+            written, bad = isolate_failures(
+                len(readings),
+                lambda lo, hi: len(
+                    write_readings(_rows(readings, lo, hi).to_arrow(), self.raw_dir, self.writer_id)
+                ),
+            )
+            files += written
+            for i, exc in bad:
+                self._refuse_reading(refused, readings, i, exc)
+        status = landing.status
+        if status:
+            written, bad = isolate_failures(
+                len(status), lambda lo, hi: self._write_status(status[lo:hi])
+            )
+            files += written
+            for i, exc in bad:
+                event, received = status[i]
+                payload = _ascii(f"{event.station} {event.state} {event.ts_us}").encode()
+                refused.append(
+                    received,
+                    _ascii(f"aircarbon/v1/{event.station}/status"),
+                    _ascii(event.station),
+                    RejectReason.WRITE_ERROR,
+                    None,
+                    _error_detail(exc, "a status event"),
+                    payload,
+                )
+        dead = landing.dead
+        if len(refused):
+            dead = DeadLetterBatch(self._payload_limit)
+            dead.extend(landing.dead)
+            dead.extend(refused)
+        if len(dead):
+            files += self._write_dead(dead)
         return files
+
+    def _refuse_reading(
+        self, refused: DeadLetterBatch, readings: ReadingBatch, i: int, exc: Exception
+    ) -> None:
+        row = {name: _ascii(getattr(readings, name)[i]) for name in READING_COLUMNS}
+        log.error("a reading the raw store cannot take goes to the dead-letter store: %s", row)
+        self.isolated_rows += 1
+        received = readings.received_at[i]
+        refused.append(
+            received if isinstance(received, int) else 0,
+            _ascii(f"aircarbon/v1/{row['station']}/readings"),
+            row["station"],
+            RejectReason.WRITE_ERROR,
+            row["param"],
+            _error_detail(exc, "the reading as stored is the payload"),
+            json.dumps(row).encode(),
+        )
+
+    def _write_dead(self, dead: DeadLetterBatch) -> int:
+        written, bad = isolate_failures(
+            len(dead),
+            lambda lo, hi: len(
+                write_dead_letters(
+                    _dead_rows(dead, lo, hi).to_arrow(), self.dead_dir, self.writer_id
+                )
+            ),
+        )
+        if not bad:
+            return written
+        # a dead-letter row that cannot be written: again with every string made ASCII and
+        # the payload kept (bytes always fit); what still fails is logged, never retried forever
+        safe = DeadLetterBatch(self._payload_limit)
+        payloads = {m: p for m, p in zip(dead.message_id, dead.payload, strict=True) if p}
+        for i, exc in bad:
+            self.isolated_rows += 1
+            received = dead.received_at[i]
+            safe.append(
+                received if isinstance(received, int) else 0,
+                _ascii(dead.topic[i]),
+                None if dead.station[i] is None else _ascii(dead.station[i]),
+                RejectReason.WRITE_ERROR,
+                None if dead.param[i] is None else _ascii(dead.param[i]),
+                _error_detail(exc, f"was {_ascii(dead.reason[i])}: {_ascii(dead.detail[i])}"),
+                payloads.get(dead.message_id[i], b""),
+            )
+        more, lost = isolate_failures(
+            len(safe),
+            lambda lo, hi: len(
+                write_dead_letters(
+                    _dead_rows(safe, lo, hi).to_arrow(), self.dead_dir, self.writer_id
+                )
+            ),
+        )
+        for i, exc in lost:
+            log.error("dropped a dead-letter row no store can take (%s): %s", exc, safe.topic[i])
+        return written + more
 
     def _write_status(self, rows: list[tuple[StatusEvent, int]]) -> int:
         import pyarrow as pa

@@ -18,6 +18,8 @@ from ingest.lander import Lander
 
 __all__ = ["LandingReport", "land_messages"]
 
+_DEAD_BYTES = 8 * 1024 * 1024  # dead-letter rows held before a write, as the collector's
+
 
 @dataclass
 class LandingReport:
@@ -64,7 +66,7 @@ def land_messages(
         report.readings += decoded.accepted
         for rej in decoded.rejections:
             rejections[rej.reason.value] = rejections.get(rej.reason.value, 0) + 1
-        if len(landing.readings) >= batch_readings:
+        if len(landing.readings) >= batch_readings or landing.dead.nbytes >= _DEAD_BYTES:
             report.files += lander.write(landing)
             landing = lander.new_landing()
     report.files += lander.write(landing)

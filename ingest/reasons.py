@@ -47,6 +47,11 @@ class RejectReason(StrEnum):
     HJ212_PACKETISED = "hj212_packetised"  # multi-packet (Flag D bit) upload, not reassembled
     # --- status -----------------------------------------------------------------
     BAD_STATUS = "bad_status"  # status message with an unknown state or shape
+    # --- robustness (issue 14) ----------------------------------------------------
+    DECODE_ERROR = "decode_error"  # the decoder itself failed on it (detail: exception class)
+    TOO_MANY_READINGS = "too_many_readings"  # more readings than max_readings_per_message
+    POISON = "poison"  # in flight at two collector crashes: quarantined unread, then acked
+    WRITE_ERROR = "write_error"  # a row the raw store could not write (isolated by bisection)
 
     @property
     def per_reading(self) -> bool:

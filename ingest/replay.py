@@ -18,6 +18,12 @@ under ``raw/date=…/hour=…/``, named ``replay-…``).
   identity already stored lands, as the revision it is.
 - Nothing is deleted from the dead-letter store, and nothing new is written there: readings
   still refused are only counted by reason. Status messages are not replayed.
+- **Payload once per message.** A message's rows share a ``message_id``; its payload sits on
+  one of them (files from before that change have it on every row, and are grouped by
+  received time, topic and payload instead).
+- ``poison`` rows (messages the collector died on) are left alone unless ``--reason poison``
+  asks for them: decoding one may kill the replay the way it killed the collector.
+- A dead-letter or raw file that is not readable Parquet is skipped and reported.
 
 Run it with ``python -m ingest.replay --help`` (documented in docs/operators.md).
 """
@@ -36,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.batch import ReadingBatch, reading_schema
 from ingest.decode import DecodeRules, decode_message
-from ingest.raw_store import write_readings
+from ingest.raw_store import parquet_intact, write_readings
+from ingest.reasons import RejectReason
 
 if TYPE_CHECKING:
     import polars as pl
@@ -51,6 +58,7 @@ class ReplayReport:
     """What a replay found and did."""
 
     rows: int = 0  # dead-letter rows read
+    skipped_files: list[Path] = field(default_factory=list)  # not readable Parquet
     messages: int = 0  # distinct messages among them
     truncated: int = 0  # payloads cut at the limit: not replayable
     status_messages: int = 0  # status topic: not replayed
@@ -73,6 +81,7 @@ class ReplayReport:
             "files": [str(p) for p in self.files],
             "hours": self.hours,
             "dry_run": self.dry_run,
+            "skipped_files": [str(p) for p in self.skipped_files],
         }
 
 
@@ -89,28 +98,77 @@ def _dead_letter_files(dead_dir: Path, since: dt.date | None, until: dt.date | N
     return files
 
 
-def _read_dead_letters(
-    files: Sequence[Path], reasons: Iterable[str] | None, stations: Iterable[str] | None
-) -> pl.DataFrame:
+_DEAD_COLUMNS = ["received_at", "topic", "station", "reason", "payload", "payload_size"]
+
+
+def _read_file(path: Path, columns: list[str], skipped: list[Path]) -> pl.DataFrame | None:
+    """One Parquet file, or None (and listed in ``skipped``) when it is not readable."""
     import polars as pl
 
-    frame = pl.concat(
-        [
-            pl.read_parquet(
-                f, columns=["received_at", "topic", "station", "reason", "payload", "payload_size"]
-            )
-            for f in files
-        ],
-        how="vertical_relaxed",
-    )
-    if reasons:
-        frame = frame.filter(pl.col("reason").is_in(list(reasons)))
+    if not parquet_intact(path):
+        skipped.append(path)
+        return None
+    try:
+        present = set(pl.read_parquet_schema(path))
+        frame = pl.read_parquet(path, columns=[c for c in columns if c in present])
+    except (pl.exceptions.PolarsError, OSError):
+        skipped.append(path)
+        return None
+    # files from before message_id existed: the column is added, null
+    missing = [pl.lit(None, pl.String).alias(c) for c in columns if c not in present]
+    return frame.with_columns(missing) if missing else frame
+
+
+def _read_dead_letters(
+    files: Sequence[Path],
+    reasons: Iterable[str] | None,
+    stations: Iterable[str] | None,
+    skipped: list[Path],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The selected rows, and one payload-bearing row per selected message."""
+    import polars as pl
+
+    frames = [_read_file(f, [*_DEAD_COLUMNS, "message_id"], skipped) for f in files]
+    found = [f for f in frames if f is not None]
+    if not found:
+        empty = pl.DataFrame(schema={**_dead_schema(), "message_id": pl.String})
+        return empty, empty
+    frame = pl.concat(found, how="diagonal_relaxed")
+    if "message_id" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("message_id"))
+    # files written before payloads were stored once: every row has its payload
+    legacy = pl.struct("received_at", "topic", "payload").hash().cast(pl.String)
+    frame = frame.with_columns(pl.coalesce("message_id", "legacy:" + legacy).alias("message_id"))
+    wanted = list(reasons) if reasons else None
+    selected = frame
+    if wanted:
+        selected = selected.filter(pl.col("reason").is_in(wanted))
+    elif RejectReason.POISON.value in frame["reason"]:
+        poisoned = frame.filter(pl.col("reason") == RejectReason.POISON.value)["message_id"]
+        selected = selected.filter(~pl.col("message_id").is_in(poisoned.implode()))
     if stations:
-        frame = frame.filter(pl.col("station").is_in(list(stations)))
-    return frame
+        selected = selected.filter(pl.col("station").is_in(list(stations)))
+    ids = selected["message_id"].unique()
+    messages = frame.filter(
+        pl.col("message_id").is_in(ids.implode()) & pl.col("payload").is_not_null()
+    ).unique("message_id", keep="first", maintain_order=True)
+    return selected, messages
 
 
-def _raw_keys(raw_dir: Path, hours: Iterable[str]) -> pl.DataFrame:
+def _dead_schema() -> dict[str, pl.DataType]:
+    import polars as pl
+
+    return {
+        "received_at": pl.Datetime("us", "UTC"),
+        "topic": pl.String(),
+        "station": pl.String(),
+        "reason": pl.String(),
+        "payload": pl.Binary(),
+        "payload_size": pl.Int64(),
+    }
+
+
+def _raw_keys(raw_dir: Path, hours: Iterable[str], skipped: list[Path]) -> pl.DataFrame:
     """``(station, param, ts, value)`` already in the raw store, in the given UTC hours."""
     import polars as pl
 
@@ -118,7 +176,8 @@ def _raw_keys(raw_dir: Path, hours: Iterable[str]) -> pl.DataFrame:
     for hour in sorted(set(hours)):
         day, hh = hour.split("T")
         files.extend(sorted((raw_dir / f"date={day}" / f"hour={hh}").glob("*.parquet")))
-    if not files:
+    frames = [f for f in (_read_file(p, _KEY, skipped) for p in files) if f is not None]
+    if not frames:
         return pl.DataFrame(
             schema={
                 "station": pl.String,
@@ -127,9 +186,7 @@ def _raw_keys(raw_dir: Path, hours: Iterable[str]) -> pl.DataFrame:
                 "value": pl.Float64,
             }
         )
-    return pl.concat(
-        [pl.read_parquet(f, columns=_KEY) for f in files], how="vertical_relaxed"
-    ).unique()
+    return pl.concat(frames, how="vertical_relaxed").unique()
 
 
 def replay_dead_letters(
@@ -158,10 +215,9 @@ def replay_dead_letters(
     files = _dead_letter_files(data_dir / "dead_letter", since, until)
     if not files:
         return report
-    frame = _read_dead_letters(files, reasons, stations)
+    frame, messages = _read_dead_letters(files, reasons, stations, report.skipped_files)
     report.rows = frame.height
     # one row per rejection: a partly valid message has a row per refused reading
-    messages = frame.unique(["received_at", "topic", "payload"], keep="first", maintain_order=True)
     messages = messages.sort("received_at")
     report.messages = messages.height
     if not time_check:
@@ -192,7 +248,7 @@ def replay_dead_letters(
     # the same reading from a message dead-lettered twice: once, the earliest received
     found = found.sort("received_at").unique(_KEY, keep="first", maintain_order=True)
     hours = found["ts"].dt.strftime("%Y-%m-%dT%H").unique().to_list()
-    present = _raw_keys(data_dir / "raw", hours)
+    present = _raw_keys(data_dir / "raw", hours, report.skipped_files)
     new = found.join(present, on=_KEY, how="anti")
     report.already_landed = found.height - new.height
     report.recovered = new.height
@@ -237,17 +293,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_age_s=settings.max_age_s,
         max_future_s=settings.max_future_s,
         hj212_datatime=settings.hj212_datatime,
+        max_readings_per_message=settings.max_readings_per_message,
     )
-    report = replay_dead_letters(
-        settings.data_dir,
-        rules,
-        since=args.since,
-        until=args.until,
-        reasons=args.reason,
-        stations=args.station,
-        time_check=not args.no_time_check,
-        dry_run=args.dry_run,
-    )
+    try:
+        report = replay_dead_letters(
+            settings.data_dir,
+            rules,
+            since=args.since,
+            until=args.until,
+            reasons=args.reason,
+            stations=args.station,
+            time_check=not args.no_time_check,
+            dry_run=args.dry_run,
+        )
+    except OSError as exc:  # a data dir that is a file, a full disk: one line, not a traceback
+        print(f"replay: {settings.data_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    for path in report.skipped_files:
+        print(f"replay: skipped {path}: not a readable Parquet file", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_json()))
         return 0

@@ -3,11 +3,16 @@
 The collector gives at-least-once delivery: a message re-delivered after a crash lands
 twice. Identity is ``(station, param, ts)``: the same value again is a duplicate (stored
 once), a different value is a revision (the latest received wins, and is counted).
+
+A local file that is not readable Parquet (truncated by a failing disk, copied in by hand)
+is skipped with a warning naming it, rather than failing a whole hour or day: the rest of the
+partition is still read, and the warning tells the operator which file to look at.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +26,14 @@ __all__ = [
     "deduplicate",
     "raw_files",
     "read_dead_letters",
+    "readable",
     "scan_raw",
     "scan_status",
 ]
 
 _HOUR = dt.timedelta(hours=1)
+
+log = logging.getLogger("aircarbon.raw")
 
 _STATUS = pl.Schema(
     {
@@ -77,6 +85,33 @@ def _hours(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
     return hours
 
 
+def _intact(path: Path) -> bool:
+    """Parquet magic at both ends and a footer that fits (two small reads, no decoding)."""
+    try:
+        size = path.stat().st_size
+        if size < 12:
+            return False
+        with path.open("rb") as fh:
+            head = fh.read(4)
+            fh.seek(size - 8)
+            tail = fh.read(8)
+    except OSError:
+        return False
+    footer = int.from_bytes(tail[:4], "little")
+    return head == b"PAR1" and tail[4:] == b"PAR1" and 0 < footer <= size - 12
+
+
+def readable(files: list[Path]) -> list[Path]:
+    """``files`` without those that are not Parquet, each skipped one reported as a warning."""
+    kept = []
+    for path in files:
+        if _intact(path):
+            kept.append(path)
+        else:
+            log.warning("skipping %s: not a readable Parquet file", path)
+    return kept
+
+
 def raw_files(data_dir: Path, start: dt.datetime, end: dt.datetime) -> list[Path]:
     """Parquet files of the raw partitions that may hold readings with start < ts <= end.
 
@@ -88,7 +123,7 @@ def raw_files(data_dir: Path, start: dt.datetime, end: dt.datetime) -> list[Path
         part = data_dir / "raw" / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
         if part.is_dir():
             files.extend(sorted(part.glob("*.parquet")))
-    return files
+    return readable(files)
 
 
 def scan_raw(location: Path | RawLocation, start: dt.datetime, end: dt.datetime) -> pl.LazyFrame:
@@ -132,7 +167,7 @@ def scan_status(location: Path | RawLocation) -> pl.LazyFrame:
             hive_partitioning=False,
             storage_options=dict(location.storage_options),
         )
-    files = sorted((data_dir / "status").glob("date=*/*.parquet"))
+    files = readable(sorted((data_dir / "status").glob("date=*/*.parquet")))
     if not files:
         return pl.LazyFrame(schema=_STATUS)
     return pl.scan_parquet(files, schema=_STATUS, hive_partitioning=False)
@@ -151,7 +186,9 @@ def read_dead_letters(location: Path | RawLocation, date: dt.date) -> pl.DataFra
             location.url("dead_letter", f"date={date:%Y-%m-%d}", "*.parquet"),
             hive_partitioning=False,
             storage_options=dict(location.storage_options),
-        )
+            missing_columns="insert",
+            extra_columns="ignore",
+        ).drop("message_id", strict=False)
         try:
             found = frame.collect()
         except pl.exceptions.ComputeError as exc:
@@ -162,9 +199,17 @@ def read_dead_letters(location: Path | RawLocation, date: dt.date) -> pl.DataFra
     folder = data_dir / "dead_letter" / f"date={date:%Y-%m-%d}"
     if not folder.is_dir():
         return None
-    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
-    if files:
-        return pl.read_parquet(files, hive_partitioning=False)
+    files = readable(sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")))
+    frames = []
+    for path in files:
+        try:
+            frames.append(pl.read_parquet(path, hive_partitioning=False))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            log.warning("skipping %s: not a readable Parquet file (%s)", path, exc)
+    if frames:
+        # files from before payloads were stored once per message have no message_id; rows of
+        # newer ones reference their message's payload by it (payload null on all rows but one)
+        return pl.concat(frames, how="diagonal_relaxed").drop("message_id", strict=False)
     return pl.DataFrame(schema={"received_at": pl.Datetime("us", "UTC")})
 
 

@@ -18,7 +18,7 @@ from aircarbon.catalog import Catalog, load_catalog
 from aircarbon.errors import AirCarbonError
 from aircarbon.settings import load_settings
 from ingest.batch import ReadingBatch
-from ingest.decode import Decoded, DecodeRules, decode_hj212, decode_json, to_us
+from ingest.decode import Decoded, DecodeRules, decode_failure, decode_payload, to_us
 
 __all__ = ["decode_lines", "run"]
 
@@ -66,11 +66,17 @@ def decode_lines(lines: Iterable[str], fmt: str, rules: DecodeRules) -> Iterator
         payload = line.encode("utf-8", errors="surrogateescape")
         batch = ReadingBatch()
         if kind == "hj212":
-            decoded = decode_hj212(payload + b"\r\n", None, rules, now_us, batch)
-            yield _hj212_result(decoded, batch, rules.catalog)
+            decoded = decode_payload("hj212", payload + b"\r\n", None, rules, now_us, batch)
         else:
-            decoded = decode_json(payload, None, rules, now_us, batch)
-            yield _json_result(decoded, batch, rules.catalog)
+            decoded = decode_payload("readings", payload, None, rules, now_us, batch)
+        try:
+            if kind == "hj212":
+                yield _hj212_result(decoded, batch, rules.catalog)
+            else:
+                yield _json_result(decoded, batch, rules.catalog)
+        except Exception as exc:  # one line's report, never the whole run
+            failed = decode_failure(decoded.station, kind, exc)
+            yield {**_base(failed), "format": kind, "readings": []}
 
 
 def _base(decoded: Decoded) -> dict[str, Any]:

@@ -40,6 +40,7 @@ __all__ = [
     "FIELD_SUFFIXES",
     "MAX_SEGMENT_LENGTH",
     "NUMERIC_SUFFIXES",
+    "QUIRKS",
     "SYSTEM_CODES",
     "DataCommand",
     "HJ212Error",
@@ -140,6 +141,36 @@ _MAX_PW_LENGTH: Final = 6
 _HEADER_KEYS: Final = frozenset({"QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO"})
 _FLAG_D_BIT: Final = 0b10
 _FLAG_A_BIT: Final = 0b01
+#: Tolerant limits: real PWs reach 24 characters (a hash), real MNs embed '_' or '-'.
+_MAX_PW_LENGTH_TOLERANT: Final = 64
+_MAX_MN_LENGTH_TOLERANT: Final = 64
+_MN_PUNCT: Final = frozenset("_-")
+
+#: Non-conformities real data loggers have, that the tolerant parser accepts and records in
+#: :attr:`Packet.quirks` (the strict parser raises on all but ``crc_lower`` and
+#: ``flag_version``, which it always accepted). None of them touches what the integrity
+#: checks protect: framing, the length field and the CRC stay hard errors in both modes,
+#: and so do control characters, non-ASCII bytes and path separators in MN.
+QUIRKS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "crc_lower": "CRC written in lower-case hex",
+        "no_crlf": "frame not ended by CR LF right after the CRC",
+        "pw_long": f"PW longer than {_MAX_PW_LENGTH} characters",
+        "pw_empty": "PW present but empty",
+        "pw_punct": "PW contains '_' or '-'",
+        "mn_punct": "MN contains '_' or '-'",
+        "mn_long": f"MN longer than {_MAX_MN_LENGTH} characters",
+        "flag_d_no_pnum": "Flag sets the D (packetised) bit but PNUM/PNO are missing",
+        "pnum_no_d_bit": "PNUM/PNO present but Flag does not set the D bit",
+        "flag_version": "Flag's version bits are neither 0 (HJ/T 212-2005) nor 1 (HJ 212-2017)",
+        "header_extra": "unknown extra header field (ignored)",
+        "datatime_ms": "17-digit DataTime with milliseconds (milliseconds ignored)",
+        "cp_trailing_sep": "';' or ',' right before the closing '&&' of CP",
+        "cp_extra_param": "extra parameter in a data upload's CP (ignored)",
+        "cp_unknown_field": "CP field with an unknown suffix (ignored)",
+        "code_digit": "pollutant code starting with a digit (HJ/T 212-2005 style)",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +302,10 @@ class Packet:
     ``code-`` prefix, such as ``DataTime``, ``RtdInterval``, ``QnRtn``,
     ``BeginTime`` — in packet order, raw. They are kept apart from ``items``
     because they describe the command, not a pollutant.
+
+    ``quirks`` names (keys of :data:`QUIRKS`, sorted) the non-conformities the
+    tolerant parser accepted in this frame, so a landed reading can say which
+    liberties its logger took.
     """
 
     qn: str | None
@@ -285,6 +320,7 @@ class Packet:
     datatime_local: datetime | None
     items: tuple[Item, ...]
     params: tuple[tuple[str, str], ...] = ()
+    quirks: tuple[str, ...] = ()
 
     @property
     def protocol_version(self) -> int:
@@ -540,10 +576,13 @@ _SUFFIX_KIND: Final[Mapping[str, int]] = MappingProxyType(
 # each cache is emptied when full, which bounds memory against a device that
 # sends garbage. Single dict operations are atomic under the GIL.
 _CACHE_LIMIT: Final = 4096
+_K_IGNORED: Final = 4  # tolerant only: a CP field with an unknown suffix, skipped
 _KeyInfo = tuple[str, str, int]  # (code, suffix, kind); code "" for parameters
-_Header = tuple[str, str, "str | None", str, int, "int | None", "int | None"]
-_KEY_CACHE: dict[str, _KeyInfo] = {}
-_HEADER_CACHE: dict[str, _Header] = {}
+# (st, cn, pw, mn, flag, pnum, pno, quirks)
+_Header = tuple[str, str, "str | None", str, int, "int | None", "int | None", tuple[str, ...]]
+# One cache per mode: what the tolerant parser accepts, the strict one may refuse.
+_KEY_CACHES: tuple[dict[str, _KeyInfo], dict[str, _KeyInfo]] = ({}, {})
+_HEADER_CACHES: tuple[dict[str, _Header], dict[str, _Header]] = ({}, {})
 _TIME_CACHE: dict[str, datetime] = {}
 
 
@@ -596,7 +635,7 @@ def _ascii_bytes(frame: bytes | str) -> bytes:
     return frame
 
 
-def _unframe(frame: bytes | str) -> str:
+def _unframe(frame: bytes | str, strict: bool, quirks: list[str]) -> str:
     """Check encoding, framing, length and CRC; return the data segment."""
     data = _ascii_bytes(frame)
     # Stray whitespace around the frame is common in device logs: strip it
@@ -614,10 +653,12 @@ def _unframe(frame: bytes | str) -> str:
             RejectReason.HJ212_FRAMING, f"frame does not start with '##' (starts {core[:8]!r})"
         )
     if not data.startswith(b"\r\n", len(core)):
-        raise HJ212Error(
-            RejectReason.HJ212_FRAMING,
-            f"frame does not end with CRLF right after the CRC (ends {data[-8:]!r})",
-        )
+        if strict:
+            raise HJ212Error(
+                RejectReason.HJ212_FRAMING,
+                f"frame does not end with CRLF right after the CRC (ends {data[-8:]!r})",
+            )
+        quirks.append("no_crlf")
     if len(core) < 10:
         raise HJ212Error(
             RejectReason.HJ212_FRAMING,
@@ -654,6 +695,8 @@ def _unframe(frame: bytes | str) -> str:
             RejectReason.HJ212_CRC,
             f"CRC field says {crc_field.decode()} but the data segment's CRC16 is {crc:04X}",
         )
+    if crc_field != crc_field.upper():
+        quirks.append("crc_lower")
     if body.translate(None, _PRINTABLE):
         pos = next(i for i, b in enumerate(body) if b not in _PRINTABLE)
         raise _field(f"control character 0x{body[pos]:02X} at offset {pos} of the data segment")
@@ -669,17 +712,21 @@ def _small_int(raw: str, key: str, digits: int) -> int:
     return int(raw)
 
 
-def _header_fields(header: str) -> dict[str, str]:
+def _header_fields(header: str, strict: bool, quirks: list[str]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for part in header.split(";") if header else ():
         key, eq, value = part.partition("=")
         if not eq:
             raise _field(f"header field {part!r} is not KEY=value")
         if key not in _HEADER_KEYS:
-            raise _field(
-                f"unknown header field {key!r} in {part!r} "
-                "(expected QN ST CN PW MN Flag PNUM PNO, then CP)"
-            )
+            if strict or not _is_name(key):
+                raise _field(
+                    f"unknown header field {key!r} in {part!r} "
+                    "(expected QN ST CN PW MN Flag PNUM PNO, then CP)"
+                )
+            if "header_extra" not in quirks:
+                quirks.append("header_extra")
+            continue
         if key in fields:
             raise _field(f"header field {key} appears twice")
         fields[key] = value
@@ -695,7 +742,23 @@ def _check_qn(qn: str) -> None:
     _parse_time(qn[:14], "QN")
 
 
-def _check_flag(fields: Mapping[str, str]) -> tuple[int, int | None, int | None]:
+def _pnum_pno(fields: Mapping[str, str], flag: int) -> tuple[int, int]:
+    pnum = _small_int(fields["PNUM"], "PNUM", 4)
+    pno = _small_int(fields["PNO"], "PNO", 4)
+    if not 1 <= pno <= pnum:
+        raise _field(f"PNO={pno} is outside 1..PNUM={pnum}")
+    if pnum > 1:
+        raise HJ212Error(
+            RejectReason.HJ212_PACKETISED,
+            f"packet {pno} of {pnum} of a packetised upload (Flag={flag}); "
+            "multi-packet reassembly is not supported",
+        )
+    return pnum, pno
+
+
+def _check_flag(
+    fields: Mapping[str, str], strict: bool, quirks: list[str]
+) -> tuple[int, int | None, int | None]:
     """Flag byte and, for a one-packet 'series', PNUM/PNO."""
     flag_raw = fields.get("Flag")
     if flag_raw is None:
@@ -704,26 +767,64 @@ def _check_flag(fields: Mapping[str, str]) -> tuple[int, int | None, int | None]
         flag = _small_int(flag_raw, "Flag", 3)
         if flag > 0xFF:
             raise _field(f"Flag={flag_raw} does not fit in one byte (0-255)")
+        if flag >> 2 > 1:
+            quirks.append("flag_version")
+    has_pnum = "PNUM" in fields or "PNO" in fields
+    both = "PNUM" in fields and "PNO" in fields
     if not flag & _FLAG_D_BIT:
-        if "PNUM" in fields or "PNO" in fields:
+        if not has_pnum:
+            return flag, None, None
+        if strict or not both:
             raise _field(f"PNUM/PNO present but Flag={flag} does not set the D (packetised) bit")
+        quirks.append("pnum_no_d_bit")
+        return (flag, *_pnum_pno(fields, flag))
+    if not both:
+        if strict or has_pnum:
+            raise _field(f"Flag={flag} sets the D (packetised) bit but PNUM/PNO are missing")
+        # Loggers copy Flag=7 from the standard's examples and send one packet
+        # without PNUM/PNO: a single-packet upload, which is what it is.
+        quirks.append("flag_d_no_pnum")
         return flag, None, None
-    if "PNUM" not in fields or "PNO" not in fields:
-        raise _field(f"Flag={flag} sets the D (packetised) bit but PNUM/PNO are missing")
-    pnum = _small_int(fields["PNUM"], "PNUM", 4)
-    pno = _small_int(fields["PNO"], "PNO", 4)
-    if not 1 <= pno <= pnum:
-        raise _field(f"PNO={pno} is outside 1..PNUM={pnum}")
-    if pnum > 1:
-        raise HJ212Error(
-            RejectReason.HJ212_PACKETISED,
-            f"packet {pno} of {pnum} of a packetised upload (Flag={flag}, D bit set); "
-            "multi-packet reassembly is not supported",
+    return (flag, *_pnum_pno(fields, flag))
+
+
+def _check_pw(pw: str, strict: bool, quirks: list[str]) -> None:
+    if 0 < len(pw) <= _MAX_PW_LENGTH and pw.isalnum():
+        return
+    if strict:
+        raise _field(f"PW={pw!r} is not 1-{_MAX_PW_LENGTH} letters/digits")
+    if not pw:
+        quirks.append("pw_empty")
+        return
+    bare = pw.replace("_", "").replace("-", "")
+    if len(pw) > _MAX_PW_LENGTH_TOLERANT or not (bare.isalnum() or not bare):
+        raise _field(f"PW={pw!r} is not 1-{_MAX_PW_LENGTH_TOLERANT} letters, digits, '_' or '-'")
+    if len(pw) > _MAX_PW_LENGTH:
+        quirks.append("pw_long")
+    if bare != pw:
+        quirks.append("pw_punct")
+
+
+def _check_mn(mn: str, strict: bool, quirks: list[str]) -> None:
+    if 0 < len(mn) <= _MAX_MN_LENGTH and mn.isalnum():
+        return
+    if strict:
+        raise _field(f"MN={mn!r} is not 1-{_MAX_MN_LENGTH} letters/digits")
+    # MN names a device and ends up in logs, file names and topics: '_' and '-'
+    # are harmless, anything else ('/', '.', spaces, control characters) is not.
+    bare = mn.replace("_", "").replace("-", "")
+    if not (0 < len(mn) <= _MAX_MN_LENGTH_TOLERANT and bare.isalnum()):
+        raise _field(
+            f"MN={mn!r} is not 1-{_MAX_MN_LENGTH_TOLERANT} letters, digits, '_' or '-' "
+            "(never path separators, dots, spaces or control characters)"
         )
-    return flag, pnum, pno
+    if bare != mn:
+        quirks.append("mn_punct")
+    if len(mn) > _MAX_MN_LENGTH:
+        quirks.append("mn_long")
 
 
-def _check_header(fields: Mapping[str, str]) -> _Header:
+def _check_header(fields: Mapping[str, str], strict: bool, quirks: list[str]) -> _Header:
     """Validate every header field but QN (which changes with every packet)."""
     st = fields["ST"]
     if st not in SYSTEM_CODES:
@@ -732,47 +833,55 @@ def _check_header(fields: Mapping[str, str]) -> _Header:
     if len(cn) != 4 or not cn.isdigit():
         raise _field(f"CN={cn!r} is not a 4-digit command code")
     pw = fields.get("PW")
-    if pw is not None and not (0 < len(pw) <= _MAX_PW_LENGTH and pw.isalnum()):
-        raise _field(f"PW={pw!r} is not 1-{_MAX_PW_LENGTH} letters/digits")
+    if pw is not None:
+        _check_pw(pw, strict, quirks)
     mn = fields["MN"]
-    if not (0 < len(mn) <= _MAX_MN_LENGTH and mn.isalnum()):
-        raise _field(f"MN={mn!r} is not 1-{_MAX_MN_LENGTH} letters/digits")
-    flag, pnum, pno = _check_flag(fields)
-    return st, cn, pw, mn, flag, pnum, pno
+    _check_mn(mn, strict, quirks)
+    flag, pnum, pno = _check_flag(fields, strict, quirks)
+    return st, cn, pw, mn, flag, pnum, pno, tuple(quirks)
 
 
-def _parse_header(header: str) -> tuple[str | None, _Header]:
+def _parse_header(header: str, strict: bool) -> tuple[str | None, _Header]:
     """QN and the validated rest of the header, memoised on the rest.
 
     QN normally comes first (``QN=…;ST=…``); everything after it is constant
-    for a device and command, so its validation is cached.
+    for a device and command, so its validation (and its quirks) is cached.
     """
     qn: str | None = None
     rest = header
     if header.startswith("QN="):
         qn, _, rest = header[3:].partition(";")
         _check_qn(qn)
-    cached = _HEADER_CACHE.get(rest)
+    cache = _HEADER_CACHES[strict]
+    cached = cache.get(rest)
     if cached is not None:
         return qn, cached
-    fields = _header_fields(rest)
+    quirks: list[str] = []
+    fields = _header_fields(rest, strict, quirks)
     if "QN" in fields:  # QN not first: valid, but uncacheable
         if qn is not None:
             raise _field("header field QN appears twice")
         qn = fields["QN"]
         _check_qn(qn)
-        return qn, _check_header(fields)
-    checked = _check_header(fields)
-    if len(_HEADER_CACHE) >= _CACHE_LIMIT:
-        _HEADER_CACHE.clear()
-    _HEADER_CACHE[rest] = checked
+        return qn, _check_header(fields, strict, quirks)
+    checked = _check_header(fields, strict, quirks)
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[rest] = checked
     return qn, checked
 
 
 # ---- CP --------------------------------------------------------------------------
 
 
-def _classify_key(key: str, eq: str, fld: str, cp: str) -> _KeyInfo:
+def _is_code(code: str, strict: bool) -> bool:
+    """A pollutant code: 2017 codes start with a letter, 2005 ones may be all digits."""
+    if not 0 < len(code) <= _MAX_CODE_LENGTH or not code.isalnum():
+        return False
+    return not strict or code[:1].isalpha()
+
+
+def _classify_key(key: str, eq: str, fld: str, cp: str, strict: bool) -> _KeyInfo:
     """Slow path of :func:`_parse_cp`: validate (and memoise) one CP key."""
     if not eq:
         if not fld:
@@ -784,18 +893,21 @@ def _classify_key(key: str, eq: str, fld: str, cp: str) -> _KeyInfo:
             raise _field(f"CP key {key!r} in {fld!r} is not letters/digits")
         info: _KeyInfo = ("", key, _K_PARAM)
     else:
-        kind = _SUFFIX_KIND.get(suffix)
-        if kind is None:
-            raise _field(f"unknown field suffix {suffix!r} in {fld!r}")
-        if not (len(code) <= _MAX_CODE_LENGTH and _is_name(code)):
+        if not _is_code(code, strict):
             raise _field(
                 f"pollutant code {code!r} in {fld!r} is not 1-{_MAX_CODE_LENGTH} "
                 "letters/digits starting with a letter"
             )
+        kind = _SUFFIX_KIND.get(suffix)
+        if kind is None:
+            if strict or not suffix.isalnum():
+                raise _field(f"unknown field suffix {suffix!r} in {fld!r}")
+            kind = _K_IGNORED
         info = (code, suffix, kind)
-    if len(_KEY_CACHE) >= _CACHE_LIMIT:
-        _KEY_CACHE.clear()
-    _KEY_CACHE[key] = info
+    cache = _KEY_CACHES[strict]
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = info
     return info
 
 
@@ -821,9 +933,15 @@ def _cp_structure_error(cp: str) -> HJ212Error:
     return _field(f"malformed CP {cp!r}")  # pragma: no cover - callers checked
 
 
-def _parse_cp(
-    cp: str,
-) -> tuple[dict[str, Item], dict[str, str]]:
+def _strip_trailing_sep(cp: str, quirks: list[str]) -> str:
+    """Loggers that write a separator *after* each item end CP with ';&&'."""
+    if len(cp) > 1 and cp[-1] in ";," and cp[-2] not in ";,":
+        quirks.append("cp_trailing_sep")
+        return cp[:-1]
+    return cp
+
+
+def _parse_cp(cp: str, strict: bool, quirks: list[str]) -> tuple[dict[str, Item], dict[str, str]]:
     """CP content → items by key and parameter-style fields, in packet order.
 
     Per-field work is kept to a partition, a memoised key lookup and the
@@ -834,18 +952,20 @@ def _parse_cp(
     params: dict[str, str] = {}
     if not cp:
         return items, params
-    key_info = _KEY_CACHE.get
+    cp = cp if strict else _strip_trailing_sep(cp, quirks)
+    key_info = _KEY_CACHES[strict].get
     new = _ITEM_NEW
     item_cls = Item
     flag_set = _FLAG_SET
     number_chars = _NUMBER_CHARS
+    ignored = 0
     for group in cp.split(";"):
         group_code = ""
         for fld in group.split(","):
             key, eq, raw = fld.partition("=")
             info = key_info(key)
             if info is None or not eq:
-                info = _classify_key(key, eq, fld, cp)
+                info = _classify_key(key, eq, fld, cp, strict)
             code, suffix, kind = info
             if kind == _K_NUMERIC:
                 try:
@@ -867,6 +987,11 @@ def _parse_cp(
                     item = _bad_item(RejectReason.UNKNOWN_FLAG, code, suffix, raw, fld)
             elif kind == _K_TEXT:
                 item = new(item_cls, (code, suffix, raw, None, None))
+            elif kind == _K_IGNORED:
+                ignored += 1
+                if "cp_unknown_field" not in quirks:
+                    quirks.append("cp_unknown_field")
+                continue
             else:
                 params[key] = raw
                 continue
@@ -878,8 +1003,10 @@ def _parse_cp(
                     )
                 group_code = code
             items[key] = item
+    if not strict and any(item.code[:1].isdigit() for item in items.values()):
+        quirks.append("code_digit")
     n_fields = cp.count(";") + cp.count(",") + 1
-    if cp.count("=") != n_fields or len(items) + len(params) != n_fields:
+    if cp.count("=") != n_fields or len(items) + len(params) + ignored != n_fields:
         raise _cp_structure_error(cp)
     return items, params
 
@@ -900,8 +1027,15 @@ def _split_segment(seg: str) -> tuple[str, str]:
     return seg[: cp_at - 1] if cp_at else "", cp
 
 
-def parse_packet(frame: bytes | str) -> Packet:
-    """Parse and validate one HJ 212-2017 frame; raise :class:`HJ212Error`.
+def _data_time(raw: str, strict: bool, quirks: list[str]) -> datetime:
+    if not strict and len(raw) == 17 and raw.isdigit():
+        quirks.append("datatime_ms")
+        return _parse_time(raw[:14], "DataTime")
+    return _parse_time(raw, "DataTime")
+
+
+def parse_packet(frame: bytes | str, *, strict: bool = False) -> Packet:
+    """Parse and validate one HJ 212 frame; raise :class:`HJ212Error`.
 
     Checks, in order (the first failure wins, with the most precise reason):
     ASCII (BAD_ENCODING); frame size (OVERSIZED); ``##`` header, CRLF tail,
@@ -911,17 +1045,28 @@ def parse_packet(frame: bytes | str) -> Packet:
     (HJ212_PACKETISED). Per-reading problems do not raise: they are set on
     ``Item.error``. Non-data commands parse too — see
     :func:`require_data_upload`.
+
+    ``strict=False`` (the default) accepts the header and CP liberties real
+    loggers take (:data:`QUIRKS`) and lists them in ``Packet.quirks``;
+    ``strict=True`` is the letter of HJ 212-2017. Framing, length and CRC are
+    hard errors in both modes.
     """
-    header, cp = _split_segment(_unframe(frame))
-    qn, (st, cn, pw, mn, flag, pnum, pno) = _parse_header(header)
-    items, params = _parse_cp(cp)
+    quirks: list[str] = []
+    header, cp = _split_segment(_unframe(frame, strict, quirks))
+    qn, (st, cn, pw, mn, flag, pnum, pno, header_quirks) = _parse_header(header, strict)
+    quirks += header_quirks
+    items, params = _parse_cp(cp, strict, quirks)
     datatime = params.get("DataTime")
-    datatime_local = None if datatime is None else _parse_time(datatime, "DataTime")
+    datatime_local = None if datatime is None else _data_time(datatime, strict, quirks)
     if cn in DATA_COMMANDS and (datatime is None or len(params) != 1):
         if datatime is None:
             raise _field(f"CN={cn} data upload has no DataTime in CP")
         extra = next(k for k in params if k != "DataTime")
-        raise _field(f"unexpected CP parameter '{extra}={params[extra]}' in a CN={cn} data upload")
+        if strict:
+            raise _field(
+                f"unexpected CP parameter '{extra}={params[extra]}' in a CN={cn} data upload"
+            )
+        quirks.append("cp_extra_param")
     return Packet(
         qn,
         st,
@@ -935,4 +1080,5 @@ def parse_packet(frame: bytes | str) -> Packet:
         datatime_local,
         tuple(items.values()),
         tuple(params.items()),
+        tuple(sorted(set(quirks))),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -13,6 +14,7 @@ from ingest.hj212 import (
     DATA_COMMANDS,
     DATA_FLAGS,
     NUMERIC_SUFFIXES,
+    QUIRKS,
     SYSTEM_CODES,
     HJ212Error,
     Packet,
@@ -73,10 +75,21 @@ def parse_or_error(frame: bytes | str) -> Packet | HJ212Error:
         return exc
 
 
-def rejects(frame: bytes | str, reason: RejectReason) -> HJ212Error:
+def rejects(
+    frame: bytes | str, reason: RejectReason, *, tolerated: str | None = None
+) -> HJ212Error:
+    """The strict parser refuses ``frame`` with ``reason``; so does the tolerant one,
+    unless ``tolerated`` names the quirk it accepts the frame with instead."""
     with pytest.raises(HJ212Error) as info:
-        parse_packet(frame)
+        parse_packet(frame, strict=True)
     assert info.value.reason is reason, info.value
+    if tolerated is None:
+        with pytest.raises(HJ212Error) as tolerant:
+            parse_packet(frame)
+        assert tolerant.value.reason is reason, tolerant.value
+    else:
+        assert tolerated in QUIRKS
+        assert tolerated in parse_packet(frame).quirks
     return info.value
 
 
@@ -219,9 +232,13 @@ def test_whitespace_around_the_frame_is_tolerated() -> None:
 
 
 def test_lower_case_crc_is_accepted() -> None:
-    frame = frame_of(ambient_segment())
+    frame = EXAMPLE_FRAME  # CRC 1C80 has a letter
     lowered = frame[:-6] + frame[-6:-2].lower() + b"\r\n"
-    assert parse_packet(lowered) == parse_packet(frame)
+    strict = parse_packet(lowered, strict=True)
+    assert strict.quirks == ("crc_lower",)  # accepted by both modes, recorded by both
+    assert replace(strict, quirks=()) == parse_packet(frame, strict=True)
+    assert parse_packet(lowered).quirks == ("crc_lower",)
+    assert parse_packet(frame).quirks == ()
 
 
 def test_header_without_optional_fields() -> None:
@@ -388,7 +405,7 @@ def test_missing_header() -> None:
 @pytest.mark.parametrize("tail", [b"", b"\n", b"\r", b"\n\r", b" \r\n"])
 def test_missing_crlf(tail: bytes) -> None:
     frame = frame_of(ambient_segment())
-    rejects(frame[:-2] + tail, RejectReason.HJ212_FRAMING)
+    rejects(frame[:-2] + tail, RejectReason.HJ212_FRAMING, tolerated="no_crlf")
 
 
 def test_crc_mismatch() -> None:
@@ -484,7 +501,7 @@ def test_missing_datatime_in_data_upload() -> None:
 
 def test_unexpected_parameter_in_data_upload() -> None:
     segment = ambient_segment().replace("&&DataTime", "&&RtdInterval=30;DataTime", 1)
-    error = rejects(frame_of(segment), RejectReason.HJ212_FIELD)
+    error = rejects(frame_of(segment), RejectReason.HJ212_FIELD, tolerated="cp_extra_param")
     assert "RtdInterval=30" in error.detail
 
 
@@ -507,14 +524,38 @@ def test_bad_qn(qn: str) -> None:
     assert "QN" in error.detail
 
 
-@pytest.mark.parametrize("mn", ["", "A" * 25, "SY-TX-01"])
-def test_bad_mn(mn: str) -> None:
-    rejects(frame_of(ambient_segment(mn=mn)), RejectReason.HJ212_FIELD)
+@pytest.mark.parametrize(
+    ("mn", "quirk"),
+    [
+        ("", None),
+        ("A" * 25, "mn_long"),
+        ("SY-TX-01", "mn_punct"),
+        ("JLYP01_AIR01_0001", "mn_punct"),
+        ("A" * 65, None),
+        ("SY/TX01", None),  # never a path separator
+        ("..", None),
+        ("SY.TX01", None),
+        ("SY TX01", None),
+        ("SY\\TX01", None),
+    ],
+)
+def test_bad_mn(mn: str, quirk: str | None) -> None:
+    rejects(frame_of(ambient_segment(mn=mn)), RejectReason.HJ212_FIELD, tolerated=quirk)
 
 
-@pytest.mark.parametrize("pw", ["", "1234567", "12 34"])
-def test_bad_pw(pw: str) -> None:
-    rejects(frame_of(ambient_segment(pw=pw)), RejectReason.HJ212_FIELD)
+@pytest.mark.parametrize(
+    ("pw", "quirk"),
+    [
+        ("", "pw_empty"),
+        ("1234567", "pw_long"),
+        ("BF470F88957588DE902D1A52", "pw_long"),
+        ("12_34", "pw_punct"),
+        ("12 34", None),
+        ("x" * 65, None),
+    ],
+)
+def test_bad_pw(pw: str, quirk: str | None) -> None:
+    rejects(frame_of(ambient_segment(pw=pw)), RejectReason.HJ212_FIELD, tolerated=quirk)
 
 
 @pytest.mark.parametrize("flag", ["256", "-1", "x", "1000", ""])
@@ -531,7 +572,10 @@ def test_required_header_field_missing(missing: str) -> None:
 
 
 def test_unknown_and_duplicate_header_fields() -> None:
-    rejects(frame_of("Foo=1;" + ambient_segment()), RejectReason.HJ212_FIELD)
+    rejects(
+        frame_of("Foo=1;" + ambient_segment()), RejectReason.HJ212_FIELD, tolerated="header_extra"
+    )
+    rejects(frame_of("F/o=1;" + ambient_segment()), RejectReason.HJ212_FIELD)
     rejects(frame_of("ST=22;" + ambient_segment()), RejectReason.HJ212_FIELD)
     rejects(frame_of(ambient_segment().replace(";CN=", ";;CN=")), RejectReason.HJ212_FIELD)
 
@@ -544,8 +588,12 @@ def test_qn_anywhere_in_header() -> None:
 
 
 def test_packetised_flag_without_pnum() -> None:
-    error = rejects(frame_of(ambient_segment(flag=7)), RejectReason.HJ212_FIELD)
+    error = rejects(
+        frame_of(ambient_segment(flag=7)), RejectReason.HJ212_FIELD, tolerated="flag_d_no_pnum"
+    )
     assert "PNUM" in error.detail
+    packet = parse_packet(frame_of(ambient_segment(flag=7)))
+    assert (packet.flag, packet.pnum, packet.pno, packet.ack_required) == (7, None, None, True)
 
 
 def test_packetised_upload_is_refused() -> None:
@@ -555,23 +603,26 @@ def test_packetised_upload_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("flag", "extra"),
+    ("flag", "extra", "quirk"),
     [
-        (7, ";PNUM=0002;PNO=0003"),  # PNO beyond PNUM
-        (7, ";PNUM=00002;PNO=0001"),  # 5 digits
-        (7, ";PNUM=0000;PNO=0000"),
-        (5, ";PNUM=0001;PNO=0001"),  # D bit not set
+        (7, ";PNUM=0002;PNO=0003", None),  # PNO beyond PNUM
+        (7, ";PNUM=00002;PNO=0001", None),  # 5 digits
+        (7, ";PNUM=0000;PNO=0000", None),
+        (7, ";PNUM=0001", None),  # half of the pair
+        (5, ";PNUM=0001;PNO=0001", "pnum_no_d_bit"),  # D bit not set
+        (5, ";PNO=0001", None),
     ],
 )
-def test_bad_packet_numbering(flag: int, extra: str) -> None:
+def test_bad_packet_numbering(flag: int, extra: str, quirk: str | None) -> None:
     segment = ambient_segment(flag=flag).replace(";CP=", f"{extra};CP=")
-    rejects(frame_of(segment), RejectReason.HJ212_FIELD)
+    rejects(frame_of(segment), RejectReason.HJ212_FIELD, tolerated=quirk)
 
 
 def test_unknown_suffix() -> None:
     segment = ambient_segment(items=[("a34004", {"Foo": "1"})])
-    error = rejects(frame_of(segment), RejectReason.HJ212_FIELD)
+    error = rejects(frame_of(segment), RejectReason.HJ212_FIELD, tolerated="cp_unknown_field")
     assert error.detail == "unknown field suffix 'Foo' in 'a34004-Foo=1'"
+    assert parse_packet(frame_of(segment)).items == ()
 
 
 @pytest.mark.parametrize(
@@ -583,11 +634,8 @@ def test_unknown_suffix() -> None:
         "DataTime=20261125100000;a34004-Rtd",  # no '='
         "DataTime=20261125100000;a34004-Rtd,a34004-Flag=N=x",  # both at once
         "DataTime=20261125100000;;a34004-Rtd=1",  # empty field
-        "DataTime=20261125100000;a34004-Rtd=1;",  # trailing ';'
-        "DataTime=20261125100000;4a3400-Rtd=1",  # code starts with a digit
         "DataTime=20261125100000;-Rtd=1",  # empty code
         "DataTime=20261125100000;a34004_x-Rtd=1",  # bad code character
-        "DataTime=20261125100000;a34004-rtd=1",  # suffixes are case-sensitive
         "DataTime=20261125100000;a34004-Rtd=1&x",  # '&' inside CP
         "DataTime=20261125100000;a34004-Rtd=1;DataTime=20261125100000",  # DataTime twice
     ],
@@ -595,6 +643,47 @@ def test_unknown_suffix() -> None:
 def test_cp_syntax_errors(cp: str) -> None:
     segment = f"ST=22;CN=2011;MN=SYTX0001;CP=&&{cp}&&"
     rejects(frame_of(segment), RejectReason.HJ212_FIELD)
+
+
+@pytest.mark.parametrize(
+    ("cp", "quirk"),
+    [
+        ("DataTime=20261125100000;a34004-Rtd=1;", "cp_trailing_sep"),
+        ("DataTime=20261125100000;a34004-Rtd=1,", "cp_trailing_sep"),
+        ("DataTime=20261125100000;4a3400-Rtd=1", "code_digit"),  # HJ/T 212-2005 style
+        ("DataTime=20261125100000;a34004-rtd=1", "cp_unknown_field"),  # case-sensitive
+        ("DataTime=20261125100000;a34004-Rtd=1;;", None),
+        ("DataTime=20261125100000;a34004-R/d=1", None),  # a suffix must be a name
+        ("DataTime=20261125100000000;a34004-Rtd=1", "datatime_ms"),
+        ("DataTime=2026112510000000;a34004-Rtd=1", None),  # 16 digits
+    ],
+)
+def test_cp_liberties(cp: str, quirk: str | None) -> None:
+    segment = f"ST=22;CN=2011;MN=SYTX0001;CP=&&{cp}&&"
+    rejects(frame_of(segment), RejectReason.HJ212_FIELD, tolerated=quirk)
+
+
+def test_millisecond_datatime_keeps_the_second() -> None:
+    segment = "ST=22;CN=2011;MN=SYTX0001;CP=&&DataTime=20261125100000999;a34004-Rtd=1&&"
+    packet = parse_packet(frame_of(segment))
+    assert packet.datatime_local == datetime(2026, 11, 25, 10, 0, 0)
+    assert packet.quirks == ("datatime_ms",)
+
+
+def test_flag_version_bits_are_recorded() -> None:
+    packet = parse_packet(frame_of(ambient_segment(flag=8)))
+    assert packet.protocol_version == 2
+    assert packet.quirks == ("flag_version",)
+    assert parse_packet(frame_of(ambient_segment(flag=8)), strict=True).flag == 8
+
+
+def test_quirks_are_sorted_and_unique() -> None:
+    segment = ambient_segment(pw="BF470F88957588DE902D1A52", mn="JL_AIR-01", flag=7)
+    frame = frame_of(segment)
+    lowered = frame[:-6] + frame[-6:-2].lower()  # and no CRLF
+    quirks = parse_packet(lowered).quirks
+    assert list(quirks) == sorted(set(quirks))
+    assert {"pw_long", "mn_punct", "flag_d_no_pnum", "no_crlf"} <= set(quirks)
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,11 @@ class Settings(BaseModel):
         description="first local day both Airflow DAGs schedule, from its local midnight "
         "(`aircarbon airflow init` records today unless given --start); unset: DAGs refuse to load",
     )
+    airflow_validate: bool = Field(
+        default=True,
+        description="default of the DAGs' `validate` param: scheduled runs run the Great "
+        "Expectations suites (false: re-loads without them, ~8 s less per task)",
+    )
     # --- broker ----------------------------------------------------------------------------
     broker_url: str | None = Field(
         default=None, description="mqtt://host:port or mqtts://; unset: embedded broker"
@@ -94,6 +99,11 @@ class Settings(BaseModel):
     max_age_s: int = Field(default=7 * 24 * 3600, ge=0, description="late data accepted")
     max_future_s: int = Field(default=300, ge=0, description="clock skew tolerated")
     hj212_datatime: Literal["start", "end"] = "start"
+    hj212_strict: bool = Field(
+        default=False,
+        description="refuse real loggers' HJ 212 header quirks (long PW, '_' in MN, ...) "
+        "instead of accepting them and naming them in each reading's source",
+    )
     batch_max_readings: int = Field(default=50_000, ge=1)
     batch_max_age_s: float = Field(default=1.0, gt=0)
     queue_max_messages: int = Field(default=20_000, ge=1)
@@ -133,6 +143,12 @@ class Settings(BaseModel):
     warehouse_s3_region: str | None = None
     warehouse_s3_key_id: str | None = None
     warehouse_s3_secret: SecretStr | None = None
+    warehouse_reader_user: str | None = Field(
+        default=None,
+        description="PostgreSQL role (SELECT only) that read-only sessions log in as, "
+        "replacing the catalog's user and password; unset: the catalog's own",
+    )
+    warehouse_reader_password: SecretStr | None = None
     raw_sync_url: str | None = Field(
         default=None,
         description="s3:// prefix `aircarbon raw sync` ships raw/ and dead_letter/ files to "
@@ -162,6 +178,13 @@ class Settings(BaseModel):
             raise ValueError(f"scheme must be mqtt:// or mqtts://, got {shown!r}")
         if not parts.hostname:
             raise ValueError(f"no host in {shown!r}")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _check_data_dir(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{str(value)!r} is a file, not a directory")
         return value
 
     @field_validator("client_id")

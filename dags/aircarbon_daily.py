@@ -1,11 +1,18 @@
-"""``aircarbon_daily``: one run per local calendar day, after the day's hours are loaded.
+"""``aircarbon_daily``: one run per local calendar day, in order, after the day's hours.
 
 The run's data interval is the local day ``[D 00:00, D+1 00:00)`` in the network's time zone
-(a scheduled run's logical date is its start, local midnight of ``D``). ``hours_loaded`` waits
-(in reschedule mode, holding no worker slot) until the warehouse's load log shows every hour of
-the day processed — whoever processed it: the hourly DAG, a backfill or ``aircarbon process
-hourly``. Then ``daily`` calls :func:`aircarbon.pipeline.process_day`, an idempotent transaction
-on that day.
+(a scheduled run's logical date is its start, local midnight of ``D``). Order by construction:
+
+- every task has ``depends_on_past`` and the DAG ``max_active_runs=1``: day ``D`` runs only
+  after day ``D - 1`` succeeded, scheduled or back-filled (its moving averages, EC-tracer
+  history and year to date read the days before);
+- ``hours_loaded`` (a sensor in reschedule mode, holding no worker slot) waits until every
+  hour of the day is in the warehouse's load log *and* no hourly run of the day is pending in
+  Airflow (queued, running, cleared for a re-run): a day re-run after ``reprocess --hour``
+  waits for the re-loaded hours instead of reading the old ones.
+
+Then ``daily`` calls :func:`aircarbon.pipeline.process_day`, an idempotent transaction on the
+day; a day built before is *revised* (its summary and the bulletin say so).
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
+
+from aircarbon.settings import load_settings
 
 DOC_MD = """
 ### AirCarbon daily
@@ -21,16 +31,20 @@ DOC_MD = """
 The local day's hourly means → daily statistics (with GB 3095 validity and the O3 8-hour
 maximum) → `daily` and `aqi_daily`, plus the day's dead letters into `dead_letter`.
 
-* **Interval**: the local calendar day `[D 00:00, D+1 00:00)` in `Asia/Shanghai` (the
-  network's zone, `Settings.timezone`). Scheduled and backfill runs have logical date
-  `D 00:00` local; a manual run takes the last whole day ending at or before its date.
-  The task refuses an interval that is not exactly one local day of the settings' zone.
-* **`hours_loaded`** pokes the warehouse every 5 min (reschedule mode) until all 24 hours of
-  the day are in the load log (logging the missing ones), for up to 6 h; then it fails. An hour
-  whose hourly run failed a critical expectation stays missing until it is re-processed
-  (`aircarbon airflow reprocess --hour H`); then clear this run (`... reprocess --day D`).
+* **Interval**: the local calendar day `[D 00:00, D+1 00:00)` in the network's zone
+  (`AIRCARBON_TIMEZONE`, shown in the timetable). Scheduled and backfill runs have logical
+  date `D 00:00` local; a manual run takes the last whole day ending at or before its date.
+  The schedule starts at `AIRCARBON_SCHEDULE_START` (local midnight), as the hourly DAG's.
+* **Order**: `depends_on_past` on every task + `max_active_runs=1`: day D runs only after
+  day D - 1 succeeded (scheduled or back-filled). A failed day holds the later ones.
+* **`hours_loaded`** pokes every 2 min (reschedule mode) until all hours of the day are in
+  the load log and no hourly run of the day is pending in Airflow (queued, running, cleared
+  for a re-run), logging what it waits for, for up to 6 h; then it fails. An hour whose run
+  failed a critical expectation stays missing until it is re-processed
+  (`aircarbon airflow reprocess --hour H`, which also re-runs this day).
 * **`daily`**: 3 retries with exponential backoff; a critical expectation of the `daily`
   suite fails it at once (the results are in `validation_runs`). Param `validate` as hourly.
+  A day built before is *revised* (summary `revised: true`).
 * **Settings**: `AIRCARBON_DATA_DIR` / `AIRCARBON_CONFIG` in the worker's environment.
 * **`forecast`**: the 72-hour forecast issued at the end of the day (PM2.5, O3, NO2 hourly;
   daily AQI) with its early warnings, into `forecasts` / `warnings`; retrains on its schedule.
@@ -40,11 +54,21 @@ maximum) → `daily` and `aqi_daily`, plus the day's dead letters into `dead_let
   `aircarbon bulletin --date D`.
 """
 
-#: The network's time zone (catalog ``[network].timezone``, ``Settings.timezone``). The DAG
-#: needs it when the file is parsed, where settings are not read; ``daily`` checks that the
-#: settings agree (their zone must make the interval exactly one local day).
-TIMEZONE = "Asia/Shanghai"
-START = dt.datetime(2026, 11, 23, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+#: The settings the scheduler parses this file with: the zone of the local days and the day
+#: the schedule starts (the hourly DAG reads the same two, so both start at one local
+#: midnight and the first day's hours are all scheduled). Unset start: the DAG does not load.
+SETTINGS = load_settings()
+if SETTINGS.schedule_start_at is None:
+    raise ValueError(
+        "AIRCARBON_SCHEDULE_START is not set: the first local day to schedule "
+        "(`aircarbon airflow init` records today)"
+    )
+TIMEZONE = SETTINGS.timezone
+START = pendulum.instance(SETTINGS.schedule_start_at)
+HOUR = dt.timedelta(hours=1)
+#: How long a task waits for the data directory's writer lock (an hourly load, a CLI run)
+#: before it fails and retries.
+LOCK_WAIT_S = 20 * 60.0
 
 
 def _local_day(start: dt.datetime | None, end: dt.datetime | None, timezone: str) -> dt.date:
@@ -77,13 +101,18 @@ def _local_day(start: dt.datetime | None, end: dt.datetime | None, timezone: str
     tags=["aircarbon", "daily", "warehouse"],
     doc_md=DOC_MD,
     params={
-        "validate": Param(True, type="boolean", description="Run the Great Expectations suite.")
+        "validate": Param(
+            SETTINGS.airflow_validate,
+            type="boolean",
+            description="Run the Great Expectations suite.",
+        )
     },
-    default_args={"owner": "aircarbon"},
+    # a day reads the days before it (moving averages, EC history, year to date)
+    default_args={"owner": "aircarbon", "depends_on_past": True},
 )
 def aircarbon_daily() -> None:
     @task.sensor(
-        poke_interval=dt.timedelta(minutes=5).total_seconds(),
+        poke_interval=dt.timedelta(minutes=2).total_seconds(),
         timeout=dt.timedelta(hours=6).total_seconds(),
         mode="reschedule",
         retries=2,
@@ -92,24 +121,37 @@ def aircarbon_daily() -> None:
     def hours_loaded(
         data_interval_start: dt.datetime | None = None,
         data_interval_end: dt.datetime | None = None,
+        ti: Any = None,
     ) -> PokeReturnValue:
-        """Done when every hour of the local day has been processed (per the load log)."""
+        """Done when every hour of the day is loaded and none is pending a (re-)run."""
         import logging
 
         from aircarbon.pipeline import missing_hours
-        from aircarbon.settings import load_settings
+        from aircarbon.pipeline.schedule import PENDING_STATES, day_hours, describe_hour
 
         settings = load_settings()
         day = _local_day(data_interval_start, data_interval_end, settings.timezone)
+        log = logging.getLogger(__name__)
         missing = missing_hours(settings, day)
         if missing:
-            logging.getLogger(__name__).info(
-                "%s: %d hour(s) not processed yet, first ending %s",
+            log.info(
+                "%s: %d hour(s) not loaded yet, first ending %s",
                 day,
                 len(missing),
-                missing[0].astimezone(settings.tz).isoformat(),
+                describe_hour(missing[0], settings.timezone),
             )
-        return PokeReturnValue(is_done=not missing, xcom_value=day.isoformat())
+            return PokeReturnValue(is_done=False)
+        # the hourly runs of the day (logical date = the hour's start) still to (re)load
+        starts = [end - HOUR for end in day_hours(day, settings.timezone)]
+        pending = ti.get_ti_count(
+            dag_id="aircarbon_hourly",
+            task_ids=["process"],
+            logical_dates=starts,
+            states=list(PENDING_STATES),
+        )
+        if pending:
+            log.info("%s: %d hourly run(s) of the day pending (re-run or queued)", day, pending)
+        return PokeReturnValue(is_done=not pending, xcom_value=day.isoformat())
 
     @task(
         retries=3,
@@ -124,23 +166,37 @@ def aircarbon_daily() -> None:
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Daily statistics and AQI of the local day; returns the run's summary."""
+        import logging
+
         from airflow.sdk.exceptions import AirflowFailException
 
         from aircarbon.catalog import load_catalog
         from aircarbon.errors import CatalogError, SettingsError, ValidationFailed
         from aircarbon.pipeline import process_day
-        from aircarbon.settings import load_settings
+        from aircarbon.pipeline.schedule import day_loads
 
         try:
             settings = load_settings()
             day = _local_day(data_interval_start, data_interval_end, settings.timezone)
+            (before,) = day_loads(settings, [day])
+            if before.built_at is not None:
+                logging.getLogger(__name__).info(
+                    "%s was built at %s: this run revises it%s",
+                    day,
+                    before.built_at.isoformat(),
+                    " (an hour was re-loaded since)" if before.stale else "",
+                )
             catalog = load_catalog(settings.catalog_dir)
             result = process_day(
-                settings, catalog, day, validate=bool((params or {}).get("validate", True))
+                settings,
+                catalog,
+                day,
+                validate=bool((params or {}).get("validate", True)),
+                lock_wait_s=LOCK_WAIT_S,
             )
         except (ValidationFailed, SettingsError, CatalogError) as exc:
             raise AirflowFailException(str(exc)) from exc
-        return result.summary()
+        return {**result.summary(), "revised": before.built_at is not None}
 
     @task(
         retries=2,
@@ -154,11 +210,13 @@ def aircarbon_daily() -> None:
         """The 72-hour forecast issued at the end of the day, its warnings (stored, published)."""
         from aircarbon.catalog import load_catalog
         from aircarbon.pipeline.forecast import forecast_day
-        from aircarbon.settings import load_settings
+        from aircarbon.writer_lock import writer_lock
 
         settings = load_settings()
         day = _local_day(data_interval_start, data_interval_end, settings.timezone)
-        return forecast_day(settings, load_catalog(settings.catalog_dir), day).summary()
+        # waits for the lock here; the forecast's own (re-entrant) take then succeeds at once
+        with writer_lock(settings.data_dir, command=f"forecast {day}", wait_s=LOCK_WAIT_S):
+            return forecast_day(settings, load_catalog(settings.catalog_dir), day).summary()
 
     @task(
         retries=2,
@@ -172,11 +230,11 @@ def aircarbon_daily() -> None:
         """The day's bulletins (zh and en, HTML and Markdown) under ``bulletins/{date}/``."""
         from aircarbon.bulletin import write_bulletins
         from aircarbon.catalog import load_catalog
-        from aircarbon.settings import load_settings
 
         settings = load_settings()
         day = _local_day(data_interval_start, data_interval_end, settings.timezone)
-        return write_bulletins(settings, load_catalog(settings.catalog_dir), day).summary()
+        catalog = load_catalog(settings.catalog_dir)
+        return write_bulletins(settings, catalog, day, lock_wait_s=LOCK_WAIT_S).summary()
 
     done = daily()
     hours_loaded() >> done

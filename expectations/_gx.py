@@ -45,11 +45,27 @@ def docs_index(data_dir: Path) -> Path:
     return gx_root(data_dir) / "uncommitted" / "data_docs" / _SITE / "index.html"
 
 
+def _quiet_gx() -> None:
+    """Keep GX's INFO chatter (context loading, metric batches, Data Docs) out of task logs.
+
+    Why: an Airflow task logs at INFO, and GX's own INFO lines were ~95 % of an hourly task's
+    log, burying the pipeline's lines; its warnings and errors still show. Our results are in
+    ``validation_runs`` and the Data Docs, not in GX's log lines.
+    """
+    import logging
+
+    for name in ("great_expectations", "great_expectations_v1"):
+        logger = logging.getLogger(name)
+        if logger.level in (logging.NOTSET, logging.DEBUG, logging.INFO):
+            logger.setLevel(logging.WARNING)
+
+
 def _context(data_dir: Path) -> Any:
     root = data_dir.resolve()
     ctx = _contexts.get(root)
     if ctx is not None:
         return ctx
+    _quiet_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -74,9 +73,31 @@ def airflow_home(settings: Settings, home: Path | None = None) -> Path:
     return (chosen or settings.data_dir / "airflow").resolve()
 
 
+ENV_FILE = "aircarbon.env"
+
+
+def recorded_env(home: Path) -> dict[str, str]:
+    """The ``export K=V`` lines ``init`` wrote to ``<home>/aircarbon.env``.
+
+    Why: ``init`` records the schedule start there (today, unless ``--start``), and every
+    later ``aircarbon airflow`` command must start Airflow with it, also in a shell that
+    never sourced the file. The caller's environment wins over the file.
+    """
+    path = home / ENV_FILE
+    if not path.is_file():
+        return {}
+    found: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words = shlex.split(line, comments=True)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            key, _, value = words[1].partition("=")
+            found[key] = value
+    return found
+
+
 def airflow_env(settings: Settings, home: Path, **extra: str) -> dict[str, str]:
     """The environment of every ``airflow`` process we start (and of its task workers)."""
-    env = dict(os.environ)
+    env = {**recorded_env(home), **os.environ}
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])  # standalone spawns `airflow`
     env["AIRFLOW_HOME"] = str(home)
@@ -97,14 +118,10 @@ def _airflow_bin() -> str:
 
 def _run(args: Sequence[str], env: Mapping[str, str], *, capture: bool = True) -> str:
     """Run ``airflow ARGS``; a failure becomes one line (the last the command printed)."""
+    # No retry: a command such as `backfill create` is not idempotent (a half-done attempt
+    # leaves a backfill behind), so a failure is reported as one, never papered over.
     cmd = [_airflow_bin(), *args]
-    for attempt in range(_LOCK_RETRIES + 1):
-        proc = subprocess.run(cmd, env=dict(env), capture_output=capture, text=True, check=False)
-        locked = capture and "database is locked" in proc.stderr + proc.stdout
-        if proc.returncode == 0 or not locked or attempt == _LOCK_RETRIES:
-            break
-        # SQLite metadata DB: a write that collided with the scheduler's; try again
-        time.sleep(5.0)
+    proc = subprocess.run(cmd, env=dict(env), capture_output=capture, text=True, check=False)
     if proc.returncode != 0:
         where = "see its output above"
         if capture:
@@ -115,7 +132,6 @@ def _run(args: Sequence[str], env: Mapping[str, str], *, capture: bool = True) -
     return proc.stdout if capture else ""
 
 
-_LOCK_RETRIES = 3
 _ERROR_LINE = re.compile(r"^([\w.]+(Error|Exception)|airflow command error): ")
 
 
@@ -194,6 +210,67 @@ def set_options(text: str, values: Mapping[tuple[str, str], str]) -> str:
     return "\n".join(out) + "\n"
 
 
+def redact(url: str) -> str:
+    """A database URL fit to print: its password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database of ``url`` if it does not exist; True if created.
+
+    Why: ``airflow db migrate`` needs the database to exist, and an operator following the
+    guide on a machine with PostgreSQL should not have to know ``createdb``.
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql") or not parsed.database:
+        return False
+    import psycopg2  # type: ignore[import-untyped]  # a declared dependency, no stubs
+    from psycopg2 import sql
+
+    args = {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username,
+        "password": parsed.password,
+        "dbname": "postgres",
+        "connect_timeout": 10,
+    }
+    try:
+        con = psycopg2.connect(**{k: v for k, v in args.items() if v is not None})
+    except psycopg2.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AirCarbonError(f"cannot reach PostgreSQL at {redact(url)}: {first}") from None
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,))
+            if cur.fetchone():
+                return False
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database)))
+            return True
+    finally:
+        con.close()
+
+
+def _seed_admin_password(home: Path) -> Path:
+    """Write the UI admin's generated password to Airflow's file before Airflow runs.
+
+    Why: Airflow's simple auth manager prints a password it generates on stdout (and so into
+    every log collector); with the file already there it only reads it.
+    """
+    import json
+    import secrets
+
+    path = home / "simple_auth_manager_passwords.json.generated"
+    if not path.is_file():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps({"admin": secrets.token_urlsafe(12)}) + "\n")
+    return path
+
+
 @app.command("init")
 def init(
     home: Home = None,
@@ -201,8 +278,24 @@ def init(
     database_url: Annotated[
         str | None,
         typer.Option(
-            help="Metadata DB, e.g. postgresql+psycopg2://user:pw@host/airflow "
-            "(default: SQLite in AIRFLOW_HOME)."
+            help="Airflow's metadata DB: postgresql+psycopg2://user[:pw]@host[:port]/airflow "
+            "(created if missing)."
+        ),
+    ] = None,
+    sqlite: Annotated[
+        bool,
+        typer.Option(
+            "--sqlite",
+            help="Throwaway try only: SQLite in AIRFLOW_HOME (back-fills beside the "
+            "scheduler can lock it and kill the scheduler).",
+        ),
+    ] = False,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="First local day both DAGs schedule, YYYY-MM-DD (default: today; an "
+            "earlier day replays every hour since, oldest first).",
         ),
     ] = None,
     dags_folder: Annotated[
@@ -213,14 +306,34 @@ def init(
     ] = 4,
 ) -> None:
     """Create AIRFLOW_HOME, write airflow.cfg for AirCarbon, and migrate the metadata DB."""
+    if (database_url is None) == (not sqlite):
+        raise AirCarbonError(
+            "give --database-url postgresql+psycopg2://USER@HOST/airflow (or --sqlite for a "
+            "throwaway try)"
+            if database_url is None
+            else "give --database-url or --sqlite, not both"
+        )
     settings = _settings(data_dir)
     target = airflow_home(settings, home)
     dags = (dags_folder or REPO_DAGS).resolve()
     if not (dags / "aircarbon_hourly.py").is_file():
         raise AirCarbonError(f"no AirCarbon DAGs in {dags}: pass --dags-folder")
+    recorded = recorded_env(target).get("AIRCARBON_SCHEDULE_START")
+    if start is not None:
+        first = _date(start, "--start")
+    elif settings.schedule_start is not None:
+        first = settings.schedule_start
+    elif recorded:
+        first = _date(recorded, "AIRCARBON_SCHEDULE_START in " + ENV_FILE)
+    else:
+        first = dt.datetime.now(settings.tz).date()
     target.mkdir(parents=True, exist_ok=True)
     cfg_path = target / "airflow.cfg"
-    env = airflow_env(settings, target)
+    env = airflow_env(settings, target, AIRCARBON_SCHEDULE_START=first.isoformat())
+    url = database_url or f"sqlite:///{target / 'airflow.db'}?timeout=30"
+    if database_url is not None and ensure_database(database_url):
+        typer.echo(f"created database {redact(database_url).rsplit('/', 1)[-1]}")
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url  # for the first `airflow config` call
     if not cfg_path.is_file():
         # Airflow writes its documented default file on first use, with the secrets every
         # component must share (JWT signing key, Fernet key); a file without them makes each
@@ -231,26 +344,60 @@ def init(
         ("core", "load_examples"): "False",
         # Airflow's default (32) starts 32 worker processes; the DAGs run one task at a time
         ("core", "parallelism"): str(parallelism),
-        # SQLite: wait up to 30 s for a lock (scheduler, API server and CLI all write)
-        ("database", "sql_alchemy_conn"): database_url
-        or f"sqlite:///{target / 'airflow.db'}?timeout=30",
+        ("database", "sql_alchemy_conn"): url,
+        # the UI and API on this machine only, unless the operator opens it on purpose
+        ("api", "host"): "127.0.0.1",
     }
+    if url.startswith("postgresql+psycopg2://"):
+        # Airflow 3's API server also talks to the DB asynchronously
+        values["database", "sql_alchemy_conn_async"] = url.replace("+psycopg2", "+asyncpg", 1)
     text = cfg_path.read_text(encoding="utf-8")
     cfg_path.write_text(set_options(text, values), encoding="utf-8")
-    env_file = target / "aircarbon.env"
+    cfg_path.chmod(0o600)  # it holds the metadata DB's URL (and its password, if any)
+    _seed_admin_password(target)
+    env_file = target / ENV_FILE
     exports = {
-        k: env[k] for k in ("AIRFLOW_HOME", "AIRCARBON_DATA_DIR", "AIRCARBON_CONFIG") if k in env
+        k: env[k]
+        for k in (
+            "AIRFLOW_HOME",
+            "AIRCARBON_DATA_DIR",
+            "AIRCARBON_CONFIG",
+            "AIRCARBON_SCHEDULE_START",
+        )
+        if k in env
     }
     env_file.write_text(
-        "# source this before calling `airflow` yourself (the scheduler needs the same)\n"
+        "# source this before calling `airflow` yourself (the scheduler needs the same);\n"
+        "# `airflow` itself is in the virtualenv: uv run airflow …, or .venv/bin/airflow\n"
         + "".join(f"export {k}={shlex.quote(v)}\n" for k, v in exports.items()),
         encoding="utf-8",
     )
     typer.echo(f"AIRFLOW_HOME  {target}\ndags_folder   {dags}")
-    typer.echo(f"metadata DB   {values['database', 'sql_alchemy_conn']}")
+    typer.echo(f"metadata DB   {redact(url)}")
+    typer.echo(
+        f"schedule      from {first} 00:00 {settings.timezone} (hourly and daily; "
+        "AIRCARBON_SCHEDULE_START)"
+    )
+    if sqlite:
+        typer.echo(
+            "warning: SQLite metadata DB — a throwaway try only: back-fills beside the "
+            'scheduler lock it ("database is locked") and can kill the scheduler',
+            err=True,
+        )
     typer.echo("migrating the metadata DB (airflow db migrate)…")
     _run(["db", "migrate"], env)
     typer.echo(f"done. Environment for your shell: source {env_file}")
+
+
+def metadata_url(home: Path, env: Mapping[str, str]) -> str:
+    """The metadata DB Airflow will use: ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` or airflow.cfg."""
+    import configparser
+
+    if env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        return env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.read(home / "airflow.cfg", encoding="utf-8")
+    return parser.get("database", "sql_alchemy_conn", fallback="sqlite (Airflow's default)")
 
 
 @app.command("standalone")
@@ -258,6 +405,9 @@ def standalone(
     home: Home = None,
     data_dir: DataDir = None,
     port: Annotated[int, typer.Option(help="API server / UI port.")] = 8080,
+    host: Annotated[
+        str, typer.Option(help="Interface the API server / UI listens on (0.0.0.0: all).")
+    ] = "127.0.0.1",
 ) -> None:
     """Run scheduler, DAG processor, triggerer and API server/UI in the foreground (Ctrl-C)."""
     settings = _settings(data_dir)
@@ -267,13 +417,26 @@ def standalone(
         settings,
         target,
         AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__HOST=host,
         # the workers reach the API server here: it must follow the port
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://localhost:{port}/execution/",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
     )
-    typer.echo(f"Airflow UI    http://localhost:{port}/  (user admin)")
-    typer.echo(f"password in   {target / 'simple_auth_manager_passwords.json.generated'}")
+    url = metadata_url(target, env)
+    shown = "localhost" if host in {"127.0.0.1", "localhost"} else host
+    typer.echo(f"Airflow UI    http://{shown}:{port}/  (user admin)")
+    typer.echo(f"password in   {_seed_admin_password(target)}")
+    typer.echo(f"metadata DB   {redact(url)}")
     typer.echo(f"task logs in  {target / 'logs'}")
     typer.echo(f"data dir      {env['AIRCARBON_DATA_DIR']}")
+    start = env.get("AIRCARBON_SCHEDULE_START") or "unset (the DAGs will not load)"
+    typer.echo(f"schedule      from {start} 00:00 {settings.timezone}")
+    if url.startswith("sqlite"):
+        typer.echo(
+            "warning: SQLite metadata DB — fine for a throwaway try; back-fills beside the "
+            "scheduler lock it and can kill the scheduler. Re-run `aircarbon airflow init "
+            "--database-url postgresql+psycopg2://…` for real use",
+            err=True,
+        )
     _run_foreground(["standalone"], env)
 
 
@@ -326,15 +489,41 @@ def _backfill(
     dag_id: str, start: dt.datetime, end: dt.datetime, reprocess: Reprocess, env: Mapping[str, str]
 ) -> None:
     # Queued runs of a paused DAG never start (backfills included): un-pause it, which also
-    # resumes its schedule (new DAGs are created paused).
+    # resumes its schedule (new DAGs are created paused). Said, not done silently.
+    typer.echo(
+        f"{dag_id}: un-pausing it (runs of a paused DAG never start; its schedule resumes too)"
+    )
     _run(["dags", "unpause", dag_id], env)
     args = ["backfill", "create", "--dag-id", dag_id, "--from-date", start.isoformat()]
     args += ["--to-date", end.isoformat(), "--reprocess-behavior", reprocess]
     args += ["--max-active-runs", "1"]  # one interval at a time, oldest first
-    _run(args, env)
+    _run(args, env)  # a failure raises: nothing below is printed
     typer.echo(
         f"{dag_id}: backfill created for logical dates {start.isoformat()} … {end.isoformat()}"
+        " (oldest first)"
     )
+
+
+def _schedule_start(env: Mapping[str, str]) -> dt.date | None:
+    value = env.get("AIRCARBON_SCHEDULE_START")
+    return _date(value, "AIRCARBON_SCHEDULE_START") if value else None
+
+
+def _check_after_start(first: dt.date, env: Mapping[str, str]) -> None:
+    """Refuse a back-fill before the schedule start: Airflow would not order it.
+
+    ``depends_on_past`` treats the first scheduled run as having no past, so the scheduled
+    days could run before (and without) the back-filled ones.
+    """
+    start = _schedule_start(env)
+    if start is not None and first < start:
+        raise AirCarbonError(
+            f"{first} is before the schedule start {start}, and the scheduled days would not "
+            f"wait for it: load it without Airflow (`aircarbon process hourly --hour "
+            f"{first}T01:00 --until {start}T00:00`, then `aircarbon process daily --date "
+            f"{first} --until {start - _DAY}`), then re-run the scheduled days that read it "
+            f"(`aircarbon airflow backfill --start {start} --end … --reprocess completed`)"
+        )
 
 
 def _dags_test(
@@ -388,7 +577,8 @@ def backfill(
     reprocess: Annotated[
         str,
         typer.Option(
-            help="Existing runs: none (skip), failed (re-run failed), completed (re-run all)."
+            help="Existing runs: failed (re-run failed ones, skip the rest), completed "
+            "(re-run all)."
         ),
     ] = "failed",
     local: Annotated[
@@ -412,8 +602,9 @@ def backfill(
     """
     if dag not in {"hourly", "daily", "both"}:
         raise AirCarbonError(f"--dag must be hourly, daily or both, not {dag!r}")
-    if reprocess not in {"none", "failed", "completed"}:
-        raise AirCarbonError(f"--reprocess must be none, failed or completed, not {reprocess!r}")
+    if reprocess not in {"failed", "completed"}:
+        # "none" is refused by Airflow for DAGs with depends_on_past (ours: runs in order)
+        raise AirCarbonError(f"--reprocess must be failed or completed, not {reprocess!r}")
     which: Which = dag  # type: ignore[assignment]
     behaviour: Reprocess = reprocess  # type: ignore[assignment]
     first, last = _date(start, "--start"), _date(end, "--end")
@@ -426,6 +617,7 @@ def backfill(
     if local:
         _local_days(first, last, settings, env, which, validate=not no_validate)
         return
+    _check_after_start(first, env)
     if which in {"hourly", "both"}:
         _backfill(HOURLY, *_hourly_logical_range(first, last, settings), behaviour, env)
     if which in {"daily", "both"}:
@@ -459,15 +651,65 @@ def reprocess_command(
     target = airflow_home(settings, home)
     _require_init(target)
     env = airflow_env(settings, target)
+    if local:
+        if hour is not None:
+            _dags_test(HOURLY, _hour_end(hour, settings), env, validate=True)
+            typer.echo("then re-run the hours after it and its day the same way (see --help)")
+        else:
+            day_end = _midnight(_date(day or "", "--day") + _DAY, settings)
+            _dags_test(DAILY, day_end, env, validate=True)
+        return
     if hour is not None:
-        dag_id, interval_end = HOURLY, _hour_end(hour, settings)
-        length = _HOUR
+        _reprocess_hour(_hour_end(hour, settings), settings, env)
     else:
         the_day = _date(day or "", "--day")
-        dag_id, interval_end = DAILY, _midnight(the_day + _DAY, settings)
-        length = _DAY
-    if local:
-        _dags_test(dag_id, interval_end, env, validate=True)
-        return
-    logical = interval_end - length  # a scheduled run's logical date: its interval's start
-    _backfill(dag_id, logical, logical, "completed", env)
+        _check_after_start(the_day, env)
+        _backfill(
+            DAILY, _midnight(the_day, settings), _midnight(the_day, settings), "completed", env
+        )
+
+
+def reprocess_plan(
+    hour_end: dt.datetime, settings: Settings, now: dt.datetime
+) -> tuple[list[dt.datetime], list[dt.date]]:
+    """The hours and days a re-processed hour invalidates (those already over at ``now``).
+
+    The hour itself, the 23 after it (their PM 24-h and O3 8-h means read it) and the local
+    days whose daily step reads any of them.
+    """
+    from aircarbon.pipeline.schedule import MOVING_WINDOW_HOURS, days_reading_hours
+
+    hours = [hour_end + _HOUR * i for i in range(MOVING_WINDOW_HOURS + 1)]
+    hours = [h for h in hours if h <= now]
+    days = [
+        d
+        for d in days_reading_hours(hours, settings.timezone)
+        if _midnight(d + _DAY, settings) <= now
+    ]
+    return hours, days
+
+
+def _reprocess_hour(hour_end: dt.datetime, settings: Settings, env: Mapping[str, str]) -> None:
+    from aircarbon.pipeline.schedule import describe_hour
+
+    _check_after_start((hour_end - _HOUR).astimezone(settings.tz).date(), env)
+    hours, days = reprocess_plan(hour_end, settings, dt.datetime.now(dt.UTC))
+    if not hours:
+        raise AirCarbonError(
+            f"the hour ending {describe_hour(hour_end, settings.timezone)} is not over yet"
+        )
+    zone = settings.timezone
+    typer.echo(
+        f"re-running the hour ending {describe_hour(hours[0], zone)} and the {len(hours) - 1} "
+        f"after it, to {describe_hour(hours[-1], zone)} (their moving averages read it)"
+    )
+    # logical dates are interval starts
+    _backfill(HOURLY, hours[0] - _HOUR, hours[-1] - _HOUR, "completed", env)
+    if days:
+        typer.echo(
+            f"its day(s) are stale: re-running {', '.join(map(str, days))} after those hours "
+            "(each day's sensor waits for them; the bulletin is re-issued as revised)"
+        )
+        _backfill(
+            DAILY, _midnight(days[0], settings), _midnight(days[-1], settings), "completed", env
+        )

@@ -94,6 +94,7 @@ def inspect() -> dict[str, Any]:
             "has_doc_md": bool(dag.doc_md),
             "params": {k: dag.params[k] for k in dag.params},
             "timetable": type(dag.timetable).__name__,
+            "timezone": str(getattr(dag.timetable, "timezone", "")),
             "tasks": {
                 t.task_id: {
                     "retries": t.retries,
@@ -101,6 +102,8 @@ def inspect() -> dict[str, Any]:
                     "max_retry_delay": _seconds(t.max_retry_delay),
                     "upstream": sorted(t.upstream_task_ids),
                     "mode": getattr(t, "mode", None),
+                    "depends_on_past": t.depends_on_past,
+                    "start_date": t.start_date.isoformat() if t.start_date else None,
                     "operator": type(t).__name__,
                 }
                 for t in dag.tasks

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 DAG_FILES = sorted(DAGS.glob("*.py"))
 #: What a DAG file may import at top level: the standard library bits it uses and the Task SDK.
-LIGHT = {"__future__", "datetime", "typing", "airflow.sdk"}
+LIGHT = {"__future__", "datetime", "typing", "airflow.sdk", "pendulum", "aircarbon.settings"}
 
 
 def _interval(pair: list[str]) -> tuple[dt.datetime, dt.datetime]:
@@ -59,8 +59,14 @@ def test_common_settings(inspected: dict[str, Any], dag_id: str) -> None:
     assert dag["has_doc_md"]
     assert dag["params"] == {"validate": True}
     assert dag["timetable"] == "CronDataIntervalTimetable"
+    assert dag["timezone"] == "Asia/Shanghai"  # the settings' zone, shown in the UI
     for task_id, task in dag["tasks"].items():
         assert task["retries"] >= 2, task_id
+        # in order by construction: a run waits for the previous interval's success
+        assert task["depends_on_past"] is True, task_id
+        # one start setting, local midnight (AIRCARBON_SCHEDULE_START=2026-11-23)
+        start = dt.datetime.fromisoformat(task["start_date"])
+        assert start == dt.datetime(2026, 11, 23, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 def test_hourly_tasks(inspected: dict[str, Any]) -> None:

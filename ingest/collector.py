@@ -210,6 +210,7 @@ class Collector:
             max_age_s=settings.max_age_s,
             max_future_s=settings.max_future_s,
             hj212_datatime=settings.hj212_datatime,
+            hj212_strict=settings.hj212_strict,
             max_readings_per_message=settings.max_readings_per_message,
         )
         return cls(
@@ -414,8 +415,8 @@ class Collector:
     ) -> Decoded:
         station = _station_of(topic)
         detail = (
-            f"the collector died while decoding this message at {self.poison.crashes(digest)} "
-            f"starts (digest {digest.hex()}): quarantined unread"
+            f"the collector died {self.poison.crashes(digest)} times while decoding this "
+            f"message (digest {digest.hex()}): quarantined unread"
         )
         log.error("poison message on %r dead-lettered unread: %s", topic, detail)
         # kept whole (up to the payload limit of a message), for the bug report

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from aircarbon.catalog import Catalog, Parameter
+from aircarbon.catalog import Catalog, HJ212Version, Parameter
 from aircarbon.errors import UnknownUnitError
 from ingest.batch import ReadingBatch
 from ingest.hj212 import HJ212Error, Packet, parse_packet, require_data_upload
@@ -121,6 +121,8 @@ class DecodeRules:
     max_age_s: int = 7 * 24 * 3600
     max_future_s: int = 300
     hj212_datatime: Literal["start", "end"] = "start"
+    #: True: the letter of HJ 212-2017; False: accept (and record) real loggers' quirks
+    hj212_strict: bool = False
     max_readings_per_message: int = 10_000
 
 
@@ -444,10 +446,16 @@ def _zone(name: str) -> ZoneInfo:
 def decode_hj212(
     payload: bytes, topic_station: str | None, rules: DecodeRules, now_us: int, out: ReadingBatch
 ) -> Decoded:
-    """Decode one HJ 212-2017 data upload (CN 2011/2051/2061/2031)."""
+    """Decode one HJ 212 data upload (CN 2011/2051/2061/2031), 2017 or 2005 codes.
+
+    Unless ``rules.hj212_strict``, the header liberties real loggers take are accepted and
+    named in each landed reading's ``source`` (``hj212;quirks=mn_punct,pw_long``); readings
+    of HJ/T 212-2005 codes say ``hj212-2005``. A code the station's table does not know is
+    refused alone: the packet's known readings still land.
+    """
     decoded = Decoded(topic_station, "hj212")
     try:
-        packet = parse_packet(payload)
+        packet = parse_packet(payload, strict=rules.hj212_strict)
         decoded.packet = packet
         command = require_data_upload(packet)
     except HJ212Error as exc:
@@ -455,6 +463,7 @@ def decode_hj212(
     catalog = rules.catalog
     station_id = topic_station
     tz_name = catalog.network.timezone
+    version: HJ212Version = "auto"
     if rules.check_station:
         station = catalog.stations_by_mn().get(packet.mn)
         if station is None:
@@ -466,7 +475,7 @@ def decode_hj212(
                 RejectReason.TOPIC_MISMATCH,
                 f"MN {packet.mn!r} belongs to {station.id!r}, not topic station {topic_station!r}",
             )
-        station_id, tz_name = station.id, station.timezone
+        station_id, tz_name, version = station.id, station.timezone, station.hj212_version
     decoded.station = station_id
     local = packet.datatime_local
     assert local is not None  # guaranteed for data uploads by require_data_upload
@@ -479,16 +488,18 @@ def decode_hj212(
         return decoded
     if station_id is None:  # decode without a catalog station: nothing to store
         station_id = packet.mn
+    quirks = f";quirks={','.join(packet.quirks)}" if packet.quirks else ""
+    sources = (f"hj212{quirks}", f"hj212-2005{quirks}")
     append = out.append
     accepted = 0
     for code, fields in packet.values_by_code().items():
         item = fields.get(command.value_field)
         if item is None:
             continue  # e.g. a code sending only -Cou or -Flag: nothing to store
-        param = catalog.hj212_param(code)
-        if param is None:
-            decoded.reject(RejectReason.UNKNOWN_PARAM, f"unknown HJ 212 code {code!r}", code)
+        found = _hj212_code(decoded, catalog, code, version)
+        if found is None:
             continue
+        param, unit, legacy = found
         if item.error is not None:
             decoded.reject(item.error[0], item.error[1], param.code)
             continue
@@ -500,13 +511,52 @@ def decode_hj212(
                 continue
             flag = flag_item.raw
         assert item.value is not None
-        canonical = _canonical(decoded, catalog, param, item.value, param.hj212_unit)
+        canonical = _canonical(decoded, catalog, param, item.value, unit)
         if canonical is None:
             continue
-        append(station_id, param.code, ts_us, canonical, flag, period, None, now_us, "hj212")
+        append(
+            station_id, param.code, ts_us, canonical, flag, period, None, now_us, sources[legacy]
+        )
         accepted += 1
     decoded.accepted = accepted
     return decoded
+
+
+def _hj212_code(
+    decoded: Decoded, catalog: Catalog, code: str, version: HJ212Version
+) -> tuple[Parameter, str | None, bool] | None:
+    """(parameter, transport unit, is a 2005 code) of an HJ 212 pollutant code, or None.
+
+    The station's ``hj212_version`` picks the table: 2017 codes (``a21026``), HJ/T
+    212-2005 codes (``02``) or, for ``auto``, both (they cannot collide). An unknown code,
+    or a 2005 code naming a substance the catalog lacks, is recorded as a per-reading
+    ``unknown_param`` whose detail says why, and None returned.
+    """
+    if version != "2005":
+        param = catalog.hj212_param(code)
+        if param is not None:
+            return param, param.hj212_unit, False
+    legacy = catalog.hj212_2005_code(code)
+    if legacy is not None and version != "2017":
+        if legacy.param is not None:
+            return catalog.parameters[legacy.param], legacy.unit, True
+        decoded.reject(
+            RejectReason.UNKNOWN_PARAM,
+            f"HJ/T 212-2005 code {code!r} ({legacy.name_en}) has no catalog parameter",
+            code,
+        )
+        return None
+    if legacy is not None:
+        detail = (
+            f"{code!r} is an HJ/T 212-2005 code ({legacy.name_en}) but the station's "
+            "hj212_version is 2017"
+        )
+    elif version == "2005" and catalog.hj212_param(code) is not None:
+        detail = f"{code!r} is an HJ 212-2017 code but the station's hj212_version is 2005"
+    else:
+        detail = f"unknown HJ 212 code {code!r}"
+    decoded.reject(RejectReason.UNKNOWN_PARAM, detail, code)
+    return None
 
 
 # --------------------------------------------------------------------------------------

@@ -168,7 +168,6 @@ QUIRKS: Final[Mapping[str, str]] = MappingProxyType(
         "cp_trailing_sep": "';' or ',' right before the closing '&&' of CP",
         "cp_extra_param": "extra parameter in a data upload's CP (ignored)",
         "cp_unknown_field": "CP field with an unknown suffix (ignored)",
-        "code_digit": "pollutant code starting with a digit (HJ/T 212-2005 style)",
     }
 )
 
@@ -875,7 +874,11 @@ def _parse_header(header: str, strict: bool) -> tuple[str | None, _Header]:
 
 
 def _is_code(code: str, strict: bool) -> bool:
-    """A pollutant code: 2017 codes start with a letter, 2005 ones may be all digits."""
+    """A pollutant code: 2017 codes start with a letter, 2005 ones may be all digits.
+
+    Digit-led codes are HJ/T 212-2005 syntax, not a quirk: the tolerant parser takes them
+    silently (the catalog decides whether a code means anything), the strict one refuses.
+    """
     if not 0 < len(code) <= _MAX_CODE_LENGTH or not code.isalnum():
         return False
     return not strict or code[:1].isalpha()
@@ -1003,8 +1006,6 @@ def _parse_cp(cp: str, strict: bool, quirks: list[str]) -> tuple[dict[str, Item]
                     )
                 group_code = code
             items[key] = item
-    if not strict and any(item.code[:1].isdigit() for item in items.values()):
-        quirks.append("code_digit")
     n_fields = cp.count(";") + cp.count(",") + 1
     if cp.count("=") != n_fields or len(items) + len(params) + ignored != n_fields:
         raise _cp_structure_error(cp)

@@ -16,6 +16,7 @@ from aircarbon.catalog._model import (
     AqiCategory,
     AqiStandard,
     DataFlag,
+    Hj212LegacyCode,
     IndicatorRules,
     Network,
     Parameter,
@@ -48,6 +49,8 @@ class Catalog:
     #: Coefficients of the daily indicators and source tracing (``indicators.toml``).
     indicators: IndicatorRules
     station_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: HJ/T 212-2005 pollutant codes (``hj212_2005.toml``), by code.
+    hj212_2005: Mapping[str, Hj212LegacyCode] = field(default_factory=dict)
     _conversions: dict[tuple[str, str], Conversion] = field(default_factory=dict, repr=False)
 
     # --- parameters ---------------------------------------------------------------------
@@ -72,6 +75,10 @@ class Catalog:
     def hj212_param(self, code: str) -> Parameter | None:
         """Like parameter_by_hj212 but None when unknown (``aircarbon decode`` shows null)."""
         return self._by_hj212.get(code)
+
+    def hj212_2005_code(self, code: str) -> Hj212LegacyCode | None:
+        """The HJ/T 212-2005 code ``code`` (``'02'``: SO2), or None when not in the table."""
+        return self.hj212_2005.get(code)
 
     def in_group(self, *groups: ParamGroup | str) -> list[Parameter]:
         wanted = {ParamGroup(g) for g in groups}

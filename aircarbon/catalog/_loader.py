@@ -23,6 +23,8 @@ from aircarbon.catalog._model import (
     DataFlag,
     EventRules,
     Fingerprint,
+    Hj212LegacyCode,
+    HJ212Version,
     IndicatorRules,
     Network,
     Parameter,
@@ -83,8 +85,10 @@ def _load(directory: Path) -> Catalog:
         sources=sources,
         indicators=_load_indicators(_toml(directory / "indicators.toml"), params, sources),
         station_sets=sets,
+        hj212_2005=_load_hj212_2005(directory / "hj212_2005.toml", params, sources),
     )
     _check_units(catalog)
+    _check_hj212_2005(catalog)
     return catalog
 
 
@@ -269,8 +273,66 @@ def _load_stations(
             district=row.get("district", ""),
             timezone=row.get("timezone", network.timezone),
             background=bool(row.get("background", False)),
+            hj212_version=_hj212_version(row.get("hj212_version", "auto"), where),
         )
     return network, sets, stations
+
+
+_HJ212_VERSIONS: dict[str, HJ212Version] = {"2005": "2005", "2017": "2017", "auto": "auto"}
+
+
+def _hj212_version(value: Any, where: str) -> HJ212Version:
+    version = _HJ212_VERSIONS.get(str(value))
+    if version is None:
+        raise CatalogError(f"{where}: hj212_version {value!r} is not '2005', '2017' or 'auto'")
+    return version
+
+
+def _load_hj212_2005(
+    path: Path, params: Mapping[str, Parameter], sources: Mapping[str, str]
+) -> dict[str, Hj212LegacyCode]:
+    """The HJ/T 212-2005 code table; optional, so a custom catalog may leave it out."""
+    if not path.exists():
+        return {}
+    codes: dict[str, Hj212LegacyCode] = {}
+    for row in _toml(path).get("code", []):
+        code = str(row["code"])
+        where = f"hj212_2005.toml code {code!r}"
+        if code in codes:
+            raise CatalogError(f"{where}: defined twice")
+        if not (0 < len(code) <= 16 and code.isalnum()):
+            raise CatalogError(f"{where}: not 1-16 letters/digits")
+        param = row.get("param") or None
+        if param is not None and param not in params:
+            raise CatalogError(f"{where}: unknown parameter {param!r}")
+        hj2017 = row.get("hj212_2017") or None
+        if param is not None and hj2017 != params[param].hj212:
+            raise CatalogError(
+                f"{where}: maps to {param!r} whose HJ 212-2017 code is "
+                f"{params[param].hj212!r}, not {hj2017!r}"
+            )
+        codes[code] = Hj212LegacyCode(
+            code=code,
+            name_zh=row["name_zh"],
+            name_en=row["name_en"],
+            hj212_2017=hj2017,
+            param=param,
+            unit=row["unit"],
+            source=_need_source(row.get("source"), where, sources),
+            note=row.get("note", ""),
+        )
+    return codes
+
+
+def _check_hj212_2005(catalog: Catalog) -> None:
+    """A 2005 code that lands as a parameter must travel in one of that parameter's units."""
+    for entry in catalog.hj212_2005.values():
+        if entry.param is None:
+            continue
+        try:
+            catalog.conversion(entry.param, entry.unit)
+        except CatalogError as exc:
+            raise CatalogError(f"hj212_2005.toml code {entry.code!r}: {exc}") from exc
 
 
 def _load_flags(doc: dict[str, Any], sources: Mapping[str, str]) -> dict[str, DataFlag]:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 __all__ = [
     "AqiCategory",
@@ -14,6 +15,8 @@ __all__ = [
     "DataFlag",
     "EventRules",
     "Fingerprint",
+    "HJ212Version",
+    "Hj212LegacyCode",
     "IndicatorRules",
     "Network",
     "ParamGroup",
@@ -81,6 +84,24 @@ class Parameter:
     gwp_source: str | None = None
 
 
+#: Which HJ 212 pollutant-code table a station's logger speaks ("auto": 2017, then 2005).
+HJ212Version = Literal["2005", "2017", "auto"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hj212LegacyCode:
+    """One HJ/T 212-2005 pollutant code and the catalog parameter it lands as, if any."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    hj212_2017: str | None
+    param: str | None
+    unit: str
+    source: str
+    note: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Station:
     """One monitoring site of the network."""
@@ -97,6 +118,7 @@ class Station:
     district: str = ""
     timezone: str = "Asia/Shanghai"
     background: bool = False
+    hj212_version: HJ212Version = "auto"
 
 
 @dataclass(frozen=True, slots=True)

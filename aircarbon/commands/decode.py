@@ -36,6 +36,7 @@ def run(file: str, *, fmt: str, time_check: bool) -> int:
         max_age_s=settings.max_age_s,
         max_future_s=settings.max_future_s,
         hj212_datatime=settings.hj212_datatime,
+        hj212_strict=settings.hj212_strict,
     )
     if file == "-":
         return _emit(decode_lines(sys.stdin, fmt, rules), sys.stdout)

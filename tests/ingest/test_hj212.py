@@ -650,7 +650,6 @@ def test_cp_syntax_errors(cp: str) -> None:
     [
         ("DataTime=20261125100000;a34004-Rtd=1;", "cp_trailing_sep"),
         ("DataTime=20261125100000;a34004-Rtd=1,", "cp_trailing_sep"),
-        ("DataTime=20261125100000;4a3400-Rtd=1", "code_digit"),  # HJ/T 212-2005 style
         ("DataTime=20261125100000;a34004-rtd=1", "cp_unknown_field"),  # case-sensitive
         ("DataTime=20261125100000;a34004-Rtd=1;;", None),
         ("DataTime=20261125100000;a34004-R/d=1", None),  # a suffix must be a name
@@ -661,6 +660,18 @@ def test_cp_syntax_errors(cp: str) -> None:
 def test_cp_liberties(cp: str, quirk: str | None) -> None:
     segment = f"ST=22;CN=2011;MN=SYTX0001;CP=&&{cp}&&"
     rejects(frame_of(segment), RejectReason.HJ212_FIELD, tolerated=quirk)
+
+
+def test_digit_led_codes_are_2005_syntax_not_a_quirk() -> None:
+    segment = "ST=22;CN=2011;MN=SYTX0001;CP=&&DataTime=20261125100000;02-Rtd=0.05,02-Flag=N&&"
+    with pytest.raises(HJ212Error):
+        parse_packet(frame_of(segment), strict=True)
+    packet = parse_packet(frame_of(segment))
+    assert packet.quirks == ()
+    assert [(i.code, i.field, i.value) for i in packet.items] == [
+        ("02", "Rtd", 0.05),
+        ("02", "Flag", None),
+    ]
 
 
 def test_millisecond_datatime_keeps_the_second() -> None:

@@ -15,10 +15,13 @@ Extensions are loaded offline from the ``duckdb-extension-*`` wheels by path (Du
 verifies their signatures), never installed or downloaded: monitoring centres are often
 air-gapped, and an autoload that reaches for the network would hang there.
 
-A read-only connection is read-only twice over: the lake is attached with DuckLake's
-``READ_ONLY`` option (INSERT/CREATE/DELETE on it fail), and then file-system access is
-switched off for everything outside the lake's own files and the configuration locked, so an
-analyst session cannot ``ATTACH`` another database read-write nor ``COPY … TO`` a file.
+A read-only connection is read-only by configuration: the lake is attached with DuckLake's
+``READ_ONLY`` option (INSERT/CREATE/DELETE on it and on its metadata catalog fail), on a
+PostgreSQL catalog as the deployment's read-only role when configured, file-system access
+is switched off outside the lake's data path and the configuration locked. Analysts get it
+wrapped in :class:`warehouse.readonly.ReadOnlySession` (:func:`open_session`), which also
+checks every statement with DuckDB's parser, because some side doors (USE/DETACH, the
+SQLite extension's own file access, DuckLake maintenance calls) no setting closes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.resources
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -37,6 +41,7 @@ from aircarbon.errors import WarehouseError
 
 if TYPE_CHECKING:
     from aircarbon.settings import Settings
+    from warehouse.readonly import ReadOnlySession
 
 __all__ = [
     "BARE_WRITE_WAIT_S",
@@ -45,8 +50,11 @@ __all__ = [
     "connect_readonly",
     "load_lock",
     "object_store",
+    "open_session",
+    "postgres_catalog",
     "read_sql",
     "rollback",
+    "secret_values",
     "set_commit_message",
     "warehouse_error",
 ]
@@ -115,6 +123,66 @@ def _sqlite_path(catalog: str) -> Path | None:
     raise WarehouseError(
         f"warehouse catalog {catalog!r}: expected 'sqlite:<file>' or 'postgres:dbname=… host=…'"
     )
+
+
+_LIBPQ_PAIR = re.compile(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
+
+
+def _libpq(conninfo: str) -> dict[str, str]:
+    """A libpq ``key=value`` string as a dict (quoted values unquoted)."""
+    pairs: dict[str, str] = {}
+    for key, raw in _LIBPQ_PAIR.findall(conninfo):
+        value = raw
+        if raw.startswith("'") and raw.endswith("'") and len(raw) >= 2:
+            value = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        pairs[key.lower()] = value
+    return pairs
+
+
+def _conninfo(pairs: dict[str, str]) -> str:
+    def quote(value: str) -> str:
+        if value and not re.search(r"[\s'\\]", value):
+            return value
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return " ".join(f"{k}={quote(v)}" for k, v in pairs.items())
+
+
+def postgres_catalog(settings: Settings, *, read_only: bool) -> tuple[str, dict[str, str]]:
+    """The ``postgres:…`` catalog spec without credentials, and the credentials apart.
+
+    Why apart: DuckDB shows an attached database's path to anyone who asks
+    (``duckdb_databases()``), so a password inside the spec would be printed; a
+    ``postgres`` secret holds it instead, and ``duckdb_secrets()`` redacts secrets. Read-only
+    sessions log in as ``warehouse_reader_user`` when the deployment configures one (a role
+    with SELECT only, see docs/deployment.md), so even a statement that slipped past every
+    other check could not change the catalog.
+    """
+    conninfo = settings.lake_catalog.split(":", 1)[1]
+    pairs = _libpq(conninfo)
+    credentials: dict[str, str] = {}
+    if read_only and settings.warehouse_reader_user:
+        pairs["user"] = settings.warehouse_reader_user
+        pairs.pop("password", None)
+        if settings.warehouse_reader_password is not None:
+            pairs["password"] = settings.warehouse_reader_password.get_secret_value()
+    if "password" in pairs:
+        credentials["password"] = pairs.pop("password")
+    return "postgres:" + _conninfo(pairs), credentials
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret a message could leak (redacted from analysts' errors)."""
+    values: list[str] = []
+    catalog = settings.lake_catalog
+    if catalog.startswith(("postgres:", "postgresql:")):
+        password = _libpq(catalog.split(":", 1)[1]).get("password")
+        if password:
+            values.append(password)
+    for secret in (settings.warehouse_s3_secret, settings.warehouse_reader_password):
+        if secret is not None and secret.get_secret_value():
+            values.append(secret.get_secret_value())
+    return values
 
 
 def _configure_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -221,6 +289,13 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         _load_extension(con, "sqlite_scanner" if sqlite_file is not None else "postgres_scanner")
         if is_s3:
             _configure_s3(con, settings)
+        if sqlite_file is None:
+            catalog, credentials = postgres_catalog(settings, read_only=read_only)
+            if credentials:
+                con.execute(
+                    "CREATE OR REPLACE SECRET aircarbon_catalog (TYPE postgres, PASSWORD "
+                    f"{_literal(credentials['password'])})"
+                )
         options = [f"DATA_PATH {_literal(data_path)}"]
         if read_only:
             options.append("READ_ONLY")
@@ -228,44 +303,45 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         try:
             con.execute(attach)
         except duckdb.Error as exc:
-            raise warehouse_error(f"cannot open the warehouse (ducklake:{catalog})", exc) from exc
+            from warehouse.readonly import redact
+
+            first = redact(str(exc).strip().splitlines()[0], secret_values(settings))
+            raise WarehouseError(
+                f"cannot open the warehouse (ducklake:{catalog}): {first}"
+            ) from None
         con.execute(f"USE {LAKE}")
         con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             con.execute(f"SET VARIABLE {_LOCK_VARIABLE} = ?", [str(settings.data_dir)])
         if read_only:
-            _lock_down(con, data_path=data_path, sqlite_file=sqlite_file, is_s3=is_s3)
+            _lock_down(con, data_path=data_path, is_s3=is_s3)
     except BaseException:
         con.close()
         raise
     return con
 
 
-def _lock_down(
-    con: duckdb.DuckDBPyConnection, *, data_path: str, sqlite_file: Path | None, is_s3: bool
-) -> None:
+def _lock_down(con: duckdb.DuckDBPyConnection, *, data_path: str, is_s3: bool) -> None:
     """Forbid file access outside the lake and freeze the configuration (read-only sessions).
 
-    ``READ_ONLY`` protects the lake itself; this closes the side doors (ATTACH of another
-    database, COPY TO, reading arbitrary files). On an ``s3://`` lake external access must
-    stay on for httpfs, so there only ``READ_ONLY`` applies.
+    ``READ_ONLY`` protects the lake itself (and DuckLake opens its metadata catalog read-only
+    with it); this closes the file-system side doors: reading arbitrary files, ATTACH of a
+    DuckDB file elsewhere, COPY TO outside the lake. On an ``s3://`` lake the allowed
+    directory is the lake's prefix (httpfs honours it), so local files are out of reach
+    there too. What DuckDB settings cannot close (USE/DETACH, the SQLite extension's own
+    file access, writes inside the lake's folder, DuckLake maintenance functions) the
+    statement check of :mod:`warehouse.readonly` refuses.
     """
-    if is_s3:
-        con.execute("SET lock_configuration = true")
-        return
-    con.execute("SET allowed_directories = ?", [[str(Path(data_path).resolve()) + "/"]])
-    if sqlite_file is not None:
-        # The catalog file itself (and SQLite's side files), not its folder: the folder is
-        # the data directory, where an ATTACH could otherwise create a writable database.
-        catalog = str(sqlite_file.resolve())
-        side = [catalog + suffix for suffix in ("-wal", "-shm", "-journal")]
-        con.execute("SET allowed_paths = ?", [[catalog, *side]])
+    root = data_path if is_s3 else str(Path(data_path).resolve())
+    con.execute("SET allowed_directories = ?", [[root.rstrip("/") + "/"]])
+    # No allowed_paths of our own: DuckDB adds the attached catalog file itself, and the
+    # folder holding it (the data directory) must stay closed.
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
 
-def connect_readonly(data_dir: Path | str | None = None) -> duckdb.DuckDBPyConnection:
-    """The analysts' helper: a read-only DuckDB connection with the lake attached as ``aircarbon``.
+def connect_readonly(data_dir: Path | str | None = None) -> ReadOnlySession:
+    """The analysts' helper: a :class:`~warehouse.readonly.ReadOnlySession` on the lake.
 
     Settings come from the environment (``AIRCARBON_*``, ``AIRCARBON_CONFIG``) as for the
     CLI; ``data_dir`` overrides ``AIRCARBON_DATA_DIR``. Tables are named bare::
@@ -277,7 +353,19 @@ def connect_readonly(data_dir: Path | str | None = None) -> duckdb.DuckDBPyConne
     from aircarbon.settings import load_settings
 
     settings = load_settings(data_dir=Path(data_dir) if data_dir is not None else None)
-    return connect(settings, read_only=True)
+    return open_session(settings)
+
+
+def open_session(settings: Settings) -> ReadOnlySession:
+    """A read-only session (statements checked, secrets redacted) on ``settings``' lake."""
+    from warehouse.readonly import ReadOnlySession
+
+    con = connect(settings, read_only=True)
+    try:
+        return ReadOnlySession(con, secrets=secret_values(settings))
+    except BaseException:
+        con.close()
+        raise
 
 
 @contextlib.contextmanager

@@ -32,6 +32,10 @@ def _hour(value: str, tz: str) -> dt.datetime:
         from zoneinfo import ZoneInfo
 
         parsed = parsed.replace(tzinfo=ZoneInfo(tz))
+    if parsed.minute or parsed.second or parsed.microsecond:
+        raise AirCarbonError(f"--hour must be the end of an hour (minutes :00), not {value!r}")
+    if not 1970 <= parsed.year <= 2099:  # the raw store holds 1970-2099 (ingest refuses others)
+        raise AirCarbonError(f"--hour must be in the years 1970 to 2099, not {value!r}")
     return parsed
 
 
@@ -114,6 +118,8 @@ def daily(
         last = dt.date.fromisoformat(until) if until else first
     except ValueError as exc:
         raise AirCarbonError(f"dates must be YYYY-MM-DD: {exc}") from None
+    if not (1970 <= first.year <= 2099 and 1970 <= last.year <= 2099):
+        raise AirCarbonError("dates must be in the years 1970 to 2099 (what the raw store holds)")
     settings = load_settings()
     catalog = load_catalog(settings.catalog_dir)
     day = first

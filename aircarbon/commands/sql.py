@@ -3,8 +3,11 @@
 One query (``aircarbon sql "select * from daily"``) prints its result as a table, CSV, JSON or
 writes Parquet; no query opens a small shell (``;``-terminated statements, readline history,
 ``.tables``, ``.schema TABLE``, ``.mode``, ``.quit``). The lake is the default database, so
-tables are named bare, and the connection is read-only (DuckLake ``READ_ONLY`` attach, no file
-access outside the lake), so nothing typed here can change the warehouse.
+tables are named bare. Nothing typed here can change the warehouse: the session
+(:class:`warehouse.readonly.ReadOnlySession`) attaches the lake read-only with file access
+outside it off, and checks every statement with DuckDB's parser before running it — ATTACH,
+DETACH, USE, COPY, EXPORT, INSTALL, LOAD, SET, CHECKPOINT, DuckLake maintenance calls, file
+readers and every write are refused with one line naming the statement (exit 2).
 
 Register with ``app.command("sql")(sql_command)``. Errors (bad SQL, no lake yet) are
 :class:`~aircarbon.errors.AirCarbonError` one-liners, which the CLI prints without traceback.
@@ -27,11 +30,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from aircarbon.errors import AirCarbonError, WarehouseError
+from aircarbon.errors import AirCarbonError
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
+
+    from warehouse.readonly import ReadOnlySession
 
 __all__ = ["OutputFormat", "Shell", "emit", "execute", "run", "sql_command", "to_jsonable"]
 
@@ -100,21 +104,16 @@ def _cell(value: Any) -> str:
 
 
 # --- execution ----------------------------------------------------------------------------
-def execute(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table | None:
-    """Run ``query`` (one or more statements); the last statement's result, or None."""
-    import duckdb
+def execute(con: ReadOnlySession, query: str) -> pa.Table | None:
+    """Run ``query`` (one or more read statements); the last statement's result.
 
-    try:
-        relation: duckdb.DuckDBPyRelation | None = con.sql(query)
-        if relation is None:
-            return None
-        table = relation.to_arrow_table()
-        # Keep DuckDB's own type names (VARCHAR[], TIMESTAMP WITH TIME ZONE) for table headers.
-        types = json.dumps([str(t) for t in relation.types])
-        return table.replace_schema_metadata({_TYPES_KEY: types})
-    except duckdb.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WarehouseError(f"query failed: {first}") from exc
+    Refusals (:class:`~aircarbon.errors.ReadOnlyViolation`) and DuckDB errors are
+    one-line :class:`~aircarbon.errors.WarehouseError` messages, passwords redacted.
+    """
+    result = con.sql(query)
+    # Keep DuckDB's own type names (VARCHAR[], TIMESTAMP WITH TIME ZONE) for table headers.
+    types = json.dumps(result.types)
+    return result.arrow().replace_schema_metadata({_TYPES_KEY: types})
 
 
 def _write_json(table: pa.Table, out: TextIO) -> None:
@@ -184,12 +183,12 @@ def emit(
         writer(table, fh)
 
 
-def _connect(data_dir: Path | None) -> duckdb.DuckDBPyConnection:
+def _connect(data_dir: Path | None) -> ReadOnlySession:
     from aircarbon.settings import load_settings
-    from warehouse.lake import connect
+    from warehouse.lake import open_session
 
     settings = load_settings(data_dir=data_dir)
-    return connect(settings, read_only=True)
+    return open_session(settings)
 
 
 def run(
@@ -238,7 +237,7 @@ class Shell:
 
     def __init__(
         self,
-        con: duckdb.DuckDBPyConnection,
+        con: ReadOnlySession,
         *,
         fmt: OutputFormat = OutputFormat.TABLE,
         max_rows: int = 40,
@@ -322,14 +321,12 @@ class Shell:
         return True
 
     def _show(self, sql_name: str, params: dict[str, str]) -> None:
-        import duckdb
-
         from warehouse.lake import read_sql
 
         try:
-            table = self.con.execute(read_sql(sql_name), params).to_arrow_table()
-        except duckdb.Error as exc:
-            typer.secho(f"error: {str(exc).splitlines()[0]}", err=True, fg=typer.colors.RED)
+            table = self.con.trusted(read_sql(sql_name), params).arrow()
+        except AirCarbonError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
             return
         if table.num_rows == 0 and params:
             typer.secho(f"no table or view {params.get('name')!r}", err=True)

@@ -70,12 +70,12 @@ def test_csv_parquet_and_table(
 
 
 def test_sql_is_read_only_and_errors_are_one_liners(loaded: Path) -> None:
-    with pytest.raises(WarehouseError, match="read-only mode") as info:
+    with pytest.raises(WarehouseError, match="refused: DELETE is not allowed") as info:
         run("delete from hourly", data_dir=loaded)
     assert "\n" not in str(info.value)
     with pytest.raises(WarehouseError, match="query failed: Parser Error"):
         run("selec 1", data_dir=loaded)
-    with pytest.raises(WarehouseError, match="disabled by configuration"):
+    with pytest.raises(WarehouseError, match="refused: COPY is not allowed"):
         run(f"copy (select 1) to '{loaded / 'x.csv'}'", data_dir=loaded)
     with pytest.raises(WarehouseError, match="no warehouse at"):
         run("select 1", data_dir=loaded / "missing")

@@ -167,6 +167,7 @@ def _register_optional() -> None:
     from aircarbon.commands.aqi import aqi_command
     from aircarbon.commands.bulletin import bulletin_command
     from aircarbon.commands.forecast import app as forecast_app
+    from aircarbon.commands.gateway import app as gateway_app
     from aircarbon.commands.process import app as process_app
     from aircarbon.commands.raw import app as raw_app
     from aircarbon.commands.sql import sql_command
@@ -180,6 +181,7 @@ def _register_optional() -> None:
     app.add_typer(forecast_app, name="forecast")
     app.add_typer(airflow_app, name="airflow")
     app.add_typer(raw_app, name="raw")
+    app.add_typer(gateway_app, name="gateway")
 
 
 _register_optional()
@@ -194,6 +196,14 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         typer.secho(f"aircarbon: error: {exc}", err=True, fg=typer.colors.RED)
+        raise SystemExit(2) from None
+    except OSError as exc:  # a data dir that is a file, a full disk, a permission: one line
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.secho(
+            f"aircarbon: error: {where}{exc.strerror or exc}", err=True, fg=typer.colors.RED
+        )
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

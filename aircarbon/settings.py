@@ -126,6 +126,27 @@ class Settings(BaseModel):
         description="testing only: the collector exits abruptly (os._exit) while decoding "
         "a message on this topic, as a segfault would (proves the poison quarantine)",
     )
+    # --- HJ 212 TCP gateway (`aircarbon gateway hj212`) -------------------------------------
+    gateway_listen: str = Field(
+        default="0.0.0.0:9212", description="HOST:PORT the gateway accepts data loggers on"
+    )
+    gateway_client_id: str = "aircarbon-gateway"
+    gateway_max_connections: int = Field(default=2000, ge=1)
+    gateway_idle_timeout_s: float = Field(
+        default=900.0, gt=0, description="a logger silent this long is disconnected"
+    )
+    gateway_rate_frames_s: float = Field(
+        default=50.0, gt=0, description="frames a connection may send per second (sustained)"
+    )
+    gateway_rate_burst: int = Field(
+        default=500, ge=1, description="frames a connection may send at once (history backfill)"
+    )
+    gateway_publish_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="wait for the broker's PUBACK before leaving a frame unanswered",
+    )
+    gateway_health_port: int = Field(default=8766, ge=0, le=65535)
     # --- health ----------------------------------------------------------------------------
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=8765, ge=0, le=65535)

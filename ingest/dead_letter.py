@@ -15,6 +15,7 @@ quote attacker-chosen keys, are cut to :data:`DETAIL_CHARS`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ingest.reasons import RejectReason
@@ -53,7 +54,9 @@ def dead_letter_schema() -> pa.Schema:
             # null on every row of a message but its first: see message_id
             pa.field("payload", pa.binary()),
             pa.field("payload_size", pa.int64(), nullable=False),
-            pa.field("message_id", pa.string(), nullable=False),
+            # always set by this writer; nullable so that rows built by hand in the old shape
+            # (payload on every row, no id) still fit the schema
+            pa.field("message_id", pa.string()),
         ]
     )
 
@@ -124,7 +127,7 @@ class DeadLetterBatch:
         received_us: int,
         topic: str,
         station: str | None,
-        rejections: list[tuple[RejectReason, str | None, str]],
+        rejections: Sequence[tuple[RejectReason, str | None, str]],
         payload: bytes,
         *,
         whole: bool = False,

@@ -100,10 +100,15 @@ class PoisonJournal:
                 while len(self.suspects) > _MAX_SUSPECTS:
                     del self.suspects[next(iter(self.suspects))]
                 self._write_suspects()
+                verdict = (
+                    "it is quarantined as poison when re-delivered"
+                    if crashes >= self.threshold
+                    else f"quarantined as poison at {self.threshold} crashes"
+                )
                 found = (
                     f"the collector died while decoding a message on "
-                    f"{topic.decode('utf-8', 'replace')!r} (digest {digest}): crash {crashes} "
-                    f"of {self.threshold} before it is quarantined as poison"
+                    f"{topic.decode('utf-8', 'replace')!r} (digest {digest}): crash {crashes}, "
+                    f"{verdict}"
                 )
             os.pwrite(fd, bytes(_RECORD), 0)
             self._map = mmap.mmap(fd, _RECORD, flags=mmap.MAP_SHARED)

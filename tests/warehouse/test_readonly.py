@@ -190,8 +190,9 @@ def test_cli_refuses_the_issue_attacks_with_one_line(lake_dir: Path) -> None:
 def test_the_session_never_hands_out_a_relation(session: ReadOnlySession) -> None:
     """A DuckDB relation could write files (``to_parquet``); results are materialised."""
     result = session.sql("select * from hourly limit 3")
-    assert not isinstance(result, duckdb.DuckDBPyRelation)
-    assert not hasattr(result, "to_parquet")
+    assert type(result).__name__ == "Result"
+    for method in ("to_parquet", "write_csv", "insert_into", "create", "query"):
+        assert not hasattr(result, method), method
     assert result.pl().height == 3
     assert result.df().shape[0] == 3
     assert len(result.fetchall()) == 3

@@ -95,9 +95,7 @@ def test_sessions_read_as_the_select_only_role(
     warehouse.load_hour(con, "hourly", hourly_frame(HOUR, stations=40), HOUR)
     con.close()
 
-    reader = settings.with_overrides(
-        warehouse_reader_user=role, warehouse_reader_password=PASSWORD
-    )
+    reader = settings.with_overrides(warehouse_reader_user=role, warehouse_reader_password=PASSWORD)
     session = open_session(reader)
     try:
         assert session.sql("select count(*) from hourly").fetchone() == (80,)
@@ -117,9 +115,9 @@ def test_sessions_read_as_the_select_only_role(
         conninfo = catalog.split(":", 1)[1]
         raw.execute(f"ATTACH '{conninfo} user={role} password={PASSWORD}' AS pg (TYPE postgres)")
         assert raw.execute("select count(*) from pg.public.ducklake_data_file").fetchone()
-        with pytest.raises(duckdb.Error, match="(?i)permission denied"):
+        with pytest.raises(duckdb.Error, match=r"(?i)permission denied"):
             raw.execute("delete from pg.public.ducklake_data_file")
-        with pytest.raises(duckdb.Error, match="(?i)permission denied"):
+        with pytest.raises(duckdb.Error, match=r"(?i)permission denied"):
             raw.execute("create table pg.public.evil (a int)")
     finally:
         raw.close()
@@ -176,7 +174,7 @@ def test_s3_lake_sessions_cannot_touch_local_files(tmp_path: Path, s3: S3Server)
             f"select * from read_csv('{local}')",
             f"copy (select 1) to '{tmp_path / 'out.csv'}'",
         ):
-            with pytest.raises(duckdb.Error, match="(?i)disabled by configuration|permission"):
+            with pytest.raises(duckdb.Error, match=r"(?i)disabled by configuration|permission"):
                 raw.execute(sql)
     finally:
         raw.close()

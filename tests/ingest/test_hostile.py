@@ -485,3 +485,24 @@ def test_disk_errors_still_propagate_for_a_retry(tmp_path: Path) -> None:
     lander.decode(TOPIC, reading(pm25=1.0), NOW_US, landing)
     with pytest.raises(NotADirectoryError):
         lander.write(landing)
+
+
+def test_replay_without_time_check_of_a_year_0001_dead_letter_is_still_rejected(
+    tmp_path: Path,
+) -> None:
+    """Once a traceback at write time: now refused at decode whatever the window."""
+    year_one = json.dumps(
+        {"station": STATION, "ts": "0001-01-01T00:00:00+08:00", "readings": {"pm25": 1.0}}
+    ).encode()
+    report = land_messages([(TOPIC, year_one)], tmp_path, RULES, received_us=NOW_US)
+    assert report.rejections == {"bad_timestamp": 1}
+    replayed = replay_dead_letters(tmp_path, RULES, time_check=False)
+    assert dict(replayed.still_rejected) == {"bad_timestamp": 1}
+    assert replayed.recovered == 0
+
+
+def test_offline_landing_goes_on_past_a_nested_message(tmp_path: Path) -> None:
+    messages = [(TOPIC, reading(pm25=1.0)), (TOPIC, nested(1000)), (TOPIC, reading(pm10=2.0))]
+    report = land_messages(messages, tmp_path, RULES, received_us=NOW_US)
+    assert report.readings == 2
+    assert report.rejections == {"decode_error": 1}

@@ -135,6 +135,14 @@ class Framer:
                 )
                 continue
             end = _HEADER_LEN + declared + _CRC_LEN
+            inner = self._inner_header(min(end, len(buf)))
+            if inner > 0:
+                # another frame starts inside this one, so the length field overshoots (and
+                # a CRC's 4 characters may even be digits of the next frame): resynchronise
+                self._garbage_or_bad(
+                    out, inner, f"length field says {declared} but a new frame starts inside"
+                )
+                continue
             if len(buf) < end:
                 return  # wait for the rest of the frame
             if not _HEX.issuperset(buf[end - _CRC_LEN : end]):
@@ -143,14 +151,6 @@ class Framer:
                 cut = nxt if nxt >= 0 else len(buf)
                 detail = f"length field says {declared} but no 4-hex CRC follows that many bytes"
                 self._garbage_or_bad(out, cut, detail)
-                continue
-            inner = self._inner_header(end)
-            if inner > 0:
-                # another frame starts inside this one: the length field overshoots (a CRC's
-                # 4 characters can be digits of the next frame by chance); resynchronise there
-                self._garbage_or_bad(
-                    out, inner, f"length field says {declared} but a new frame starts inside"
-                )
                 continue
             frame = bytes(buf[:end])
             if buf.startswith(b"\r\n", end):

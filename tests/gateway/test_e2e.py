@@ -123,6 +123,7 @@ async def logger(
                 writer.write(frame)
                 await writer.drain()
                 want = parse_packet(frame).qn
+                assert want is not None
                 data = await asyncio.wait_for(reader.read(4096), timeout=ANSWER_WAIT_S)
                 if not data:
                     break  # connection gone: reconnect and resend

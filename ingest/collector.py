@@ -408,7 +408,7 @@ class Collector:
                               None, decoded.rejections[0].detail, payload)  # fmt: skip
             return decoded
         finally:
-            self.poison.leave()
+            self.poison.leave(digest)
 
     def _quarantine(
         self, topic: str, payload: bytes, received: int, batch: _Batch, digest: bytes

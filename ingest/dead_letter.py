@@ -154,9 +154,10 @@ class DeadLetterBatch:
             self.payload.append(kept if first else None)
             self.payload_size.append(size)
             self.message_id.append(mid)
-            self.nbytes += _ROW_OVERHEAD + len(cut)
+            # param: a refused reading's key, attacker-chosen (bounded by the payload's size)
+            self.nbytes += _ROW_OVERHEAD + len(cut) + (len(param) if param else 0)
             first = False
-        self.nbytes += len(kept) + len(topic)
+        self.nbytes += len(kept) + len(topic) + (len(station) if station else 0)
 
     def extend(self, other: DeadLetterBatch) -> None:
         for name in self.__slots__:

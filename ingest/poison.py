@@ -18,7 +18,8 @@ So the collector keeps a tiny journal per writer id in ``<data_dir>/collector/``
   run died inside a decode: that digest's count goes up by one and the file is rewritten
   atomically.
 
-A message whose count has reached ``threshold`` (setting ``poison_crashes``, default 2) is,
+A suspect that is decoded without a crash is forgotten again. A message whose count has
+reached ``threshold`` (setting ``poison_crashes``, default 2) is,
 when the broker re-delivers it, dead-lettered with reason ``poison`` without being decoded,
 and acknowledged with its batch like any other dead letter. Its payload is kept whole in the
 dead-letter store; ``replay-dead-letters`` leaves ``poison`` rows alone unless asked for them
@@ -150,10 +151,19 @@ class PoisonJournal:
         m[3 + _DIGEST : 3 + _DIGEST + len(raw)] = raw
         m[0] = _IN_DECODE  # last: a torn record is never read as set
 
-    def leave(self) -> None:
-        """The decode returned: nothing is in flight in the decoder any more."""
+    def leave(self, digest: bytes) -> None:
+        """The decode returned: nothing is in flight in the decoder any more.
+
+        A suspect that decoded fine was not what killed the process (a restart that happened
+        to fall on it, a retained status decoded at every start): it is forgotten, so only
+        crashes on the same message with no good decode between them add up.
+        """
         if self._map is not None:
             self._map[0] = 0
+        if self._counts and digest in self._counts:
+            del self._counts[digest]
+            self.suspects.pop(digest.hex(), None)
+            self._write_suspects()
 
     # --- the suspects file ---------------------------------------------------------------
     def _read_suspects(self) -> dict[str, dict[str, object]]:

@@ -506,3 +506,58 @@ def test_offline_landing_goes_on_past_a_nested_message(tmp_path: Path) -> None:
     report = land_messages(messages, tmp_path, RULES, received_us=NOW_US)
     assert report.readings == 2
     assert report.rejections == {"decode_error": 1}
+
+
+# --- the poison journal ---------------------------------------------------------------------
+
+
+def test_poison_journal_counts_crashes_inside_a_decode(tmp_path: Path) -> None:
+    from ingest.poison import PoisonJournal, message_digest
+
+    digest = message_digest(TOPIC, b"kills")
+    first = PoisonJournal(tmp_path, "w")
+    assert first.open() is None
+    first.enter(digest, TOPIC)  # ... and the process dies here: no leave(), no close()
+    second = PoisonJournal(tmp_path, "w")
+    found = second.open()
+    assert found is not None
+    assert "crash 1" in found
+    assert TOPIC in found
+    assert not second.is_poison(digest)
+    second.enter(digest, TOPIC)  # dies on it again
+    third = PoisonJournal(tmp_path, "w")
+    assert "crash 2" in (third.open() or "")
+    assert third.is_poison(digest)
+    assert not third.is_poison(message_digest(TOPIC, b"innocent"))
+    third.close()
+    # a clean stop leaves nothing in flight: the next start counts no crash
+    assert PoisonJournal(tmp_path, "w").open() is None
+
+
+def test_a_suspect_that_decodes_fine_is_forgotten(tmp_path: Path) -> None:
+    from ingest.poison import PoisonJournal, message_digest
+
+    digest = message_digest(TOPIC, b"retained status")
+    PoisonJournal(tmp_path, "w").open()
+    crashed = PoisonJournal(tmp_path, "w")
+    crashed.open()
+    crashed.enter(digest, TOPIC)  # an unrelated kill happened to fall on it
+    journal = PoisonJournal(tmp_path, "w")
+    journal.open()
+    assert journal.crashes(digest) == 1
+    journal.enter(digest, TOPIC)
+    journal.leave(digest)  # decoded fine this time
+    assert journal.crashes(digest) == 0
+    journal.close()
+    reopened = PoisonJournal(tmp_path, "w")
+    reopened.open()
+    assert reopened.suspects == {}
+
+
+def test_an_unreadable_suspects_file_is_ignored(tmp_path: Path) -> None:
+    from ingest.poison import PoisonJournal
+
+    (tmp_path / "w.suspects.json").write_text('{"suspects": {"zz": 1, "' + "g" * 32 + '": {}}')
+    journal = PoisonJournal(tmp_path, "w")
+    assert journal.open() is None
+    assert journal.suspects == {}

@@ -1,6 +1,6 @@
 """Hostile traffic: the collector under good load with ten classes of bad messages mixed in.
 
-    uv run python benchmarks/hostile.py [--rate 2000] [--seconds 60] [--hostile-rate 20]
+    uv run python -m benchmarks.hostile [--rate 2000] [--seconds 60] [--hostile-rate 20]
                                         [--quick] [--write]
 
 Two runs of the real ``aircarbon collect`` process (its own Mosquitto, started here on a free
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
     print(ratios + honest)
     machine = machine_line("paho-mqtt")
     intro = (
-        "`uv run python benchmarks/hostile.py --write` — the real `aircarbon collect` process "
+        "`uv run python -m benchmarks.hostile --write` — the real `aircarbon collect` process "
         f"(default settings, its own Mosquitto) under {args.rate:,.0f} msg/s of good readings "
         f"for {args.seconds:.0f} s, once alone (clean) and once with {args.hostile_rate:.0f} "
         "msg/s of hostile messages cycling through ten classes: "

@@ -29,6 +29,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import ssl
 import time
 from collections import Counter
@@ -127,7 +128,9 @@ class GatewayConfig:
             tls_ca=settings.tls_ca,
             tls_cert=settings.tls_cert,
             tls_key=settings.tls_key,
-            protocol=settings.mqtt_protocol,
+            # v3.1.1, not the collector's v5: the gateway only publishes, needs no session or
+            # Receive Maximum, and paho builds a Properties object for every v5 PUBACK
+            protocol="v311",
             client_id=settings.gateway_client_id,
             max_connections=settings.gateway_max_connections,
             idle_timeout_s=settings.gateway_idle_timeout_s,
@@ -279,7 +282,7 @@ class _Publisher:
         protocol = (
             aiomqtt.ProtocolVersion.V5 if cfg.protocol == "v5" else aiomqtt.ProtocolVersion.V311
         )
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             cfg.broker_host,
             cfg.broker_port,
             identifier=cfg.client_id,
@@ -293,6 +296,10 @@ class _Publisher:
             # connection count (each connection has at most one frame in flight)
             max_inflight_messages=1024,
         )
+        # one publish in flight per connection is the normal state here, not a warning sign
+        # (aiomqtt warns, one log line per publish, past 10)
+        client.pending_calls_threshold = cfg.max_connections + 1
+        return client
 
     async def run(self) -> None:
         delay = self.config.reconnect_min_s
@@ -343,7 +350,12 @@ class _Publisher:
         if client is None:
             raise _PublishError("not connected to the broker")
         try:
-            await client.publish(topic, payload, qos=1, timeout=self.config.publish_timeout_s)
+            # asyncio.timeout rather than aiomqtt's own timeout, which runs every publish
+            # through asyncio.wait_for: a task per frame, a fifth of the gateway's CPU
+            async with asyncio.timeout(self.config.publish_timeout_s):
+                await client.publish(topic, payload, qos=1, timeout=math.inf)
+        except TimeoutError as exc:
+            raise _PublishError("no PUBACK in time") from exc
         except aiomqtt.MqttError as exc:
             raise _PublishError(str(exc)) from exc
 
@@ -477,15 +489,19 @@ class Gateway:
             await self._handle_all(framer.feed(data), conn)
 
     async def _handle_all(self, chunks: list[Chunk], conn: _Connection) -> None:
-        for chunk in chunks:
-            await self._throttle(conn)
-            conn.busy = True
-            try:
-                await self._handle(chunk, conn)
-            finally:
-                conn.busy = False
-            if self._stopping.is_set():
-                return
+        try:
+            for chunk in chunks:
+                await self._throttle(conn)
+                conn.busy = True
+                try:
+                    await self._handle(chunk, conn)
+                finally:
+                    conn.busy = False
+                if self._stopping.is_set():
+                    return
+        finally:
+            if chunks:
+                await conn.writer.drain()
 
     async def _throttle(self, conn: _Connection) -> None:
         """Token bucket: a connection over its rate waits (and so stops reading)."""
@@ -552,8 +568,7 @@ class Gateway:
             return
         stats.published += 1
         if packet.ack_required:
-            conn.writer.write(data_response(packet))
-            await conn.writer.drain()
+            conn.writer.write(data_response(packet))  # drained once per read (_handle_all)
             stats.answered += 1
 
     def _unanswered(

@@ -121,12 +121,13 @@ async def wait_port(port: int, limit_s: float = 60.0) -> None:
     while True:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
         except OSError:
             if time.monotonic() > deadline:
                 raise SystemExit(f"gateway not listening on {port}") from None
             await asyncio.sleep(0.1)
+        else:
+            writer.close()
+            return
 
 
 async def read_answers(reader: asyncio.StreamReader, n: int) -> None:

@@ -53,8 +53,14 @@ from benchmarks.ingest import (  # noqa: E402
 
 SECTION = "## Gateway"
 WINDOW = 10  # frames a logger writes before reading their answers
-PARAMS = (("a34004", 35.0), ("a34002", 61.0), ("a05024", 88.0), ("a21004", 41.5))
-PARAMS += (("a21026", 9.0), ("a21005", 0.8))
+PARAMS: tuple[tuple[str, float], ...] = (
+    ("a34004", 35.0),
+    ("a34002", 61.0),
+    ("a05024", 88.0),
+    ("a21004", 41.5),
+    ("a21026", 9.0),
+    ("a21005", 0.8),
+)
 assert len(PARAMS) == READINGS_PER_MESSAGE
 
 

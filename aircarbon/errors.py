@@ -12,7 +12,8 @@ can catch *our* types without importing third-party ones::
     │   └── UnknownStationError      a station id / HJ 212 MN it does not know
     ├── BrokerError              MQTT connection / protocol failures
     ├── WarehouseError           DuckDB / DuckLake failures
-    │   ├── ReadOnlyViolation        an analyst statement that is not a read (names it)
+    │   └── ReadOnlyViolation        an analyst statement that is not a read (names it)
+    ├── IntervalRefused          a step refused its interval (future, no data for a bulletin)
     │   └── ShrinkRefused            a reload would leave an interval with fewer rows
     ├── WriterLockHeld           another writer holds the data dir (names pid, command, since)
     └── ValidationFailed         a critical expectation failed (names it)
@@ -24,6 +25,7 @@ __all__ = [
     "AirCarbonError",
     "BrokerError",
     "CatalogError",
+    "IntervalRefused",
     "ReadOnlyViolation",
     "SettingsError",
     "ShrinkRefused",
@@ -96,7 +98,14 @@ class ReadOnlyViolation(WarehouseError):  # noqa: N818 - reads as the event it r
         super().__init__(f"refused: {statement} is not allowed in a read-only session{more}")
 
 
-class ShrinkRefused(WarehouseError):  # noqa: N818 - reads as the event it reports
+class IntervalRefused(AirCarbonError):  # noqa: N818 - reads as the event it reports
+    """A step refused its interval: not ended yet, or nothing to publish for it.
+
+    Not worth a retry: the same call refuses again until the interval (or its data) changes.
+    """
+
+
+class ShrinkRefused(IntervalRefused):
     """A reload would replace an interval's rows with fewer (its raw input is missing)."""
 
     def __init__(self, interval: str, rows_now: int, rows_after: int, *, table: str) -> None:

@@ -44,13 +44,16 @@ __all__ = [
     "LoadResult",
     "compact",
     "current_snapshot",
+    "hour_counts",
     "load_day",
     "load_dead_letters",
     "load_dimensions",
     "load_hour",
     "load_validation_runs",
     "loaded_partitions",
+    "partition_rows",
     "partition_stats",
+    "record_no_data",
     "replace_hours",
     "replace_partition",
     "replace_partitions",
@@ -363,6 +366,71 @@ def replace_hours(
     return _in_load_transaction(con, message, run)
 
 
+def hour_counts(
+    con: duckdb.DuckDBPyConnection, table: str, hour_ends: Sequence[dt.datetime]
+) -> list[int]:
+    """Rows ``table`` holds now in each hour ``(end - 1 h, end]`` of ``hour_ends`` (in order).
+
+    What a reload is compared against before it replaces those hours (the shrink guard).
+    """
+    ends = [_aware(e, "hour end") for e in hour_ends]
+    if not ends:
+        return []
+    hour_us = int(_HOUR.total_seconds() * 1_000_000)
+    try:
+        rows = con.execute(
+            f"SELECT (epoch_us(ts) - 1) // {hour_us} + 1 AS bucket, count(*) "
+            f"FROM {_quote(table)} WHERE ts > $low AND ts <= $high GROUP BY bucket",
+            {"low": min(ends) - _HOUR, "high": max(ends)},
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise warehouse_error(f"cannot count the rows of {table}", exc) from exc
+    counts = {int(b): int(n) for b, n in rows}
+    return [counts.get(_epoch_us(e) // hour_us, 0) for e in ends]
+
+
+def partition_rows(con: duckdb.DuckDBPyConnection, table: str, where: Mapping[str, Any]) -> int:
+    """Rows of one partition as stored now (the shrink guard of day loads)."""
+    return partition_stats(con, table, where)[0]
+
+
+def record_no_data(
+    con: duckdb.DuckDBPyConnection,
+    partitions: Sequence[tuple[str, Mapping[str, Any]]],
+    validation_rows: Sequence[dict[str, Any]],
+    message: str,
+) -> list[LoadResult]:
+    """Record intervals that had no input: zero-row load-log entries, skipped validations.
+
+    No fact table is touched (no DELETE, no INSERT): the one commit carries only the record,
+    named ``message``, so an orchestrator sees the interval as processed and an analyst sees
+    why it is empty. Refuses a partition that holds rows (that would be a shrink).
+    """
+
+    def run(before: int) -> list[tuple[str, str, int, str]]:
+        done: list[tuple[str, str, int, str]] = []
+        for table, where in partitions:
+            rows = partition_rows(con, table, where)
+            if rows:
+                raise WarehouseError(f"{table} {_label(where)} holds {rows} rows: not no_data")
+            label = _label(where)
+            con.execute(
+                read_sql("record_load"),
+                {"table_name": table, "partition": label, "rows": 0, "checksum": "0",
+                 "snapshot": before},
+            )  # fmt: skip
+            done.append((table, label, 0, "0"))
+        if validation_rows:
+            frame, where = _validation_frame(list(validation_rows))
+            label, rows, checksum = _replace_in_transaction(
+                con, "validation_runs", frame, where, before
+            )
+            done.append(("validation_runs", label, rows, checksum))
+        return done
+
+    return _in_load_transaction(con, message, run)
+
+
 def _epoch_us(value: dt.datetime) -> int:
     delta = value.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
@@ -604,13 +672,18 @@ _VALIDATION_SCHEMA: dict[str, pl.DataType] = {
     "failed_expectations": pl.String(),
     "docs_path": pl.String(),
     "lake_snapshot": pl.Int64(),
+    "outcome": pl.String(),
 }
+_OUTCOMES = frozenset({"passed", "failed", "skipped"})
 
 
 def load_validation_runs(
     con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]
 ) -> LoadResult | None:
     """Record validation results; a run recorded again (same ``run_id``) replaces its row.
+
+    ``outcome`` defaults to ``passed``/``failed`` from ``success``; ``skipped`` marks an
+    interval without input (never with ``success``).
 
     ``failed_expectations`` may be given as a list/dict (stored as JSON text); a missing
     ``run_id`` gets a fresh UUID and a missing ``lake_snapshot`` the current snapshot, so a
@@ -630,6 +703,12 @@ def load_validation_runs(
         if record["lake_snapshot"] is None:
             snapshot = current_snapshot(con) if snapshot is None else snapshot
             record["lake_snapshot"] = snapshot
+        if record["outcome"] is None:
+            record["outcome"] = "passed" if record["success"] else "failed"
+        if record["outcome"] not in _OUTCOMES or (
+            record["outcome"] == "passed" and not record["success"]
+        ):
+            raise WarehouseError(f"validation run outcome {record['outcome']!r} is not valid")
         for key in ("started_at", "finished_at"):
             value = record[key]
             if isinstance(value, dt.datetime):
@@ -637,11 +716,16 @@ def load_validation_runs(
         records.append(record)
     if not records:
         return None
+    frame, where = _validation_frame(records)
+    return replace_partition(con, "validation_runs", frame, where)
+
+
+def _validation_frame(records: list[dict[str, Any]]) -> tuple[pl.DataFrame, dict[str, Any]]:
     frame = pl.DataFrame(records, schema=_VALIDATION_SCHEMA)
     ids = sorted(set(frame["run_id"].to_list()))
     if len(ids) != frame.height:
         raise WarehouseError("validation runs repeat a run_id within one batch")
-    return replace_partition(con, "validation_runs", frame, {"run_id": ids})
+    return frame, {"run_id": ids}
 
 
 def compact(

@@ -60,6 +60,23 @@ def _write(path: Path, data: bytes | str) -> None:
     tmp.replace(path)
 
 
+def _require_data(con: Any, day: dt.date) -> None:
+    """Refuse a day the lake has no daily statistics for.
+
+    A bulletin of such a day would be a full page of "no data" that looks published and
+    official; refusing says what is missing and how to fill it (the daily DAG's task fails
+    visibly instead of publishing an empty page).
+    """
+    from aircarbon.errors import IntervalRefused
+
+    row = con.execute("SELECT count(*) FROM daily WHERE date = ?", [day]).fetchone()
+    if not row or not row[0]:
+        raise IntervalRefused(
+            f"no bulletin for {day}: the lake has no daily data for that day (not processed "
+            f"yet: `aircarbon process daily --date {day}`; or it had no data)"
+        )
+
+
 def write_bulletins(
     settings: Settings,
     catalog: Catalog,
@@ -69,8 +86,13 @@ def write_bulletins(
     pdf: bool = False,
     output_dir: Path | None = None,
     lock_wait_s: float = 0.0,
+    require_data: bool = True,
 ) -> BulletinResult:
     """Write the bulletins of local ``day`` under ``<data_dir>/bulletins/YYYY-MM-DD/``.
+
+    Refuses (:class:`~aircarbon.errors.IntervalRefused`) a day without daily data;
+    ``require_data=False`` renders it anyway, every section saying what is missing (for
+    previews and tests of those sections, never for publication).
 
     Holds the data directory's writer lock (``lock_wait_s``: 0 fails at once naming the
     holder, scheduled tasks wait), so a bulletin never reads a day a reload is replacing.
@@ -78,7 +100,15 @@ def write_bulletins(
     from aircarbon.writer_lock import writer_lock
 
     with writer_lock(settings.data_dir, command=f"bulletin {day}", wait_s=lock_wait_s):
-        return _write_bulletins(settings, catalog, day, langs=langs, pdf=pdf, output_dir=output_dir)
+        return _write_bulletins(
+            settings,
+            catalog,
+            day,
+            langs=langs,
+            pdf=pdf,
+            output_dir=output_dir,
+            require_data=require_data,
+        )
 
 
 def _write_bulletins(
@@ -89,6 +119,7 @@ def _write_bulletins(
     langs: Sequence[str],
     pdf: bool,
     output_dir: Path | None,
+    require_data: bool,
 ) -> BulletinResult:
     from aircarbon.bulletin.charts import draw_charts
     from aircarbon.bulletin.data import build_context
@@ -100,6 +131,8 @@ def _write_bulletins(
         strings(lang)  # unknown languages fail before any work
     con = connect(settings, read_only=True)
     try:
+        if require_data:
+            _require_data(con, day)
         ctx = build_context(con, settings, catalog, day)
     finally:
         con.close()

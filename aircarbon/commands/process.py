@@ -1,7 +1,10 @@
 """``aircarbon process hourly|daily``: the DAGs' steps, without Airflow (idempotent).
 
 Each command holds the data directory's writer lock for its whole range and fails at once,
-naming the holder, when another writer (a demo, a scheduled task) has it.
+naming the holder, when another writer (a demo, a scheduled task) has it. Intervals that
+have not ended are refused; a reload that would leave an interval with fewer rows than the
+lake holds (its raw files gone) is refused unless ``--allow-shrink``; an interval without
+input is recorded as ``no_data`` and replaces nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ import typer
 from aircarbon.errors import AirCarbonError
 
 __all__ = ["app"]
+
+_ALLOW_SHRINK_HELP = (
+    "Replace an interval even when the reload leaves fewer rows than the lake holds "
+    "(e.g. its raw files were removed on purpose)."
+)
 
 app = typer.Typer(
     help="Run the processing steps the DAGs run, without Airflow.", no_args_is_help=True
@@ -64,6 +72,7 @@ def hourly(
             "1 = exactly one DAG run per hour.",
         ),
     ] = 24,
+    allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help=_ALLOW_SHRINK_HELP)] = False,
 ) -> None:
     """Raw partition → clean readings → hourly means and AQI → the warehouse."""
     from aircarbon.catalog import load_catalog
@@ -79,17 +88,27 @@ def hourly(
     failed: list[str] = []
     with writer_lock(settings.data_dir, command="aircarbon process hourly"):
         for end, result in iter_process_hours(
-            settings, catalog, hours, batch_hours=batch_hours, validate=not no_validate
+            settings,
+            catalog,
+            hours,
+            batch_hours=batch_hours,
+            validate=not no_validate,
+            allow_shrink=allow_shrink,
         ):
             if isinstance(result, ValidationFailed):
                 local_end = end.astimezone(settings.tz)
                 failed.append(f"{local_end:%Y-%m-%d %H:%M}: {result}")
                 continue
             summary = result.summary()
+            local = result.hour_end.astimezone(settings.tz)
             if as_json:
                 print(json.dumps(summary))
+            elif result.outcome == "no_data":
+                print(
+                    f"hour ending {local:%Y-%m-%d %H:%M %Z}: no data (no raw input): nothing "
+                    f"replaced, validations skipped; recorded in snapshot {summary['snapshot']}"
+                )
             else:
-                local = result.hour_end.astimezone(settings.tz)
                 print(
                     f"hour ending {local:%Y-%m-%d %H:%M %Z}: {summary['readings']} readings "
                     f"({summary['invalid']} flagged), {summary['hourly_rows']} hourly, "
@@ -106,6 +125,7 @@ def daily(
     until: Annotated[str | None, typer.Option(help="Process every day up to this one too.")] = None,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip the GX suites.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per day.")] = False,
+    allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help=_ALLOW_SHRINK_HELP)] = False,
 ) -> None:
     """A local day's hourly means → daily statistics and AQI → the warehouse."""
     from aircarbon.catalog import load_catalog
@@ -125,10 +145,18 @@ def daily(
     day = first
     with writer_lock(settings.data_dir, command="aircarbon process daily"):
         while day <= last:
-            result = process_day(settings, catalog, day, validate=not no_validate)
+            result = process_day(
+                settings, catalog, day, validate=not no_validate, allow_shrink=allow_shrink
+            )
             summary = result.summary()
             if as_json:
                 print(json.dumps(summary))
+            elif result.outcome == "no_data":
+                print(
+                    f"{day}: no data (no hourly data that day): nothing replaced, validation "
+                    f"skipped, {summary['dead_letters']} dead letters; snapshot "
+                    f"{summary['snapshot']}"
+                )
             else:
                 print(
                     f"{day}: {summary['daily_rows']} daily rows, {summary['aqi_rows']} AQI "

@@ -1,10 +1,22 @@
-"""What the hourly and daily steps share: the lake connection and validation bookkeeping."""
+"""What the hourly and daily steps share: the lake connection, the writer lock, validation
+bookkeeping and the guards against silent data loss.
+
+The guards, because a step replaces its interval's partitions: a reload whose raw input has
+gone missing would otherwise empty published data without a word (12,949 readings → 216),
+an interval that has not ended would be published half-empty, and an interval without any
+input would be recorded as validated. So: an interval must have ended
+(:func:`refuse_future`); a reload may not leave a partition with fewer rows than it holds
+unless the operator says so (:func:`refuse_shrink`, ``--allow-shrink``); an interval with no
+input touches no data and is recorded as ``no_data`` with validations ``skipped``
+(:func:`skipped_validations`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +24,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from aircarbon.catalog import Catalog
+from aircarbon.errors import IntervalRefused, ShrinkRefused
 from aircarbon.settings import Settings
 from transforms.raw import RawLocation
 
@@ -20,7 +33,20 @@ if TYPE_CHECKING:
 
     from expectations.runner import ValidationOutcome
 
-__all__ = ["Validator", "lake", "raw_location", "utc_hour", "writing"]
+__all__ = [
+    "NO_DATA",
+    "Validator",
+    "lake",
+    "raw_location",
+    "refuse_future",
+    "refuse_shrink",
+    "skipped_validations",
+    "utc_hour",
+    "writing",
+]
+
+#: The outcome of an interval that had no input (``HourResult``/``DayResult.outcome``).
+NO_DATA = "no_data"
 
 
 def raw_location(settings: Settings) -> RawLocation:
@@ -44,6 +70,53 @@ def utc_hour(value: dt.datetime) -> dt.datetime:
     if (aware.minute, aware.second, aware.microsecond) != (0, 0, 0):
         raise ValueError(f"an hour end must be on the hour, got {value.isoformat()}")
     return aware
+
+
+def refuse_future(end: dt.datetime, what: str, *, now: dt.datetime | None = None) -> None:
+    """Refuse an interval that has not ended: its data cannot all be in yet."""
+    current = now or dt.datetime.now(dt.UTC)
+    if end > current:
+        raise IntervalRefused(
+            f"refused: {what} has not ended yet (it ends {end.astimezone(dt.UTC):%Y-%m-%dT%H:%MZ}, "
+            f"now {current.astimezone(dt.UTC):%Y-%m-%dT%H:%MZ})"
+        )
+
+
+def refuse_shrink(
+    interval: str, table: str, rows_now: int, rows_after: int, *, allow: bool
+) -> None:
+    """Refuse a reload that leaves ``table``'s partition with fewer rows (unless ``allow``)."""
+    if rows_after < rows_now and not allow:
+        raise ShrinkRefused(interval, rows_now, rows_after, table=table)
+
+
+def skipped_validations(suites: Sequence[str], batch: str) -> list[dict[str, object]]:
+    """``validation_runs`` rows saying the suites were not run: the batch had no input."""
+    now = dt.datetime.now(dt.UTC)
+    return [
+        {
+            "run_id": uuid.uuid4().hex,
+            "suite": suite,
+            "batch": batch,
+            "started_at": now,
+            "finished_at": now,
+            "success": False,
+            "severity_max": None,
+            "evaluated": 0,
+            "successful": 0,
+            "unsuccessful": 0,
+            "failed_expectations": "[]",
+            "docs_path": None,
+            "lake_snapshot": None,
+            "outcome": "skipped",
+        }
+        for suite in suites
+    ]
+
+
+def held_rows(counts: Mapping[str, Sequence[int]]) -> list[tuple[str, int, int]]:
+    """``(table, index, rows)`` of every interval that holds rows now."""
+    return [(t, i, n) for t, ns in counts.items() for i, n in enumerate(ns) if n]
 
 
 @contextlib.contextmanager

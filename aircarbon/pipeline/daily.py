@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from aircarbon.catalog import Catalog
-from aircarbon.pipeline.common import Validator, lake, raw_location, writing
+from aircarbon.pipeline.common import (
+    NO_DATA,
+    Validator,
+    lake,
+    raw_location,
+    refuse_future,
+    refuse_shrink,
+    skipped_validations,
+    writing,
+)
 from aircarbon.pipeline.hourly import recent_hourly
 from aircarbon.settings import Settings
 from transforms.aggregate import daily_stats, moving_averages
@@ -25,6 +34,9 @@ if TYPE_CHECKING:
     from expectations.runner import ValidationOutcome
 
 __all__ = ["DayResult", "day_bounds", "missing_hours", "process_day"]
+
+#: the day's partitions a reload may not shrink without ``allow_shrink``
+_DAY_TABLES = ("daily", "aqi_daily", "indicators_daily")
 
 
 @dataclass
@@ -40,10 +52,13 @@ class DayResult:
     dead_letters: int
     snapshot: int | None
     validations: list[ValidationOutcome] = field(default_factory=list)
+    #: ``loaded``, or ``no_data`` (no hourly data that day: nothing replaced, validation skipped)
+    outcome: str = "loaded"
 
     def summary(self) -> dict[str, Any]:
         return {
             "date": self.date.isoformat(),
+            "outcome": self.outcome,
             "hourly_rows": self.hourly_rows,
             "daily_rows": self.daily_rows,
             "aqi_rows": self.aqi_rows,
@@ -99,10 +114,24 @@ def process_day(
     validate: bool = True,
     build_docs: bool = True,
     lock_wait_s: float = 0.0,
+    allow_shrink: bool = False,
 ) -> DayResult:
-    """Run the daily step for a local calendar day (idempotent), under the writer lock."""
+    """Run the daily step for a local calendar day (idempotent), under the writer lock.
+
+    Refuses a day that has not ended, and a reload that would leave the day's ``daily``,
+    ``aqi_daily`` or ``indicators_daily`` with fewer rows than they hold unless
+    ``allow_shrink``. A day without any hourly data replaces nothing and is recorded as
+    ``no_data`` (validation ``skipped``); its dead letters still load.
+    """
     with writing(settings, f"daily step {day}", lock_wait_s=lock_wait_s):
-        return _process_day(settings, catalog, day, validate=validate, build_docs=build_docs)
+        return _process_day(
+            settings,
+            catalog,
+            day,
+            validate=validate,
+            build_docs=build_docs,
+            allow_shrink=allow_shrink,
+        )
 
 
 def _process_day(
@@ -112,21 +141,49 @@ def _process_day(
     *,
     validate: bool,
     build_docs: bool,
+    allow_shrink: bool,
 ) -> DayResult:
     from transforms.aqi import aqi_daily
     from transforms.indicators import daily_indicators
     from transforms.sources import emission_events
-    from warehouse.load import Between, current_snapshot, load_dead_letters, replace_partitions
+    from warehouse.load import (
+        Between,
+        current_snapshot,
+        load_dead_letters,
+        load_validation_runs,
+        partition_rows,
+        record_no_data,
+        replace_partitions,
+    )
 
     tz = settings.timezone
     start, end = day_bounds(day, tz)
     batch = day.isoformat()
-    validator = Validator(catalog, settings.data_dir, enabled=validate, build_docs=build_docs)
+    refuse_future(end, f"the day {day}")
     with lake(settings, catalog) as con:
         window = catalog.validity.o3_8h_window_hours
         hourly = recent_hourly(con, start - dt.timedelta(hours=window - 1), end)
         moving = moving_averages(hourly, catalog).filter(pl.col("param") == "o3_8h")
         in_day = hourly.filter(pl.col("ts") > start)
+        no_input = in_day.height == 0
+        held = {t: partition_rows(con, t, {"date": day}) for t in _DAY_TABLES}
+        if no_input and not any(held.values()):
+            partitions: list[tuple[str, dict[str, Any]]] = [
+                *((t, {"date": day}) for t in _DAY_TABLES),
+                ("aqi_daily_other", {"date": day}),
+                ("emission_events", {"start_ts": Between(start, end, closed="left")}),
+            ]
+            done = record_no_data(
+                con, partitions, skipped_validations(("daily",), batch), f"no_data daily {batch}"
+            )
+            dead = load_dead_letters(con, raw_location(settings), day)
+            snapshot = dead.snapshot if dead is not None else done[-1].snapshot
+            return DayResult(
+                day, 0, 0, 0, 0, 0, dead.rows if dead else 0, snapshot, outcome=NO_DATA
+            )
+        validator = Validator(
+            catalog, settings.data_dir, enabled=validate and not no_input, build_docs=build_docs
+        )
         daily = daily_stats(pl.concat([in_day, moving]), catalog, timezone=tz).filter(
             pl.col("date") == day
         )
@@ -151,6 +208,12 @@ def _process_day(
         events = emission_events(around, catalog).filter(
             (pl.col("start_ts") >= start) & (pl.col("start_ts") < end)
         )
+        for table, frame in (
+            ("daily", daily),
+            ("aqi_daily", aqi),
+            ("indicators_daily", indicators),
+        ):
+            refuse_shrink(f"the day {day}", table, held[table], frame.height, allow=allow_shrink)
         if any(not v.success for v in validator.outcomes):
             validator.record(con, current_snapshot(con))
             validator.raise_on_critical()
@@ -168,6 +231,8 @@ def _process_day(
         dead = load_dead_letters(con, raw_location(settings), day)
         snapshot = dead.snapshot if dead is not None else loads[-1].snapshot
         validator.record(con, snapshot)
+        if no_input:  # --allow-shrink emptied a day without data: say it was not validated
+            load_validation_runs(con, skipped_validations(("daily",), batch))
     return DayResult(
         date=day,
         hourly_rows=in_day.height,

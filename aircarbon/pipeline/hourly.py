@@ -20,7 +20,18 @@ import polars as pl
 
 from aircarbon.catalog import Catalog
 from aircarbon.errors import ValidationFailed
-from aircarbon.pipeline.common import Validator, lake, raw_location, utc_hour, writing
+from aircarbon.pipeline.common import (
+    NO_DATA,
+    Validator,
+    held_rows,
+    lake,
+    raw_location,
+    refuse_future,
+    refuse_shrink,
+    skipped_validations,
+    utc_hour,
+    writing,
+)
 from aircarbon.settings import Settings
 from transforms.aggregate import MOVING_PARAMS, hourly_means, moving_averages
 from transforms.qc import apply_qc
@@ -45,6 +56,9 @@ QC_CONTEXT = dt.timedelta(minutes=30)
 _HOUR = dt.timedelta(hours=1)
 _HOUR_US = 3_600_000_000
 _MOVING_SOURCES = ("o3", "pm10", "pm25", "so2")
+#: the tables an hourly run replaces, and the suites it validates
+_HOUR_TABLES = ("readings", "hourly", "aqi_hourly")
+_HOUR_SUITES = ("raw", "readings", "hourly")
 #: joins a station id and a QC window's index (station ids are [A-Za-z0-9_-], SPEC §1)
 _WINDOW_SEP = "\x1f"
 
@@ -61,10 +75,13 @@ class HourResult:
     aqi_rows: int
     snapshot: int | None
     validations: list[ValidationOutcome] = field(default_factory=list)
+    #: ``loaded``, or ``no_data`` (no raw input: nothing replaced, validations skipped)
+    outcome: str = "loaded"
 
     def summary(self) -> dict[str, Any]:
         return {
             "hour_end": self.hour_end.isoformat(),
+            "outcome": self.outcome,
             "raw_rows": self.raw_rows,
             "readings": self.readings,
             "invalid": self.invalid,
@@ -103,6 +120,7 @@ def process_hour(
     validate: bool = True,
     build_docs: bool = True,
     lock_wait_s: float = 0.0,
+    allow_shrink: bool = False,
 ) -> HourResult:
     """Run the hourly step for the hour ending ``hour_end`` (idempotent)."""
     (result,) = process_hours(
@@ -112,6 +130,7 @@ def process_hour(
         validate=validate,
         build_docs=build_docs,
         lock_wait_s=lock_wait_s,
+        allow_shrink=allow_shrink,
     )
     return result
 
@@ -124,6 +143,7 @@ def process_hours(
     validate: bool = True,
     build_docs: bool = True,
     lock_wait_s: float = 0.0,
+    allow_shrink: bool = False,
 ) -> list[HourResult]:
     """Run the hourly step for consecutive hours at once: a backfill's (or the demo's) path.
 
@@ -136,11 +156,19 @@ def process_hours(
     the whole batch; re-run its hours one by one to find the hour at fault.
 
     Holds the data directory's writer lock throughout (``lock_wait_s``: see
-    :func:`~aircarbon.pipeline.common.writing`).
+    :func:`~aircarbon.pipeline.common.writing`). Refuses hours that have not ended, and a
+    reload that would leave any hour of ``readings``, ``hourly`` or ``aqi_hourly`` with fewer
+    rows than it holds (its raw files gone) unless ``allow_shrink``; a batch without any raw
+    input replaces nothing and is recorded as ``no_data`` (validations ``skipped``).
     """
     with writing(settings, "hourly step", lock_wait_s=lock_wait_s):
         return _process_hours(
-            settings, catalog, hour_ends, validate=validate, build_docs=build_docs
+            settings,
+            catalog,
+            hour_ends,
+            validate=validate,
+            build_docs=build_docs,
+            allow_shrink=allow_shrink,
         )
 
 
@@ -151,9 +179,10 @@ def _process_hours(
     *,
     validate: bool,
     build_docs: bool,
+    allow_shrink: bool,
 ) -> list[HourResult]:
     from transforms.aqi import aqi_hourly
-    from warehouse.load import current_snapshot, replace_hours
+    from warehouse.load import current_snapshot, hour_counts, replace_hours
 
     ends = [utc_hour(h) for h in hour_ends]
     if not ends:
@@ -165,12 +194,25 @@ def _process_hours(
     batch = f"{last_end:%Y-%m-%dT%H:%M}Z"
     if len(ends) > 1:
         batch = f"{first_start:%Y-%m-%dT%H:%M}Z..{batch}"
-    validator = Validator(catalog, data_dir, enabled=validate, build_docs=build_docs)
+    refuse_future(last_end, f"the hour ending {last_end:%Y-%m-%dT%H:%MZ}")
 
     source = raw_location(settings)
     raw = scan_raw(source, first_start - QC_CONTEXT, last_end).collect()
     in_batch = (pl.col("ts") > first_start) & (pl.col("ts") <= last_end)
     raw_batch = raw.filter(in_batch)
+    no_input = raw_batch.height == 0
+    if no_input:
+        with lake(settings, catalog) as con:
+            held = held_rows({t: hour_counts(con, t, ends) for t in _HOUR_TABLES})
+            if not held:
+                return _record_no_data(con, ends, batch)
+            if not allow_shrink:
+                table, i, rows = held[0]
+                refuse_shrink(_hour_label(ends[i]), table, rows, 0, allow=False)
+        # --allow-shrink on an hour without input: empty it, on the operator's word
+    validator = Validator(
+        catalog, data_dir, enabled=validate and not no_input, build_docs=build_docs
+    )
     validator.check(raw_batch, "raw", batch, (first_start, last_end))
 
     clean = _qc_per_hour(deduplicate(raw.lazy()), catalog, scan_status(source), ends)
@@ -188,13 +230,21 @@ def _process_hours(
         hourly_all = pl.concat([hourly, moving])
         validator.check(hourly_all, "hourly", batch, (first_start, last_end))
         aqi = aqi_hourly(hourly_all, catalog)
+        tables = [("readings", clean), ("hourly", hourly_all), ("aqi_hourly", aqi)]
+        for table, frame in tables:
+            after = _rows_per_hour(frame, first_start, len(ends))
+            for end, now, new in zip(ends, hour_counts(con, table, ends), after, strict=True):
+                refuse_shrink(_hour_label(end), table, now, new, allow=allow_shrink)
         if any(not v.success for v in validator.outcomes):
             validator.record(con, current_snapshot(con))
             validator.raise_on_critical()
-        tables = [("readings", clean), ("hourly", hourly_all), ("aqi_hourly", aqi)]
         results = replace_hours(con, tables, ends, f"hourly {batch}")
         snapshot = results[-1].snapshot
         validator.record(con, snapshot)
+        if no_input:
+            from warehouse.load import load_validation_runs
+
+            load_validation_runs(con, skipped_validations(_HOUR_SUITES, batch))
     raw_n, readings_n, hourly_n, aqi_n, invalid_n = (
         _rows_per_hour(frame, first_start, len(ends))
         for frame in (raw_batch, clean, hourly_all, aqi, clean.filter(~pl.col("valid")))
@@ -212,6 +262,31 @@ def _process_hours(
         )
         for i, end in enumerate(ends)
     ]
+
+
+def _hour_label(end: dt.datetime) -> str:
+    return f"the hour ending {end:%Y-%m-%dT%H:%MZ}"
+
+
+def _record_no_data(
+    con: duckdb.DuckDBPyConnection, ends: list[dt.datetime], batch: str
+) -> list[HourResult]:
+    """Hours without raw input and without stored rows: record them, replace nothing.
+
+    The load log gets its zero-row entries (so the daily step's precondition sees the hours
+    as processed) and ``validation_runs`` a ``skipped`` row per suite, in one commit; no
+    fact table is touched and no suite runs on an empty frame (which would "pass").
+    """
+    from warehouse.load import Between, record_no_data
+
+    partitions = [
+        (table, {"ts": Between(end - _HOUR, end)}) for table in _HOUR_TABLES for end in ends
+    ]
+    results = record_no_data(
+        con, partitions, skipped_validations(_HOUR_SUITES, batch), f"no_data hourly {batch}"
+    )
+    snapshot = results[-1].snapshot if results else None
+    return [HourResult(end, 0, 0, 0, 0, 0, snapshot, outcome=NO_DATA) for end in ends]
 
 
 def _rows_per_hour(frame: pl.DataFrame, first_start: dt.datetime, hours: int) -> list[int]:
@@ -291,6 +366,7 @@ def iter_process_hours(
     validate: bool = True,
     build_docs: bool = True,
     lock_wait_s: float = 0.0,
+    allow_shrink: bool = False,
 ) -> Iterator[tuple[dt.datetime, HourResult | ValidationFailed]]:
     """Process many hours in batches of ``batch_hours``, as a backfill wants it.
 
@@ -301,7 +377,9 @@ def iter_process_hours(
     """
     ends = [utc_hour(h) for h in hour_ends]
     with writing(settings, "hourly backfill", lock_wait_s=lock_wait_s):
-        yield from _iter_batches(settings, catalog, ends, batch_hours, validate, build_docs)
+        yield from _iter_batches(
+            settings, catalog, ends, batch_hours, validate, build_docs, allow_shrink
+        )
 
 
 def _iter_batches(
@@ -311,13 +389,19 @@ def _iter_batches(
     batch_hours: int,
     validate: bool,
     build_docs: bool,
+    allow_shrink: bool,
 ) -> Iterator[tuple[dt.datetime, HourResult | ValidationFailed]]:
     for i in range(0, len(ends), max(1, batch_hours)):
         chunk = ends[i : i + max(1, batch_hours)]
         last = i + len(chunk) >= len(ends)
         try:
             results = process_hours(
-                settings, catalog, chunk, validate=validate, build_docs=build_docs and last
+                settings,
+                catalog,
+                chunk,
+                validate=validate,
+                build_docs=build_docs and last,
+                allow_shrink=allow_shrink,
             )
         except ValidationFailed as exc:
             if len(chunk) == 1:
@@ -333,6 +417,7 @@ def _iter_batches(
                             end,
                             validate=validate,
                             build_docs=build_docs and last,
+                            allow_shrink=allow_shrink,
                         ),
                     )
                 except ValidationFailed as exc:

@@ -13,6 +13,7 @@ import pytest
 
 from aircarbon.bulletin import write_bulletins
 from aircarbon.catalog import Catalog
+from aircarbon.errors import IntervalRefused
 from aircarbon.settings import Settings
 from tests.bulletin.conftest import DAY
 
@@ -100,7 +101,11 @@ def test_sections_say_no_data_rather_than_invent(
 ) -> None:
     settings, catalog = lake_settings
     empty = DAY + dt.timedelta(days=30)  # nothing loaded for that day
-    result = write_bulletins(settings, catalog, empty, langs=("en",), output_dir=tmp_path)
+    with pytest.raises(IntervalRefused, match=f"no bulletin for {empty}"):
+        write_bulletins(settings, catalog, empty, langs=("en",), output_dir=tmp_path)
+    result = write_bulletins(
+        settings, catalog, empty, langs=("en",), output_dir=tmp_path, require_data=False
+    )
     html = (tmp_path / empty.isoformat() / "bulletin.en.html").read_text(encoding="utf-8")
     assert result.headline["aqi"] is None
     assert "no city AQI" in html

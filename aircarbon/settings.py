@@ -147,6 +147,11 @@ class Settings(BaseModel):
         description="wait for the broker's PUBACK before leaving a frame unanswered",
     )
     gateway_health_port: int = Field(default=8766, ge=0, le=65535)
+    gateway_health_url: str | None = Field(
+        default=None,
+        description="http://host:port of the gateway's health endpoint: the collector's "
+        "health page then shows its loggers, frames/s, unanswered frames and quirks",
+    )
     # --- health ----------------------------------------------------------------------------
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=8765, ge=0, le=65535)

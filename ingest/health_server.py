@@ -63,6 +63,7 @@ _INITIAL_MARK = "/*__INITIAL_DOCUMENT__*/null"
 _FAULT_RULES = frozenset({"never_seen", "silent", "dead_letter_rate", "lag"})
 _NO_STORE = {"Cache-Control": "no-store"}
 _WARNINGS_TTL_S = 60.0
+_GATEWAY_TTL_S = 5.0  # the HJ 212 gateway's /health, re-read at most this often
 
 
 def _lake_warnings() -> dict[str, Any]:
@@ -394,8 +395,12 @@ class HealthServer:
         port: int = 0,
         clock: Callable[[], int] | None = None,
         warnings_reader: Callable[[], dict[str, Any]] | None = None,
+        gateway_url: str | None = None,
     ) -> None:
         self.stats = stats
+        # the HJ 212 gateway's health endpoint (http://host:port), shown on the page
+        self.gateway_url = gateway_url.rstrip("/") if gateway_url else None
+        self._gateway: tuple[float, dict[str, Any]] | None = None
         # the latest forecast issue's warnings (lake, read-only), cached: see warnings()
         self._warnings_reader = warnings_reader or _lake_warnings
         self._warnings: tuple[float, dict[str, Any]] | None = None
@@ -487,6 +492,25 @@ class HealthServer:
             self._warnings = (now, doc)
         return self._warnings[1]
 
+    def gateway(self) -> dict[str, Any]:
+        """``/api/gateway``: the HJ 212 gateway's own ``/health`` (loggers, frames/s,
+        unanswered, quirks per station), cached; ``{"configured": false}`` without one."""
+        if self.gateway_url is None:
+            return {"configured": False}
+        now = time.monotonic()
+        if self._gateway is None or now - self._gateway[0] > _GATEWAY_TTL_S:
+            import urllib.request
+
+            try:
+                url = f"{self.gateway_url}/health"
+                with urllib.request.urlopen(url, timeout=3) as resp:
+                    doc: dict[str, Any] = json.loads(resp.read())
+            except (OSError, ValueError) as exc:  # a gateway down must not take the page down
+                doc = {"error": f"gateway not answering: {exc}"}
+            doc["configured"] = True
+            self._gateway = (now, doc)
+        return self._gateway[1]
+
     def page(self) -> str:
         """The wall page with the current document inlined, so the first paint needs no fetch."""
         if self._page is None:
@@ -521,6 +545,10 @@ class HealthServer:
             doc = await asyncio.to_thread(self.warnings)
             return JSONResponse(doc, headers=_NO_STORE)
 
+        async def gateway(_: Request) -> Response:
+            doc = await asyncio.to_thread(self.gateway)
+            return JSONResponse(doc, headers=_NO_STORE)
+
         return Starlette(
             routes=[
                 Route("/", index),
@@ -528,6 +556,7 @@ class HealthServer:
                 Route("/metrics", metrics),
                 Route("/api/stations", stations),
                 Route("/api/warnings", warnings),
+                Route("/api/gateway", gateway),
             ]
         )
 

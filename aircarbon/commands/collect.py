@@ -63,7 +63,12 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, collector.stop)
-    health = HealthServer(collector.stats, host=settings.health_host, port=settings.health_port)
+    health = HealthServer(
+        collector.stats,
+        host=settings.health_host,
+        port=settings.health_port,
+        gateway_url=settings.gateway_health_url,
+    )
     health_task = asyncio.create_task(health.serve(), name="health-server")
     started = asyncio.create_task(health.started.wait())
     await asyncio.wait({health_task, started}, return_when=asyncio.FIRST_COMPLETED)

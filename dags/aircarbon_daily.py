@@ -37,7 +37,7 @@ maximum) → `daily` and `aqi_daily`, plus the day's dead letters into `dead_let
   The schedule starts at `AIRCARBON_SCHEDULE_START` (local midnight), as the hourly DAG's.
 * **Order**: `depends_on_past` on every task + `max_active_runs=1`: day D runs only after
   day D - 1 succeeded (scheduled or back-filled). A failed day holds the later ones.
-* **`hours_loaded`** pokes every 2 min (reschedule mode) until all hours of the day are in
+* **`hours_loaded`** pokes every minute (reschedule mode) until all hours of the day are in
   the load log and no hourly run of the day is pending in Airflow (queued, running, cleared
   for a re-run), logging what it waits for, for up to 6 h; then it fails. An hour whose run
   failed a critical expectation stays missing until it is re-processed
@@ -112,7 +112,7 @@ def _local_day(start: dt.datetime | None, end: dt.datetime | None, timezone: str
 )
 def aircarbon_daily() -> None:
     @task.sensor(
-        poke_interval=dt.timedelta(minutes=2).total_seconds(),
+        poke_interval=dt.timedelta(minutes=1).total_seconds(),
         timeout=dt.timedelta(hours=6).total_seconds(),
         mode="reschedule",
         retries=2,
@@ -154,6 +154,7 @@ def aircarbon_daily() -> None:
         return PokeReturnValue(is_done=not pending, xcom_value=day.isoformat())
 
     @task(
+        multiple_outputs=False,  # one summary XCom, not one per key
         retries=3,
         retry_delay=dt.timedelta(minutes=2),
         retry_exponential_backoff=2.0,
@@ -199,6 +200,7 @@ def aircarbon_daily() -> None:
         return {**result.summary(), "revised": before.built_at is not None}
 
     @task(
+        multiple_outputs=False,  # one summary XCom, not one per key
         retries=2,
         retry_delay=dt.timedelta(minutes=2),
         execution_timeout=dt.timedelta(minutes=30),
@@ -219,6 +221,7 @@ def aircarbon_daily() -> None:
             return forecast_day(settings, load_catalog(settings.catalog_dir), day).summary()
 
     @task(
+        multiple_outputs=False,  # one summary XCom, not one per key
         retries=2,
         retry_delay=dt.timedelta(minutes=2),
         execution_timeout=dt.timedelta(minutes=15),

@@ -91,6 +91,7 @@ LOCK_WAIT_S = 20 * 60.0
 )
 def aircarbon_hourly() -> None:
     @task(
+        multiple_outputs=False,  # one summary XCom, not one per key
         retries=3,
         retry_delay=dt.timedelta(minutes=2),
         retry_exponential_backoff=2.0,

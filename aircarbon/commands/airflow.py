@@ -488,12 +488,12 @@ def _hourly_logical_range(
 def _backfill(
     dag_id: str, start: dt.datetime, end: dt.datetime, reprocess: Reprocess, env: Mapping[str, str]
 ) -> None:
-    # Queued runs of a paused DAG never start (backfills included): un-pause it, which also
-    # resumes its schedule (new DAGs are created paused). Said, not done silently.
-    typer.echo(
-        f"{dag_id}: un-pausing it (runs of a paused DAG never start; its schedule resumes too)"
-    )
-    _run(["dags", "unpause", dag_id], env)
+    """Create a back-fill; its runs start once the DAG is un-paused (:func:`_unpause`).
+
+    Created *before* un-pausing: an un-paused DAG's scheduler would create the first
+    interval's scheduled run at once, and the back-fill would then skip that interval as in
+    flight and start with the second, beside it.
+    """
     args = ["backfill", "create", "--dag-id", dag_id, "--from-date", start.isoformat()]
     args += ["--to-date", end.isoformat(), "--reprocess-behavior", reprocess]
     args += ["--max-active-runs", "1"]  # one interval at a time, oldest first
@@ -502,6 +502,13 @@ def _backfill(
         f"{dag_id}: backfill created for logical dates {start.isoformat()} … {end.isoformat()}"
         " (oldest first)"
     )
+
+
+def _unpause(dag_ids: Sequence[str], env: Mapping[str, str]) -> None:
+    """Un-pause the DAGs, saying so: runs of a paused DAG (back-fills too) never start."""
+    for dag_id in dag_ids:
+        typer.echo(f"{dag_id}: un-pausing it (back-fill runs start; its schedule resumes too)")
+        _run(["dags", "unpause", dag_id], env)
 
 
 def _schedule_start(env: Mapping[str, str]) -> dt.date | None:
@@ -618,10 +625,14 @@ def backfill(
         _local_days(first, last, settings, env, which, validate=not no_validate)
         return
     _check_after_start(first, env)
+    dag_ids = []
     if which in {"hourly", "both"}:
         _backfill(HOURLY, *_hourly_logical_range(first, last, settings), behaviour, env)
+        dag_ids.append(HOURLY)
     if which in {"daily", "both"}:
         _backfill(DAILY, _midnight(first, settings), _midnight(last, settings), behaviour, env)
+        dag_ids.append(DAILY)
+    _unpause(dag_ids, env)
 
 
 @app.command("reprocess")
@@ -664,9 +675,9 @@ def reprocess_command(
     else:
         the_day = _date(day or "", "--day")
         _check_after_start(the_day, env)
-        _backfill(
-            DAILY, _midnight(the_day, settings), _midnight(the_day, settings), "completed", env
-        )
+        start = _midnight(the_day, settings)
+        _backfill(DAILY, start, start, "completed", env)
+        _unpause([DAILY], env)
 
 
 def reprocess_plan(
@@ -699,17 +710,20 @@ def _reprocess_hour(hour_end: dt.datetime, settings: Settings, env: Mapping[str,
             f"the hour ending {describe_hour(hour_end, settings.timezone)} is not over yet"
         )
     zone = settings.timezone
-    typer.echo(
-        f"re-running the hour ending {describe_hour(hours[0], zone)} and the {len(hours) - 1} "
-        f"after it, to {describe_hour(hours[-1], zone)} (their moving averages read it)"
-    )
+    what = f"re-running the hour ending {describe_hour(hours[0], zone)}"
+    if len(hours) > 1:
+        what += (
+            f" and the {len(hours) - 1} after it, to {describe_hour(hours[-1], zone)} "
+            "(their moving averages read it)"
+        )
+    typer.echo(what)
     # logical dates are interval starts
     _backfill(HOURLY, hours[0] - _HOUR, hours[-1] - _HOUR, "completed", env)
     if days:
         typer.echo(
             f"its day(s) are stale: re-running {', '.join(map(str, days))} after those hours "
-            "(each day's sensor waits for them; the bulletin is re-issued as revised)"
+            "(each day's sensor waits for them)"
         )
-        _backfill(
-            DAILY, _midnight(days[0], settings), _midnight(days[-1], settings), "completed", env
-        )
+        first, last = _midnight(days[0], settings), _midnight(days[-1], settings)
+        _backfill(DAILY, first, last, "completed", env)
+    _unpause([HOURLY, DAILY] if days else [HOURLY], env)

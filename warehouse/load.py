@@ -627,15 +627,46 @@ def _parameters_frame(catalog: Catalog) -> pl.DataFrame:
 
 
 def load_dimensions(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> list[LoadResult]:
-    """Replace ``stations`` and ``parameters`` from the catalog, together in one transaction."""
-    return _replace_many(
-        con,
-        [
-            ("stations", _stations_frame(catalog), {}),
-            ("parameters", _parameters_frame(catalog), {}),
-        ],
-        "load dimensions stations, parameters",
+    """Replace ``stations`` and ``parameters`` from the catalog, together in one transaction.
+
+    Every step opens the lake this way, so an unchanged catalog commits nothing: otherwise
+    each run (even one that then refuses its interval) would add a snapshot of its own.
+    """
+    loads: list[tuple[str, pl.DataFrame, Mapping[str, Any]]] = [
+        ("stations", _stations_frame(catalog), {}),
+        ("parameters", _parameters_frame(catalog), {}),
+    ]
+    if all(_unchanged(con, table, frame) for table, frame, _ in loads):
+        now = current_snapshot(con)
+        return [
+            LoadResult(table, _label(where), *partition_stats(con, table, where), now, now)
+            for table, _, where in loads
+        ]
+    return _replace_many(con, loads, "load dimensions stations, parameters")
+
+
+def _unchanged(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> bool:
+    """Whether ``table`` holds exactly ``frame``'s rows (as a multiset, in the table's types)."""
+    columns = _table_columns(con, table)
+    if not columns or any(c not in columns for c in frame.columns):
+        return False
+    stored = ", ".join(_quote(c) for c in columns)
+    given = ", ".join(
+        f"CAST({_quote(c)} AS {columns[c]})" if c in frame.columns else f"NULL::{columns[c]}"
+        for c in columns
     )
+    con.register(_FRAME_VIEW, frame.to_arrow())
+    try:
+        row = con.execute(
+            f"SELECT (SELECT count(*) FROM (SELECT {stored} FROM {_quote(table)} EXCEPT ALL "
+            f"SELECT {given} FROM {_FRAME_VIEW})) + (SELECT count(*) FROM (SELECT {given} "
+            f"FROM {_FRAME_VIEW} EXCEPT ALL SELECT {stored} FROM {_quote(table)}))"
+        ).fetchone()
+    except duckdb.Error:
+        return False  # a type the comparison cannot handle: reload, as before
+    finally:
+        con.unregister(_FRAME_VIEW)
+    return row is not None and int(row[0]) == 0
 
 
 def load_dead_letters(

@@ -116,7 +116,7 @@ def test_ports_and_volumes(compose: dict[str, Any]) -> None:
     assert services["mosquitto"]["ports"] == ["8883:8883"]
     ports = [_interpolate(p, example) for p in services["collector"]["ports"]]
     inner = _env(services["collector"])["AIRCARBON_HEALTH_PORT"]
-    assert ports == [f"{example['HEALTH_PORT']}:{inner}"]
+    assert ports == [f"127.0.0.1:{example['HEALTH_PORT']}:{inner}"]
     # the config names its files under /mosquitto/config and /mosquitto/certs: all mounted
     mounts = {v.split(":")[1] for v in services["mosquitto"]["volumes"]}
     files = r"^(?:password_file|acl_file|cafile|certfile|keyfile) (\S+)"
@@ -182,3 +182,90 @@ def test_docker_compose_config_validates(tmp_path: Path) -> None:
         cwd=DOCKER,
     )
     assert done.returncode == 0, done.stderr
+
+
+# --------------------------------------------------------------------------------------
+# safe defaults (issue 15): local-only ports, no placeholder secrets, a read-only role
+# --------------------------------------------------------------------------------------
+GUARD = DOCKER / "refuse-placeholders.sh"
+#: published on purpose: stations and data loggers reach the broker (TLS) and the gateway
+PUBLIC = {("mosquitto", "8883"), ("gateway", "9212")}
+
+
+def _published(compose: dict[str, Any], env: dict[str, str]) -> dict[tuple[str, str], str]:
+    """(service, container port) -> the host address it is published on."""
+    found = {}
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            parts = _interpolate(str(port), env).split(":")
+            host = parts[0] if len(parts) == 3 else "0.0.0.0"
+            found[(name, parts[-1])] = host
+    return found
+
+
+def test_ports_are_local_unless_the_operator_opens_them(compose: dict[str, Any]) -> None:
+    example = _example_values()
+    assert example["BIND_ADDRESS"] == "127.0.0.1"
+    published = _published(compose, example)
+    local = {key for key in published if key not in PUBLIC}
+    assert {("collector", "8765"), ("airflow-apiserver", "8080")} <= local
+    assert {published[key] for key in local} == {"127.0.0.1"}, published
+    # without a BIND_ADDRESS at all (an older .env), still local
+    unset = {k: v for k, v in example.items() if k != "BIND_ADDRESS"}
+    assert {_published(compose, unset)[key] for key in local} == {"127.0.0.1"}
+    opened = _published(compose, {**example, "BIND_ADDRESS": "0.0.0.0"})
+    assert {opened[key] for key in local} == {"0.0.0.0"}
+
+
+def test_every_service_with_secrets_starts_through_the_guard(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        if name == "mosquitto":  # its secrets are files (passwd, certs), not variables
+            continue
+        entrypoint = " ".join(service.get("entrypoint", []))
+        assert "/usr/local/bin/refuse-placeholders" in entrypoint, name
+        mounts = [str(v) for v in service.get("volumes", [])]
+        assert "./refuse-placeholders.sh:/usr/local/bin/refuse-placeholders:ro" in mounts, name
+        if service.get("image", "").startswith("${IMAGE"):
+            assert entrypoint.startswith("tini --"), name  # the image's init stays PID 1
+
+
+def _guarded(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", str(GUARD), "echo", "started"],
+        env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_the_guard_refuses_the_example_secrets(compose: dict[str, Any]) -> None:
+    example = _example_values()
+    for name in ("collector", "postgres", "airflow-apiserver", "airflow-init"):
+        env = {k: _interpolate(v, example) for k, v in _env(compose["services"][name]).items()}
+        done = _guarded(env)
+        assert done.returncode == 78, (name, done.stdout)
+        assert "placeholder secret" in done.stderr
+        assert done.stdout == ""  # the real command never ran
+    # the catalog spec carries the PostgreSQL password: caught inside the string too
+    env = _env(compose["services"]["collector"])
+    spec = _interpolate(env["AIRCARBON_WAREHOUSE_CATALOG"], example)
+    assert "AIRCARBON_WAREHOUSE_CATALOG" in _guarded({"AIRCARBON_WAREHOUSE_CATALOG": spec}).stderr
+    # real values: the command runs, unchanged
+    real = {k: v.replace("change-me", "s3cr3t") for k, v in example.items()}
+    env = {k: _interpolate(v, real) for k, v in _env(compose["services"]["collector"]).items()}
+    done = _guarded(env)
+    assert (done.returncode, done.stdout.strip()) == (0, "started"), done.stderr
+
+
+def test_analysts_read_through_the_read_only_role(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    mounts = [str(v) for v in services["postgres"]["volumes"]]
+    init = "./postgres/20-aircarbon-reader.sh:/docker-entrypoint-initdb.d/20-aircarbon-reader.sh:ro"
+    assert init in mounts
+    assert (DOCKER / "postgres" / "20-aircarbon-reader.sh").is_file()
+    real = {k: v.replace("change-me", "s3cr3t") for k, v in _example_values().items()}
+    env = {k: _interpolate(v, real) for k, v in _env(services["collector"]).items()}
+    settings = load_settings(env)
+    assert (
+        settings.warehouse_reader_user
+        == _env(services["postgres"])["AIRCARBON_WAREHOUSE_READER_USER"]
+    )
+    assert settings.warehouse_reader_password is not None

@@ -213,6 +213,16 @@ class IngestMetricsCollector:
         yield counter(
             "aircarbon_ingest_batches_written", "Batches made durable.", stats.batches_written
         )
+        yield gauge(
+            "aircarbon_ingest_write_failures",
+            "Consecutive failed attempts at landing the current batch (0: healthy).",
+            stats.write_failures,
+        )
+        yield counter(
+            "aircarbon_ingest_isolated_rows",
+            "Rows the stores refused, isolated to the dead-letter store (write_error).",
+            stats.isolated_rows,
+        )
         yield counter(
             "aircarbon_ingest_files_written", "Parquet files landed.", stats.files_written
         )

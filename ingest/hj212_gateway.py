@@ -29,11 +29,10 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import math
 import ssl
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -259,13 +258,71 @@ class _PublishError(Exception):
     """The frame did not reach the broker (not connected, refused, or no PUBACK in time)."""
 
 
+class _Acks:
+    """QoS 1 publishes through aiomqtt's paho client, each resolved by its PUBACK.
+
+    aiomqtt 2.5's own ``publish()`` spends more CPU per message than the rest of the
+    gateway's work on a frame: it lists every pending call (a warning threshold), makes an
+    Event and a context manager, and its timeout runs through ``asyncio.wait_for`` — a task
+    per message. Here: paho's public ``publish()`` and one future per message id, resolved
+    by a chained ``on_publish``. The one private access is ``client._client`` (aiomqtt is
+    pinned ``<3``, which is built on paho); tests cover it with a real broker.
+    """
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self._paho = client._client  # the private access of the class docstring
+        self._waiting: dict[int, asyncio.Future[None]] = {}
+        self._early: set[int] = set()  # acknowledged before their future existed
+        inner: Callable[..., None] | None = self._paho.on_publish
+
+        def on_publish(c: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+            fut = self._waiting.pop(mid, None)
+            if fut is None:
+                if len(self._early) < 65536:
+                    self._early.add(mid)
+                if inner is not None:
+                    inner(c, userdata, mid, reason, props)
+            elif not fut.done():
+                if getattr(reason, "is_failure", False):  # MQTT v5 only: 3.1.1 has no code
+                    fut.set_exception(_PublishError(f"broker refused the message: {reason}"))
+                else:
+                    fut.set_result(None)
+
+        self._paho.on_publish = on_publish
+
+    async def publish(self, topic: str, payload: bytes, timeout_s: float) -> None:
+        info = self._paho.publish(topic, payload, qos=1)
+        if info.rc != 0:
+            raise _PublishError(f"paho refused the publish (rc {info.rc})")
+        if info.mid in self._early:
+            self._early.discard(info.mid)
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[info.mid] = fut
+        try:
+            async with asyncio.timeout(timeout_s):
+                await fut
+        except TimeoutError as exc:
+            raise _PublishError("no PUBACK in time") from exc
+        finally:
+            self._waiting.pop(info.mid, None)
+
+    def fail_all(self, why: str) -> None:
+        """The connection is gone: every publish still waiting is left unanswered now."""
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(_PublishError(why))
+        self._waiting.clear()
+        self._early.clear()
+
+
 class _Publisher:
     """One MQTT client, reconnected forever; :meth:`publish` returns once PUBACK arrived."""
 
     def __init__(self, config: GatewayConfig, stats: GatewayStats) -> None:
         self.config = config
         self.stats = stats
-        self._client: aiomqtt.Client | None = None
+        self._acks: _Acks | None = None
         self.connected = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -296,9 +353,6 @@ class _Publisher:
             # connection count (each connection has at most one frame in flight)
             max_inflight_messages=1024,
         )
-        # one publish in flight per connection is the normal state here, not a warning sign
-        # (aiomqtt warns, one log line per publish, past 10)
-        client.pending_calls_threshold = cfg.max_connections + 1
         return client
 
     async def run(self) -> None:
@@ -306,7 +360,7 @@ class _Publisher:
         while not self._stop.is_set():
             try:
                 async with self._new_client() as client:
-                    self._client = client
+                    self._acks = _Acks(client)
                     self.connected.set()
                     self.stats.broker_connected = True
                     delay = self.config.reconnect_min_s
@@ -325,7 +379,9 @@ class _Publisher:
             except aiomqtt.MqttError as exc:
                 log.warning("broker unreachable (%s); retrying in %.1f s", exc, delay)
             finally:
-                self._client = None
+                if self._acks is not None:
+                    self._acks.fail_all("connection to the broker lost")
+                self._acks = None
                 self.connected.clear()
                 self.stats.broker_connected = False
             if self._stop.is_set():
@@ -346,18 +402,10 @@ class _Publisher:
         self._stop.set()
 
     async def publish(self, topic: str, payload: bytes) -> None:
-        client = self._client
-        if client is None:
+        acks = self._acks
+        if acks is None:
             raise _PublishError("not connected to the broker")
-        try:
-            # asyncio.timeout rather than aiomqtt's own timeout, which runs every publish
-            # through asyncio.wait_for: a task per frame, a fifth of the gateway's CPU
-            async with asyncio.timeout(self.config.publish_timeout_s):
-                await client.publish(topic, payload, qos=1, timeout=math.inf)
-        except TimeoutError as exc:
-            raise _PublishError("no PUBACK in time") from exc
-        except aiomqtt.MqttError as exc:
-            raise _PublishError(str(exc)) from exc
+        await acks.publish(topic, payload, self.config.publish_timeout_s)
 
 
 @dataclass(slots=True)
@@ -368,6 +416,8 @@ class _Connection:
     stamp: float
     station: str | None = None
     busy: bool = False
+    #: answers of the frames of one read, written together (one send, not one per frame)
+    replies: list[bytes] = field(default_factory=list)
 
 
 class Gateway:
@@ -500,7 +550,9 @@ class Gateway:
                 if self._stopping.is_set():
                     return
         finally:
-            if chunks:
+            if conn.replies:
+                conn.writer.write(b"".join(conn.replies))
+                conn.replies.clear()
                 await conn.writer.drain()
 
     async def _throttle(self, conn: _Connection) -> None:
@@ -568,7 +620,7 @@ class Gateway:
             return
         stats.published += 1
         if packet.ack_required:
-            conn.writer.write(data_response(packet))  # drained once per read (_handle_all)
+            conn.replies.append(data_response(packet))  # sent by _handle_all, in order
             stats.answered += 1
 
     def _unanswered(

@@ -134,7 +134,7 @@ def writing(settings: Settings, what: str, *, lock_wait_s: float = 0.0) -> Itera
 
 @contextlib.contextmanager
 def lake(
-    settings: Settings, catalog: Catalog, *, lock_wait_s: float = 0.0
+    settings: Settings, catalog: Catalog, *, lock_wait_s: float = 0.0, what: str = "lake writer"
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A writer connection to the migrated lake with the dimension tables current.
 
@@ -145,7 +145,7 @@ def lake(
     from warehouse.load import load_dimensions
     from warehouse.migrate import migrate
 
-    with writing(settings, "lake writer", lock_wait_s=lock_wait_s):
+    with writing(settings, what, lock_wait_s=lock_wait_s):
         con = connect(settings)
         try:
             migrate(con)

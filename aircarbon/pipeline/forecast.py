@@ -240,8 +240,13 @@ def forecast_day(
     *,
     retrain: bool = False,
     publish: bool = True,
+    lock_wait_s: float = 0.0,
 ) -> ForecastResult:
-    """Issue the forecast at the end of local ``day`` for 72 hours (idempotent on ``day``)."""
+    """Issue the forecast at the end of local ``day`` for 72 hours (idempotent on ``day``).
+
+    Holds the data directory's writer lock while it reads and writes the lake
+    (``lock_wait_s``: 0 fails at once naming the holder; scheduled tasks pass a wait).
+    """
     from aircarbon.pipeline.forecast_io import observed_city_met, read_met_forecasts
     from transforms.forecast_issue import FALLBACK, issue_forecast
     from transforms.forecast_train import history_days
@@ -257,7 +262,7 @@ def forecast_day(
     version: str | None = None
     new_model_row: pl.DataFrame | None = None
     new_skill: pl.DataFrame | None = None
-    with lake(settings, catalog) as con:
+    with lake(settings, catalog, lock_wait_s=lock_wait_s, what=f"forecast {day}") as con:
         start = origin - dt.timedelta(days=ms.training_days)
         hist = _read_history(con, start, origin, ms.params)
         n_days = history_days(hist, ms.params, tz)

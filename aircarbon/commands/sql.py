@@ -183,12 +183,33 @@ def emit(
         writer(table, fh)
 
 
-def _connect(data_dir: Path | None) -> ReadOnlySession:
+def _connect(data_dir: Path | None, output: Path | None = None) -> ReadOnlySession:
     from aircarbon.settings import load_settings
     from warehouse.lake import open_session
 
     settings = load_settings(data_dir=data_dir)
+    if output is not None:
+        _refuse_lake_output(output, settings.lake_catalog, settings.lake_data)
     return open_session(settings)
+
+
+def _refuse_lake_output(output: Path, catalog: str, data: str) -> None:
+    """``--output`` may go anywhere but into the lake: its data path or its catalog file.
+
+    The result file is written by AirCarbon, outside DuckDB's checks, so this is where a
+    ``--output <a lake Parquet file>`` would otherwise rewrite published data.
+    """
+    target = output.resolve()
+    inside = False
+    if catalog.startswith("sqlite:"):
+        file = Path(catalog.removeprefix("sqlite:")).resolve()
+        # the catalog and SQLite's side files (warehouse.sqlite-wal, -journal, -shm)
+        inside = target.parent == file.parent and target.name.startswith(file.name)
+    if "://" not in data:
+        folder = Path(data).resolve()
+        inside = inside or target == folder or folder in target.parents
+    if inside:
+        raise AirCarbonError(f"--output {output} is inside the warehouse: refused")
 
 
 def run(
@@ -206,7 +227,7 @@ def run(
         raise AirCarbonError(f"unknown --format {fmt!r}: use table, csv, json or parquet") from None
     if fmt is OutputFormat.PARQUET and output is None:
         raise AirCarbonError("--format parquet needs --output FILE")
-    con = _connect(data_dir)
+    con = _connect(data_dir, output)
     try:
         if query is None:
             return Shell(con, fmt=fmt, max_rows=max_rows).loop()

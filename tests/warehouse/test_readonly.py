@@ -203,3 +203,18 @@ def test_redact_masks_passwords() -> None:
     assert "hunter2" not in redact(text)
     assert "hunter2" not in redact("s3://key:hunter2@bucket/x")
     assert "topsecret" not in redact("value topsecret here", ["topsecret"])
+
+
+def test_output_files_never_land_in_the_lake(lake_dir: Path, tmp_path: Path) -> None:
+    from aircarbon.commands.sql import run
+    from aircarbon.errors import AirCarbonError
+
+    before = fingerprint(lake_dir)
+    parquet = sorted((lake_dir / "warehouse").rglob("*.parquet"))[0]
+    for target in (parquet, lake_dir / "warehouse" / "new.csv", lake_dir / "warehouse.sqlite"):
+        with pytest.raises(AirCarbonError, match="inside the warehouse"):
+            run("select 1 as a", fmt="parquet", output=target, data_dir=lake_dir)
+    assert fingerprint(lake_dir) == before
+    ok = tmp_path / "a.parquet"
+    assert run("select 1 as a", fmt="parquet", output=ok, data_dir=lake_dir) == 0
+    assert ok.is_file()

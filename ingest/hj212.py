@@ -1035,7 +1035,7 @@ def _data_time(raw: str, strict: bool, quirks: list[str]) -> datetime:
     return _parse_time(raw, "DataTime")
 
 
-def parse_packet(frame: bytes | str, *, strict: bool = False) -> Packet:
+def parse_packet(frame: bytes | str, *, strict: bool = False, content: bool = True) -> Packet:
     """Parse and validate one HJ 212 frame; raise :class:`HJ212Error`.
 
     Checks, in order (the first failure wins, with the most precise reason):
@@ -1051,11 +1051,19 @@ def parse_packet(frame: bytes | str, *, strict: bool = False) -> Packet:
     loggers take (:data:`QUIRKS`) and lists them in ``Packet.quirks``;
     ``strict=True`` is the letter of HJ 212-2017. Framing, length and CRC are
     hard errors in both modes.
+
+    ``content=False`` stops after the envelope — framing, length, CRC, the header and
+    the ``CP=&&…&&`` delimiters — and leaves ``items``/``params``/``datatime`` empty:
+    what a transport (the TCP gateway) needs to route and answer a frame, at a third of
+    the cost. The content is then the decoder's to check, reading by reading.
     """
     quirks: list[str] = []
     header, cp = _split_segment(_unframe(frame, strict, quirks))
     qn, (st, cn, pw, mn, flag, pnum, pno, header_quirks) = _parse_header(header, strict)
     quirks += header_quirks
+    if not content:
+        quirks.sort()
+        return Packet(qn, st, cn, pw, mn, flag, pnum, pno, None, None, (), (), tuple(quirks))
     items, params = _parse_cp(cp, strict, quirks)
     datatime = params.get("DataTime")
     datatime_local = None if datatime is None else _data_time(datatime, strict, quirks)

@@ -8,9 +8,12 @@ takes it, and — when the frame's Flag asks for it — answers CN=9014 with the
 unanswered one is retransmitted by the logger itself (HJ 212's own retry, 1000 "set
 timeout and retry count"): a gateway crash, ``kill -9`` included, loses nothing.
 
-Frames that are not answered, ever: bad CRC/length/framing or syntax, an MN of no station,
-garbage between frames. They are counted and kept in the dead-letter store (reason, detail
-and bytes) so an operator sees a misconfigured logger. Commands that are not data uploads
+Frames that are not answered, ever: bad CRC/length/framing, a header that breaks the
+syntax, an MN of no station, garbage between frames. They are counted and kept in the
+dead-letter store (reason, detail and bytes) so an operator sees a misconfigured logger.
+The gateway checks the envelope only (what routing and the answer need); a frame whose
+transport is sound but whose CP content is wrong is answered — retransmitting it would not
+fix it — and the collector dead-letters its bad readings one by one, payload kept. Commands that are not data uploads
 (a logger's 9014 answers, 1013 time-calibration requests, 2021 status…) are counted by CN
 and ignored: the pipeline stores none of them, and answering would tell the logger that
 something it sent was stored.
@@ -586,7 +589,9 @@ class Gateway:
             self._unanswered(conn, None, RejectReason.HJ212_LENGTH, chunk.detail, chunk.data)
             return
         try:
-            packet = parse_packet(chunk.data, strict=self.config.strict)
+            # the envelope only (framing, length, CRC, header): what routing and the answer
+            # need; the collector checks the content and refuses readings one by one
+            packet = parse_packet(chunk.data, strict=self.config.strict, content=False)
         except HJ212Error as exc:
             self._unanswered(conn, None, exc.reason, exc.detail, chunk.data)
             return

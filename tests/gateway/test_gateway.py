@@ -282,3 +282,32 @@ def test_parse_listen(text: str, expected: tuple[str, int]) -> None:
 def test_parse_listen_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_listen(text)
+
+
+async def test_content_errors_are_the_collectors(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """Transport sound, CP wrong: answered (resending cannot fix it) and published, so the
+    collector dead-letters the bad readings with the payload; a bad header is not answered."""
+    mn = "210102TY0100000000000001"
+    bad_cp = build_frame(
+        f"QN=20261125100000001;ST=22;CN=2011;PW=123456;MN={mn};Flag=5;"
+        "CP=&&DataTime=20261125100000;a34004-Rtd=1=2&&"
+    )
+    bad_header = build_frame(
+        f"QN=20261125100000002;ST=99;CN=2011;PW=123456;MN={mn};Flag=5;"
+        "CP=&&DataTime=20261125100000;a34004-Rtd=1&&"
+    )
+    ok = data_frame("SY-TY-01", 40)
+    async with (
+        subscriber(mosquitto.port) as (_, got),
+        running_gateway(config(mosquitto.port), tmp_path) as gateway,
+    ):
+        logger = await Logger.connect(gateway.port)
+        await logger.send(bad_header, bad_cp, ok)
+        answers = await logger.answers(2)
+        await wait_until(lambda: len(got) == 2)
+        await logger.close()
+        assert gateway.stats.unanswered["hj212_field"] == 1
+    assert [a.qn for a in answers] == ["20261125100000001", parse_packet(ok).qn]
+    assert [p for _, p in got] == [bad_cp, ok]

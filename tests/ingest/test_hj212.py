@@ -786,3 +786,29 @@ def test_error_carries_reason_and_detail() -> None:
 def test_build_data_segment_refuses_an_empty_item() -> None:
     with pytest.raises(ValueError, match="no fields"):
         ambient_segment(items=[("a34004", {})])
+
+
+def test_envelope_only_parse() -> None:
+    """``content=False``: header checked, CP left alone (the gateway's view of a frame)."""
+    frame = frame_of(ambient_segment(mn="JL_AIR-01"))
+    full = parse_packet(frame)
+    envelope = parse_packet(frame, content=False)
+    assert (envelope.qn, envelope.st, envelope.cn, envelope.mn, envelope.flag) == (
+        full.qn,
+        full.st,
+        full.cn,
+        full.mn,
+        full.flag,
+    )
+    assert envelope.quirks == full.quirks == ("mn_punct",)
+    assert (envelope.items, envelope.params, envelope.datatime) == ((), (), None)
+    bad_cp = frame_of("ST=22;CN=2011;MN=SYTX0001;CP=&&DataTime=20261125100000;a34004-Rtd=1=2&&")
+    assert parse_packet(bad_cp, content=False).mn == "SYTX0001"
+    rejects(bad_cp, RejectReason.HJ212_FIELD)
+    bad_head = frame_of("ST=99;CN=2011;MN=SYTX0001;CP=&&DataTime=20261125100000&&")
+    with pytest.raises(HJ212Error):
+        parse_packet(bad_head, content=False)
+    crc = frame_of(ambient_segment())
+    with pytest.raises(HJ212Error) as info:
+        parse_packet(crc[:-6] + b"0000\r\n", content=False)
+    assert info.value.reason in {RejectReason.HJ212_CRC}

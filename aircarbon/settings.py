@@ -175,12 +175,6 @@ class Settings(BaseModel):
         "replacing the catalog's user and password; unset: the catalog's own",
     )
     warehouse_reader_password: SecretStr | None = None
-    warehouse_reader_user: str | None = Field(
-        default=None,
-        description="PostgreSQL role (SELECT only) that read-only sessions log in as, "
-        "replacing the catalog's user and password; unset: the catalog's own",
-    )
-    warehouse_reader_password: SecretStr | None = None
     raw_sync_url: str | None = Field(
         default=None,
         description="s3:// prefix `aircarbon raw sync` ships raw/ and dead_letter/ files to "

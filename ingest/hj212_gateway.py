@@ -13,10 +13,11 @@ syntax, an MN of no station, garbage between frames. They are counted and kept i
 dead-letter store (reason, detail and bytes) so an operator sees a misconfigured logger.
 The gateway checks the envelope only (what routing and the answer need); a frame whose
 transport is sound but whose CP content is wrong is answered — retransmitting it would not
-fix it — and the collector dead-letters its bad readings one by one, payload kept. Commands that are not data uploads
-(a logger's 9014 answers, 1013 time-calibration requests, 2021 status…) are counted by CN
-and ignored: the pipeline stores none of them, and answering would tell the logger that
-something it sent was stored.
+fix it — and the collector dead-letters its bad readings one by one, payload kept.
+
+Commands that are not data uploads (a logger's 9014 answers, 1013 time-calibration
+requests, 2021 status…) are counted by CN and ignored: the pipeline stores none of them,
+and answering would tell the logger that something it sent was stored.
 
 Per connection: an idle timeout, a token-bucket rate limit that stops *reading* (TCP flow
 control pushes back on the logger; nothing is dropped), frames handled in order. Across

@@ -621,3 +621,48 @@ def test_every_valid_air_upload_of_the_corpus_lands_when_tolerant_but_not_when_s
         decoded, out = decode(case["frame"].encode(), rules=strict, topic_station=None)
         whole_strict += decoded.rejected_whole
     assert whole_strict > len(air) // 2
+
+
+# --------------------------------------------------------------------------------------
+# the catalog's HJ 212 parts: the 2005 table and the per-station version
+# --------------------------------------------------------------------------------------
+
+
+def test_hj212_2005_table_is_cited_and_consistent() -> None:
+    table = CATALOG.hj212_2005
+    assert {"01", "02", "03", "04", "30", "S01", "S08", "B02"} <= set(table)
+    mapped = {code: e.param for code, e in table.items() if e.param}
+    assert mapped == {"02": "so2", "03": "nox", "04": "co", "30": "co2"}
+    for entry in table.values():
+        assert entry.source in CATALOG.sources
+        if entry.param:
+            assert entry.hj212_2017 == CATALOG.parameter(entry.param).hj212
+            CATALOG.conversion(entry.param, entry.unit)  # a unit the parameter accepts
+    assert {s.hj212_version for s in CATALOG.stations.values()} == {"auto"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ('mn = "210102TY0100000000000001"', "hj212_version"),
+        ("", "hj212_2005.toml"),
+    ],
+)
+def test_catalog_refuses_bad_hj212_data(tmp_path: Path, edit: str, message: str) -> None:
+    import shutil
+
+    from aircarbon.catalog import DEFAULT_CATALOG_DIR
+    from aircarbon.errors import CatalogError
+
+    data = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_CATALOG_DIR, data)
+    if edit:
+        stations = (data / "stations.toml").read_text()
+        (data / "stations.toml").write_text(
+            stations.replace(edit, edit + '\nhj212_version = "2019"', 1)
+        )
+    else:
+        table = (data / "hj212_2005.toml").read_text()
+        (data / "hj212_2005.toml").write_text(table.replace('param = "so2"', 'param = "no2"', 1))
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(data)

@@ -554,6 +554,7 @@ def build_context(
         city_en=catalog.network.name_en,
         timezone=tz,
         snapshot=current_snapshot(con),
+        revised=_revised(con, day),
         standard=catalog.aqi_standard_for(day).name,
         categories=tuple(catalog.categories),
         city=city,
@@ -595,6 +596,15 @@ def build_context(
         station_names={k: (str(v["name_zh"]), str(v["name_en"])) for k, v in meta.items()},
         method_values=_method_values(catalog),
     )
+
+
+def _revised(con: duckdb.DuckDBPyConnection, day: dt.date) -> bool:
+    """Whether the day's ``daily`` partition was loaded more than once (``load_log``)."""
+    row = con.execute(
+        "SELECT count(*) FROM load_log WHERE table_name = 'daily' AND partition = ?",
+        [f"date={day.isoformat()}"],
+    ).fetchone()
+    return row is not None and int(row[0]) > 1
 
 
 def _method_values(catalog: Catalog) -> dict[str, str]:

@@ -220,6 +220,9 @@ class BulletinContext:
     station_names: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: coefficients the methods section names (from the catalog), already formatted
     method_values: dict[str, str] = field(default_factory=dict)
+    #: the day's statistics were rebuilt after a first issue (an hour re-processed after a
+    #: late file, a re-run day): the bulletin says it is a revised issue
+    revised: bool = False
 
     def headline(self) -> dict[str, Any]:
         """The headline numbers, JSON-able (the summary and the tests compare them)."""

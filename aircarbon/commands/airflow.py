@@ -486,7 +486,12 @@ def _hourly_logical_range(
 
 
 def _backfill(
-    dag_id: str, start: dt.datetime, end: dt.datetime, reprocess: Reprocess, env: Mapping[str, str]
+    dag_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    reprocess: Reprocess,
+    env: Mapping[str, str],
+    zone: str,
 ) -> None:
     """Create a back-fill; its runs start once the DAG is un-paused (:func:`_unpause`).
 
@@ -499,9 +504,21 @@ def _backfill(
     args += ["--max-active-runs", "1"]  # one interval at a time, oldest first
     _run(args, env)  # a failure raises: nothing below is printed
     typer.echo(
-        f"{dag_id}: backfill created for logical dates {start.isoformat()} … {end.isoformat()}"
-        " (oldest first)"
+        f"{dag_id}: backfill created for {_intervals(dag_id, start, end, zone)} (oldest first)"
     )
+
+
+def _intervals(dag_id: str, start: dt.datetime, end: dt.datetime, zone: str) -> str:
+    """Logical dates (interval starts) as an operator names them: hours by their local end."""
+    from zoneinfo import ZoneInfo
+
+    if dag_id == HOURLY:
+        from aircarbon.pipeline.schedule import describe_hour
+
+        first, last = (describe_hour(t + _HOUR, zone) for t in (start, end))
+        return f"the hours ending {first} … {last}"
+    first_day, last_day = (t.astimezone(ZoneInfo(zone)).date() for t in (start, end))
+    return f"the local days {first_day} … {last_day}"
 
 
 def _unpause(dag_ids: Sequence[str], env: Mapping[str, str]) -> None:
@@ -627,10 +644,12 @@ def backfill(
     _check_after_start(first, env)
     dag_ids = []
     if which in {"hourly", "both"}:
-        _backfill(HOURLY, *_hourly_logical_range(first, last, settings), behaviour, env)
+        hours = _hourly_logical_range(first, last, settings)
+        _backfill(HOURLY, *hours, behaviour, env, settings.timezone)
         dag_ids.append(HOURLY)
     if which in {"daily", "both"}:
-        _backfill(DAILY, _midnight(first, settings), _midnight(last, settings), behaviour, env)
+        days = _midnight(first, settings), _midnight(last, settings)
+        _backfill(DAILY, *days, behaviour, env, settings.timezone)
         dag_ids.append(DAILY)
     _unpause(dag_ids, env)
 
@@ -676,7 +695,7 @@ def reprocess_command(
         the_day = _date(day or "", "--day")
         _check_after_start(the_day, env)
         start = _midnight(the_day, settings)
-        _backfill(DAILY, start, start, "completed", env)
+        _backfill(DAILY, start, start, "completed", env, settings.timezone)
         _unpause([DAILY], env)
 
 
@@ -718,12 +737,12 @@ def _reprocess_hour(hour_end: dt.datetime, settings: Settings, env: Mapping[str,
         )
     typer.echo(what)
     # logical dates are interval starts
-    _backfill(HOURLY, hours[0] - _HOUR, hours[-1] - _HOUR, "completed", env)
+    _backfill(HOURLY, hours[0] - _HOUR, hours[-1] - _HOUR, "completed", env, zone)
     if days:
         typer.echo(
             f"its day(s) are stale: re-running {', '.join(map(str, days))} after those hours "
             "(each day's sensor waits for them)"
         )
         first, last = _midnight(days[0], settings), _midnight(days[-1], settings)
-        _backfill(DAILY, first, last, "completed", env)
+        _backfill(DAILY, first, last, "completed", env, zone)
     _unpause([HOURLY, DAILY] if days else [HOURLY], env)

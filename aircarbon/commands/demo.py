@@ -124,6 +124,7 @@ def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, An
             except ValidationFailed as exc:
                 failed.append(f"{day}: {exc}")
             bar.advance(dtask)
+        _load_todays_dead_letters(settings, catalog, dates)
         # the last day's 72-hour forecast, then its bulletins (their outlook reads it)
         outlook = _step(bar, "forecast", lambda: forecast_day(settings, catalog, dates[-1]))
         bulletins = _step(bar, "bulletins", lambda: write_bulletins(settings, catalog, dates[-1]))
@@ -134,6 +135,23 @@ def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, An
         "forecast": outlook,
         "bulletins": bulletins,
     }
+
+
+def _load_todays_dead_letters(settings: Settings, catalog: Catalog, dates: list[dt.date]) -> None:
+    """Dead letters received today (UTC) into the lake too.
+
+    The daily step loads the dead letters *received* on its day, and the demo's replay is
+    received now: unless today (UTC) is one of the simulated days, they would only reach the
+    lake with tomorrow's run.
+    """
+    from aircarbon.pipeline.common import lake, raw_location
+    from warehouse.load import load_dead_letters
+
+    today = dt.datetime.now(dt.UTC).date()
+    if today in dates:
+        return
+    with lake(settings, catalog, what="aircarbon demo") as con:
+        load_dead_letters(con, raw_location(settings), today)
 
 
 def _step(bar: Any, label: str, run: Callable[[], Any]) -> dict[str, Any]:

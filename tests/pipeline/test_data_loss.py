@@ -178,3 +178,7 @@ def test_an_hour_without_input_is_recorded_not_loaded(
     assert hour not in missing_hours(settings, EMPTY_DAY)  # processed, for the daily sensor
     again = process_hour(settings, catalog, hour)  # idempotent: still no_data
     assert again.outcome == "no_data"
+    later = hour + dt.timedelta(hours=1)
+    done = _cli(settings, "process", "hourly", "--hour", later.isoformat(), "--no-validate")
+    assert done.returncode == 0, done.stderr
+    assert "no data (no raw input): nothing replaced, validations skipped" in done.stdout

@@ -111,44 +111,62 @@ def _label(statement: duckdb.Statement) -> str:
     return first
 
 
-def _table_functions(tree: Any) -> Iterator[str]:
-    """Names of the table functions anywhere in a serialized query (subqueries, CTEs…)."""
+def _table_functions(tree: Any, bare: frozenset[str]) -> Iterator[str]:
+    """Names of the table functions anywhere in a serialized query (subqueries, CTEs…).
+
+    Besides calls (``FROM f(…)``), a table reference named like one of ``bare`` counts: DuckDB
+    resolves some table functions without parentheses (``FROM pragma_database_list``).
+    """
     if isinstance(tree, dict):
         if tree.get("type") == "TABLE_FUNCTION":
             function = tree.get("function") or {}
             yield str(function.get("function_name", "")).lower()
+        elif tree.get("type") == "BASE_TABLE":
+            name = str(tree.get("table_name", "")).lower()
+            if name in bare:
+                yield name
         for value in tree.values():
-            yield from _table_functions(value)
+            yield from _table_functions(value, bare)
     elif isinstance(tree, list):
         for value in tree:
-            yield from _table_functions(value)
+            yield from _table_functions(value, bare)
 
 
-def _check_query(con: duckdb.DuckDBPyConnection, text: str, allowed: frozenset[str]) -> None:
+def _check_query(
+    con: duckdb.DuckDBPyConnection,
+    text: str,
+    allowed: frozenset[str],
+    bare: frozenset[str] = frozenset(),
+) -> None:
     """A SELECT-typed statement: every table function it calls must be on the allow list."""
     row = con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
     tree = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
-        # SELECT-typed but not a plain query: PRAGMA (rewritten by the parser) and the like
+        # SELECT-typed but not a query the serializer can show us: fail closed
         word = _FIRST_WORD.match(text)
         label = word.group(1).upper() if word else "statement"
-        if label in {"DESCRIBE", "SHOW", "SUMMARIZE"}:
-            return
         raise ReadOnlyViolation(label, "only queries run here")
-    for name in _table_functions(tree):
+    for name in _table_functions(tree, bare):
         if name not in allowed:
             raise ReadOnlyViolation(f"table function {name}()", "not on the read-only allow list")
 
 
 def check_statements(
-    con: duckdb.DuckDBPyConnection, query: str, *, macros: Iterable[str] = ()
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    *,
+    macros: Iterable[str] = (),
+    functions: Iterable[str] = (),
 ) -> list[str]:
     """The statements of ``query`` if every one is a read; else :class:`ReadOnlyViolation`.
 
-    ``macros`` are the lake's table macros (allowed besides :data:`READ_FUNCTIONS`).
-    Parsing is DuckDB's own (the session's parser, so it agrees with what would run).
+    ``macros`` are the lake's table macros (allowed besides :data:`READ_FUNCTIONS`);
+    ``functions`` the session's table functions, so that a bare table reference naming one
+    that is not allowed is refused too. Parsing is DuckDB's own (the session's parser, so it
+    agrees with what would run).
     """
     allowed = READ_FUNCTIONS | {m.lower() for m in macros}
+    bare = frozenset(f.lower() for f in functions) - allowed
     try:
         statements = con.extract_statements(query)
     except duckdb.Error as exc:
@@ -167,9 +185,9 @@ def check_statements(
             for explained in con.extract_statements(inner):
                 if explained.type != duckdb.StatementType.SELECT:
                     raise ReadOnlyViolation(f"EXPLAIN {_label(explained)}")
-                _check_query(con, explained.query, allowed)
+                _check_query(con, explained.query, allowed, bare)
         elif kind == duckdb.StatementType.SELECT:
-            _check_query(con, text, allowed)
+            _check_query(con, text, allowed, bare)
         elif kind == duckdb.StatementType.CREATE and not text.strip():
             # the parser's own CREATE TYPE … AS ENUM for a PIVOT whose values it must find
             raise ReadOnlyViolation("PIVOT without IN", "name the pivoted values: ON col IN (…)")
@@ -242,10 +260,22 @@ class ReadOnlySession:
             "WHERE database_name = current_database() AND function_type = 'table_macro'"
         ).fetchall()
         self._macros = frozenset(str(name) for (name,) in rows)
+        functions = con.execute(
+            "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'table' "
+            "UNION SELECT view_name FROM duckdb_views() "
+            "WHERE database_name = 'system' AND schema_name = 'main'"
+        ).fetchall()
+        relations = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "UNION SELECT view_name FROM duckdb_views() WHERE database_name = current_database()"
+        ).fetchall()
+        lake = {str(name).lower() for (name,) in relations}
+        # system views (duckdb_databases, duckdb_settings…) read the same as their functions
+        self._functions = frozenset(str(n) for (n,) in functions if str(n).lower() not in lake)
 
     def check(self, query: str) -> list[str]:
         """The statements of ``query`` if all are reads (else ReadOnlyViolation)."""
-        return check_statements(self._con, query, macros=self._macros)
+        return check_statements(self._con, query, macros=self._macros, functions=self._functions)
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Result:
         """Run ``query`` (one or more read statements); the last statement's result."""

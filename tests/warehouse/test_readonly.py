@@ -124,6 +124,11 @@ def attacks(data_dir: Path) -> list[tuple[str, str]]:
         ("PIVOT hourly ON param USING avg(value)", "PIVOT without IN"),
         ("MERGE INTO hourly USING hourly AS h ON (false) WHEN NOT MATCHED THEN INSERT", "MERGE"),
         ("SELECT 1; DELETE FROM hourly", "DELETE"),
+        ("SUMMARIZE SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
+        ("DESCRIBE SELECT * FROM glob('/etc/*')", "glob"),
+        ("PRAGMA database_list", "database_list"),
+        ("SELECT * FROM pragma_database_list", "pragma_database_list"),
+        ("SELECT path FROM system.main.duckdb_databases", "duckdb_databases"),
     ]
 
 
@@ -159,6 +164,8 @@ def test_reads_still_run(session: ReadOnlySession) -> None:
     assert len(session.sql("from ducklake_snapshots('aircarbon')")) > 0
     assert len(session.sql("from series('ST-01', 'pm25')")) > 0  # a lake table macro
     assert session.sql("from range(3)").pl().height == 3
+    assert len(session.sql("select * from information_schema.tables")) > 0
+    assert len(session.sql("select * from duckdb_tables")) > 0  # an allowed system view
     assert len(session.sql("select 1; select 2")) == 1
 
 

@@ -225,3 +225,24 @@ def test_output_files_never_land_in_the_lake(lake_dir: Path, tmp_path: Path) -> 
     ok = tmp_path / "a.parquet"
     assert run("select 1 as a", fmt="parquet", output=ok, data_dir=lake_dir) == 0
     assert ok.is_file()
+
+
+def test_the_connection_itself_is_read_only(lake_dir: Path, tmp_path: Path) -> None:
+    """Layer (a), without the statement check: what DuckDB's own settings already refuse."""
+    before = fingerprint(lake_dir)
+    con = warehouse.connect(load_settings({}, data_dir=lake_dir), read_only=True)
+    try:
+        for sql, pattern in (
+            ("DELETE FROM hourly", "read-only"),
+            # the metadata catalog is attached read-only with the lake
+            ("DELETE FROM __ducklake_metadata_aircarbon.ducklake_data_file", "read-only"),
+            ("SELECT * FROM read_csv('/etc/passwd')", "disabled by configuration"),
+            (f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'", "disabled by configuration"),
+            ("SET enable_external_access = true", "configuration has been locked"),
+        ):
+            with pytest.raises(duckdb.Error, match=pattern):
+                con.execute(sql)
+    finally:
+        con.close()
+    assert not (tmp_path / "x.csv").exists()
+    assert fingerprint(lake_dir) == before

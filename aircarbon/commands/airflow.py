@@ -642,16 +642,36 @@ def backfill(
         _local_days(first, last, settings, env, which, validate=not no_validate)
         return
     _check_after_start(first, env)
-    dag_ids = []
+    plan: list[tuple[str, dt.datetime, dt.datetime]] = []
     if which in {"hourly", "both"}:
-        hours = _hourly_logical_range(first, last, settings)
-        _backfill(HOURLY, *hours, behaviour, env, settings.timezone)
-        dag_ids.append(HOURLY)
+        plan.append((HOURLY, *_hourly_logical_range(first, last, settings)))
     if which in {"daily", "both"}:
-        days = _midnight(first, settings), _midnight(last, settings)
-        _backfill(DAILY, *days, behaviour, env, settings.timezone)
-        dag_ids.append(DAILY)
-    _unpause(dag_ids, env)
+        plan.append((DAILY, _midnight(first, settings), _midnight(last, settings)))
+    _create_all(plan, behaviour, env, settings.timezone)
+
+
+def _create_all(
+    plan: Sequence[tuple[str, dt.datetime, dt.datetime]],
+    behaviour: Reprocess,
+    env: Mapping[str, str],
+    zone: str,
+) -> None:
+    """Create the back-fills in order, then un-pause their DAGs.
+
+    When one creation fails, the ones created before it are un-paused all the same (a
+    paused back-fill would wait silently) and the error says which exist.
+    """
+    created: list[str] = []
+    try:
+        for dag_id, start, end in plan:
+            _backfill(dag_id, start, end, behaviour, env, zone)
+            created.append(dag_id)
+    except AirCarbonError as exc:
+        if not created:
+            raise
+        _unpause(created, env)
+        raise AirCarbonError(f"{exc} (already created and running: {', '.join(created)})") from exc
+    _unpause(created, env)
 
 
 @app.command("reprocess")
@@ -695,8 +715,7 @@ def reprocess_command(
         the_day = _date(day or "", "--day")
         _check_after_start(the_day, env)
         start = _midnight(the_day, settings)
-        _backfill(DAILY, start, start, "completed", env, settings.timezone)
-        _unpause([DAILY], env)
+        _create_all([(DAILY, start, start)], "completed", env, settings.timezone)
 
 
 def reprocess_plan(
@@ -737,12 +756,11 @@ def _reprocess_hour(hour_end: dt.datetime, settings: Settings, env: Mapping[str,
         )
     typer.echo(what)
     # logical dates are interval starts
-    _backfill(HOURLY, hours[0] - _HOUR, hours[-1] - _HOUR, "completed", env, zone)
+    plan = [(HOURLY, hours[0] - _HOUR, hours[-1] - _HOUR)]
     if days:
         typer.echo(
             f"its day(s) are stale: re-running {', '.join(map(str, days))} after those hours "
             "(each day's sensor waits for them)"
         )
-        first, last = _midnight(days[0], settings), _midnight(days[-1], settings)
-        _backfill(DAILY, first, last, "completed", env, zone)
-    _unpause([HOURLY, DAILY] if days else [HOURLY], env)
+        plan.append((DAILY, _midnight(days[0], settings), _midnight(days[-1], settings)))
+    _create_all(plan, "completed", env, zone)

@@ -174,7 +174,10 @@ def _process_day(
                 ("emission_events", {"start_ts": Between(start, end, closed="left")}),
             ]
             done = record_no_data(
-                con, partitions, skipped_validations(("daily",), batch), f"no_data daily {batch}"
+                con,
+                partitions,
+                skipped_validations(("daily",), batch) if validate else [],
+                f"no_data daily {batch}",
             )
             dead = load_dead_letters(con, raw_location(settings), day)
             snapshot = dead.snapshot if dead is not None else done[-1].snapshot
@@ -231,7 +234,7 @@ def _process_day(
         dead = load_dead_letters(con, raw_location(settings), day)
         snapshot = dead.snapshot if dead is not None else loads[-1].snapshot
         validator.record(con, snapshot)
-        if no_input:  # --allow-shrink emptied a day without data: say it was not validated
+        if no_input and validate:  # --allow-shrink emptied a day without data: not validated
             load_validation_runs(con, skipped_validations(("daily",), batch))
     return DayResult(
         date=day,

@@ -205,7 +205,7 @@ def _process_hours(
         with lake(settings, catalog) as con:
             held = held_rows({t: hour_counts(con, t, ends) for t in _HOUR_TABLES})
             if not held:
-                return _record_no_data(con, ends, batch)
+                return _record_no_data(con, ends, batch, validate=validate)
             if not allow_shrink:
                 table, i, rows = held[0]
                 refuse_shrink(_hour_label(ends[i]), table, rows, 0, allow=False)
@@ -241,7 +241,7 @@ def _process_hours(
         results = replace_hours(con, tables, ends, f"hourly {batch}")
         snapshot = results[-1].snapshot
         validator.record(con, snapshot)
-        if no_input:
+        if no_input and validate:
             from warehouse.load import load_validation_runs
 
             load_validation_runs(con, skipped_validations(_HOUR_SUITES, batch))
@@ -269,13 +269,14 @@ def _hour_label(end: dt.datetime) -> str:
 
 
 def _record_no_data(
-    con: duckdb.DuckDBPyConnection, ends: list[dt.datetime], batch: str
+    con: duckdb.DuckDBPyConnection, ends: list[dt.datetime], batch: str, *, validate: bool
 ) -> list[HourResult]:
     """Hours without raw input and without stored rows: record them, replace nothing.
 
     The load log gets its zero-row entries (so the daily step's precondition sees the hours
-    as processed) and ``validation_runs`` a ``skipped`` row per suite, in one commit; no
-    fact table is touched and no suite runs on an empty frame (which would "pass").
+    as processed) and, when validation was asked for, ``validation_runs`` a ``skipped`` row
+    per suite, in one commit; no fact table is touched and no suite runs on an empty frame
+    (which would "pass").
     """
     from warehouse.load import Between, record_no_data
 
@@ -283,7 +284,10 @@ def _record_no_data(
         (table, {"ts": Between(end - _HOUR, end)}) for table in _HOUR_TABLES for end in ends
     ]
     results = record_no_data(
-        con, partitions, skipped_validations(_HOUR_SUITES, batch), f"no_data hourly {batch}"
+        con,
+        partitions,
+        skipped_validations(_HOUR_SUITES, batch) if validate else [],
+        f"no_data hourly {batch}",
     )
     snapshot = results[-1].snapshot if results else None
     return [HourResult(end, 0, 0, 0, 0, 0, snapshot, outcome=NO_DATA) for end in ends]

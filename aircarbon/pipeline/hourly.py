@@ -200,16 +200,8 @@ def _process_hours(
     raw = scan_raw(source, first_start - QC_CONTEXT, last_end).collect()
     in_batch = (pl.col("ts") > first_start) & (pl.col("ts") <= last_end)
     raw_batch = raw.filter(in_batch)
+    # no raw input: no suite runs (GX "passes" an empty frame); see _record_no_data
     no_input = raw_batch.height == 0
-    if no_input:
-        with lake(settings, catalog) as con:
-            held = held_rows({t: hour_counts(con, t, ends) for t in _HOUR_TABLES})
-            if not held:
-                return _record_no_data(con, ends, batch, validate=validate)
-            if not allow_shrink:
-                table, i, rows = held[0]
-                refuse_shrink(_hour_label(ends[i]), table, rows, 0, allow=False)
-        # --allow-shrink on an hour without input: empty it, on the operator's word
     validator = Validator(
         catalog, data_dir, enabled=validate and not no_input, build_docs=build_docs
     )
@@ -231,9 +223,12 @@ def _process_hours(
         validator.check(hourly_all, "hourly", batch, (first_start, last_end))
         aqi = aqi_hourly(hourly_all, catalog)
         tables = [("readings", clean), ("hourly", hourly_all), ("aqi_hourly", aqi)]
-        for table, frame in tables:
-            after = _rows_per_hour(frame, first_start, len(ends))
-            for end, now, new in zip(ends, hour_counts(con, table, ends), after, strict=True):
+        stored = {table: hour_counts(con, table, ends) for table, _ in tables}
+        after = {table: _rows_per_hour(frame, first_start, len(ends)) for table, frame in tables}
+        if no_input and not held_rows(stored) and not held_rows(after):
+            return _record_no_data(con, ends, batch, validate=validate)
+        for table, _ in tables:
+            for end, now, new in zip(ends, stored[table], after[table], strict=True):
                 refuse_shrink(_hour_label(end), table, now, new, allow=allow_shrink)
         if any(not v.success for v in validator.outcomes):
             validator.record(con, current_snapshot(con))

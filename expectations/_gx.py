@@ -54,10 +54,14 @@ def _quiet_gx() -> None:
     """
     import logging
 
-    for name in ("great_expectations", "great_expectations_v1"):
+    # the package's loggers, and one module that sets its own logger to INFO when imported
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
         logger = logging.getLogger(name)
         if logger.level in (logging.NOTSET, logging.DEBUG, logging.INFO):
             logger.setLevel(logging.WARNING)
+
+
+_quiet_gx()  # before any function here imports GX (its import logs ~200 INFO lines)
 
 
 def _context(data_dir: Path) -> Any:
@@ -65,10 +69,10 @@ def _context(data_dir: Path) -> Any:
     ctx = _contexts.get(root)
     if ctx is not None:
         return ctx
-    _quiet_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    _quiet_gx()  # again: importing GX set one of its loggers back to INFO
     root.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(root))
     bars: Any = ctx.variables.progress_bars  # a ProgressBarsConfig, or a dict from YAML

@@ -169,3 +169,26 @@ def test_a_reloaded_hour_makes_its_day_stale(tmp_path: Path) -> None:
     assert not after.stale
     assert after.built_at is not None
     assert before.built_at is None
+
+
+@pytest.mark.slow
+def test_great_expectations_is_quiet_in_task_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a task logs at INFO; GX's import and validation logged ~200 INFO lines per suite
+    import logging
+
+    import polars as pl
+
+    from aircarbon.catalog import load_catalog
+    from expectations.runner import validate
+    from transforms.schemas import HOURLY
+
+    caplog.set_level(logging.INFO)
+    frame = pl.DataFrame(schema=dict(HOURLY))
+    outcome = validate(
+        frame, "hourly", batch_id="x", interval=None, catalog=load_catalog(), data_dir=tmp_path
+    )
+    assert outcome.suite == "hourly"
+    noisy = [r for r in caplog.records if r.name.startswith("great_expectations")]
+    assert [r for r in noisy if r.levelno < logging.WARNING] == []

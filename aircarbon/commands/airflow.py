@@ -347,6 +347,9 @@ def init(
         ("database", "sql_alchemy_conn"): url,
         # the UI and API on this machine only, unless the operator opens it on purpose
         ("api", "host"): "127.0.0.1",
+        # a date typed without an offset (`airflow backfill create --from-date 2026-11-24`)
+        # means local time, as in every aircarbon command
+        ("core", "default_timezone"): settings.timezone,
     }
     if url.startswith("postgresql+psycopg2://"):
         # Airflow 3's API server also talks to the DB asynchronously

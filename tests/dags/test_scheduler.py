@@ -206,13 +206,23 @@ def _wait(what: str, check: Any, standalone: subprocess.Popen[bytes], log: Path)
         time.sleep(3.0)
 
 
-def _lake_rows(env: dict[str, str], table: str) -> list[tuple[Any, ...]]:
-    from aircarbon.settings import load_settings
+def _lake_rows(
+    env: dict[str, str], table: str, until: dt.datetime, today: dt.date
+) -> list[tuple[Any, ...]]:
+    """A table's rows of the two days (the schedule may have run an hour of the third)."""
     from warehouse.lake import connect
 
     con = connect(load_settings(env), read_only=True)
     try:
-        return sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+        columns = {str(r[0]) for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        where, args = "", []
+        for column, op in (("ts", "<="), ("start_ts", "<"), ("date", "<")):
+            if column in columns:
+                bound: Any = today if column == "date" else until
+                where, args = f" WHERE {column} {op} ?", [bound]
+                break
+        rows = con.execute(f"SELECT * FROM {table}{where}", args).fetchall()
+        return sorted(rows, key=repr)
     finally:
         con.close()
 
@@ -403,7 +413,11 @@ def test_scheduler_runs_in_order_and_matches_the_cli(tmp_path: Path, metadata_db
     loads = day_loads(load_settings(sc.env), [sc.day1, sc.day2])
     assert [x.stale for x in loads] == [False, False]
     for name in TABLES:
-        ours, theirs = _lake_rows(sc.env, name), _lake_rows(sc.cli_env, name)
+        until = sc.midnight.astimezone(dt.UTC)
+        ours = _lake_rows(sc.env, name, until, sc.today)
+        theirs = _lake_rows(sc.cli_env, name, until, sc.today)
+        if name in {"readings", "hourly", "daily"}:
+            assert ours, name
         assert _same_rows(ours, theirs), name
     for day in (sc.day1, sc.day2):
         for lang in ("en", "zh"):

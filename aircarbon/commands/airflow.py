@@ -692,11 +692,12 @@ def reprocess_command(
     home: Home = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Re-run one hour (or one day's daily run) after fixing its data.
+    """Re-run one hour (or one day's daily run) after fixing its data (a late file).
 
-    By default a one-interval backfill that re-runs the interval whatever its state (the
-    scheduler runs it; the run shows in the UI); `--local` runs it now in this terminal.
-    Re-processing replaces the interval's partitions: it never appends twice.
+    --hour re-runs the hour, the 23 after it (their moving averages read it) and the days
+    that read them, as back-fills the scheduler runs in order (shown in the UI); each day
+    waits for its re-run hours and its bulletin says it is revised. `--local` runs the one
+    interval now in this terminal. Re-processing replaces partitions: never appends twice.
     """
     if (hour is None) == (day is None):
         raise AirCarbonError("give exactly one of --hour and --day")

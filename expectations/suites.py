@@ -41,7 +41,7 @@ __all__ = [
     "COMPLETENESS_SHARE",
     "DAILY_EXTRA_PARAMS",
     "PLAUSIBLE_SHARE",
-    "SOURCES",
+    "SOURCE_REGEX",
     "STREAM_VALID_SHARE",
     "SUITE_NAMES",
     "Condition",
@@ -59,8 +59,10 @@ __all__ = [
 
 SUITE_NAMES = ("raw", "readings", "hourly", "daily")
 
-#: How a reading reached the raw store (the collector's two decoders).
-SOURCES = ("json", "hj212")
+#: How a reading reached the raw store: its decoder, HJ 212's 2005 code table when the frame used it,
+#: and the header quirks a tolerant HJ 212 decode accepted (``hj212;quirks=mn_punct,pw_long``,
+#: ``ingest.hj212.QUIRKS``), so non-conforming loggers' readings still validate.
+SOURCE_REGEX = r"^(?:json|hj212(?:-2005)?(?:;quirks=[a-z0-9_]+(?:,[a-z0-9_]+)*)?)$"
 
 #: Daily-only parameters: O3's daily maximum 1-hour and 8-hour means (SPEC §3).
 DAILY_EXTRA_PARAMS = {"o3_1h_max": "o3", "o3_8h_max": "o3"}
@@ -293,7 +295,12 @@ def _profile_suite(
         _not_null("source", "lineage: which decoder produced the reading"),
         decided,
         _in_set("flag", catalog.flags, "HJ 212-2017 flag letters only"),
-        _in_set("source", SOURCES, "the collector has exactly two decoders"),
+        ExpectationSpec(
+            "ExpectColumnValuesToMatchRegex",
+            {"column": "source", "regex": SOURCE_REGEX},
+            Severity.CRITICAL,
+            "a decoder the collector has (json, hj212), with the HJ 212 quirks it accepted",
+        ),
         _between("period_s", 1, 86_400, "an averaging period is a positive part of a day"),
         *checks,
     ]

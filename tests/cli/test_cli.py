@@ -254,7 +254,8 @@ def test_decode_unknown_station_is_not_an_error() -> None:
 
 
 def test_decode_no_time_check_extreme_ts() -> None:
-    """Without time checks, a ts whose UTC instant is outside year 1..9999 still prints."""
+    """Even without time checks, years outside 1970–2099 are refused with a reason, never a
+    traceback (their UTC instant may not even exist as a datetime)."""
     lines = [
         '{"station": "X", "ts": "0001-01-01T00:00:00+23:59", "readings": {"pm25": 1}}',
         '{"station": "X", "ts": "9999-12-31T23:59:59-23:59", "readings": {"pm25": 1}}',
@@ -262,8 +263,9 @@ def test_decode_no_time_check_extreme_ts() -> None:
     result = run_cli("decode", "--no-time-check", stdin="\n".join(lines) + "\n")
     assert "Traceback" not in result.stderr
     out = json_lines(result.stdout)
-    assert [r["ok"] for r in out] == [True, True]
-    assert result.returncode == 0
+    assert [r["ok"] for r in out] == [False, False]
+    assert [r["reason"] for r in out] == ["bad_timestamp", "bad_timestamp"]
+    assert all("1970" in r["detail"] for r in out)
 
 
 def test_decode_missing_file(tmp_path: Path) -> None:

@@ -271,6 +271,19 @@ def test_an_invalid_flag_marked_valid_breaks_the_qc_contract(data_dir: Path) -> 
     assert "valid == True" in outcome.critical_failures[0].condition
 
 
+def test_sources_of_tolerant_hj212_decodes_pass_and_unknown_sources_fail(data_dir: Path) -> None:
+    """Readings of a non-conforming logger name their quirks in ``source``; they are data."""
+    sources = ["json", "hj212", "hj212-2005", "hj212;quirks=mn_punct,pw_long"]
+    raw = raw_frame()
+    quirky = raw.with_columns(
+        source=pl.Series([sources[i % len(sources)] for i in range(raw.height)])
+    )
+    assert not run(quirky, "raw", data_dir, build_docs=False).failed
+    unknown = raw.with_columns(source=pl.lit("hj212;quirks=")).vstack(raw)
+    failed = _failed(run(unknown, "raw", data_dir, build_docs=False))
+    assert ("expect_column_values_to_match_regex", "source") in failed
+
+
 def test_low_completeness_is_a_warning_only(data_dir: Path) -> None:
     hourly = hourly_frame().with_columns(
         valid=pl.col("ts") <= START + 4 * HOUR,  # 4 of 24 hours valid

@@ -59,9 +59,10 @@ __all__ = [
 
 SUITE_NAMES = ("raw", "readings", "hourly", "daily")
 
-#: How a reading reached the raw store: its decoder, HJ 212's 2005 code table when the frame used it,
-#: and the header quirks a tolerant HJ 212 decode accepted (``hj212;quirks=mn_punct,pw_long``,
-#: ``ingest.hj212.QUIRKS``), so non-conforming loggers' readings still validate.
+#: How a reading reached the raw store: its decoder, HJ 212's 2005 code table when the
+#: frame used it, and the header quirks a tolerant HJ 212 decode accepted
+#: (``hj212;quirks=mn_punct,pw_long``, ``ingest.hj212.QUIRKS``), so non-conforming loggers'
+#: readings still validate.
 SOURCE_REGEX = r"^(?:json|hj212(?:-2005)?(?:;quirks=[a-z0-9_]+(?:,[a-z0-9_]+)*)?)$"
 
 #: Daily-only parameters: O3's daily maximum 1-hour and 8-hour means (SPEC §3).

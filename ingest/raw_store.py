@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = [
     "clean_temporaries",
     "fsync_dir",
-    "parquet_intact",
     "write_dead_letters",
     "write_durable",
     "write_readings",
@@ -63,26 +62,6 @@ def write_durable(table: pa.Table, path: Path) -> Path:
 def _file_name(writer_id: str) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     return f"{writer_id}-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-
-
-def parquet_intact(path: Path) -> bool:
-    """Cheap sanity check of a Parquet file: magic at both ends and a footer that fits.
-
-    Catches truncated and foreign files (two small reads, no decoding), so readers can skip
-    and report them instead of failing a whole hour on one bad file.
-    """
-    try:
-        size = path.stat().st_size
-        if size < 12:
-            return False
-        with path.open("rb") as fh:
-            head = fh.read(4)
-            fh.seek(size - 8)
-            tail = fh.read(8)
-    except OSError:
-        return False
-    footer = int.from_bytes(tail[:4], "little")
-    return head == b"PAR1" and tail[4:] == b"PAR1" and 0 < footer <= size - 12
 
 
 def write_readings(table: pa.Table, raw_dir: Path, writer_id: str) -> list[Path]:

@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aircarbon.parquet_check import parquet_intact
 from ingest.batch import ReadingBatch, reading_schema
 from ingest.decode import DecodeRules, decode_message
-from ingest.raw_store import parquet_intact, write_readings
+from ingest.raw_store import write_readings
 from ingest.reasons import RejectReason
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from aircarbon.parquet_check import parquet_intact
 from transforms.schemas import RAW
 
 __all__ = [
@@ -85,27 +86,11 @@ def _hours(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
     return hours
 
 
-def _intact(path: Path) -> bool:
-    """Parquet magic at both ends and a footer that fits (two small reads, no decoding)."""
-    try:
-        size = path.stat().st_size
-        if size < 12:
-            return False
-        with path.open("rb") as fh:
-            head = fh.read(4)
-            fh.seek(size - 8)
-            tail = fh.read(8)
-    except OSError:
-        return False
-    footer = int.from_bytes(tail[:4], "little")
-    return head == b"PAR1" and tail[4:] == b"PAR1" and 0 < footer <= size - 12
-
-
 def readable(files: list[Path]) -> list[Path]:
     """``files`` without those that are not Parquet, each skipped one reported as a warning."""
     kept = []
     for path in files:
-        if _intact(path):
+        if parquet_intact(path):
             kept.append(path)
         else:
             log.warning("skipping %s: not a readable Parquet file", path)

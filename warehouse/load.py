@@ -51,6 +51,7 @@ __all__ = [
     "load_hour",
     "load_validation_runs",
     "loaded_partitions",
+    "partition_label",
     "partition_rows",
     "partition_stats",
     "record_no_data",
@@ -155,7 +156,9 @@ def _predicate(where: Mapping[str, Any], columns: Mapping[str, str]) -> tuple[st
     return (" AND ".join(clauses) or "TRUE"), params
 
 
-def _label(where: Mapping[str, Any]) -> str:
+def partition_label(where: Mapping[str, Any]) -> str:
+    """How the load log names a partition (``ts=A..B``, ``date=D``): stable, so the scheduler
+    can find an interval's loads by name."""
     return "; ".join(f"{k}={_fmt(v)}" for k, v in where.items()) or "all"
 
 
@@ -189,7 +192,7 @@ def loaded_partitions(
     A load of zero rows counts: it is how an hour without readings is marked as processed.
     Orchestrators use it as a precondition (the daily step waits for its day's hours).
     """
-    labels = [_label(where) for where in partitions]
+    labels = [partition_label(where) for where in partitions]
     try:
         rows = con.execute(
             read_sql("loaded_partitions"), {"table_name": table, "partitions": labels}
@@ -251,7 +254,7 @@ def _replace_in_transaction(
     snapshot_before: int,
 ) -> tuple[str, int, str]:
     _delete_and_insert(con, table, frame, where)
-    partition = _label(where)
+    partition = partition_label(where)
     rows, checksum = partition_stats(con, table, where)
     if rows != frame.height:
         raise WarehouseError(
@@ -354,7 +357,7 @@ def replace_hours(
         for table, frame in loads:
             stats = _replace_span(con, table, frame, span, hour_us)
             for end in ends:
-                label = _label({"ts": Between(end - _HOUR, end)})
+                label = partition_label({"ts": Between(end - _HOUR, end)})
                 rows, checksum = stats.get(_epoch_us(end) // hour_us, (0, "0"))
                 record = {"table_name": table, "partition": label, "rows": rows}
                 con.execute(
@@ -412,8 +415,10 @@ def record_no_data(
         for table, where in partitions:
             rows = partition_rows(con, table, where)
             if rows:
-                raise WarehouseError(f"{table} {_label(where)} holds {rows} rows: not no_data")
-            label = _label(where)
+                raise WarehouseError(
+                    f"{table} {partition_label(where)} holds {rows} rows: not no_data"
+                )
+            label = partition_label(where)
             con.execute(
                 read_sql("record_load"),
                 {"table_name": table, "partition": label, "rows": 0, "checksum": "0",
@@ -457,8 +462,8 @@ def _replace_span(
     stored = sum(n for n, _ in stats.values())
     if stored != frame.height:
         raise WarehouseError(
-            f"load of {table} {_label(span)}: {frame.height - stored} of {frame.height} rows "
-            "fall outside the partition"
+            f"load of {table} {partition_label(span)}: {frame.height - stored} of "
+            f"{frame.height} rows fall outside the partition"
         )
     return stats
 
@@ -476,7 +481,7 @@ def replace_partition(
     nothing is loaded: a row outside would survive the next replace of its own partition and
     break the table's identity.
     """
-    return _replace_many(con, [(table, frame, where)], f"load {table} {_label(where)}")[0]
+    return _replace_many(con, [(table, frame, where)], f"load {table} {partition_label(where)}")[0]
 
 
 def _aware(value: dt.datetime, what: str) -> dt.datetime:
@@ -639,7 +644,7 @@ def load_dimensions(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> list[Lo
     if all(_unchanged(con, table, frame) for table, frame, _ in loads):
         now = current_snapshot(con)
         return [
-            LoadResult(table, _label(where), *partition_stats(con, table, where), now, now)
+            LoadResult(table, partition_label(where), *partition_stats(con, table, where), now, now)
             for table, _, where in loads
         ]
     return _replace_many(con, loads, "load dimensions stations, parameters")

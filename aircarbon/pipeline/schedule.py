@@ -103,7 +103,7 @@ class DayLoads:
 def day_loads(settings: Settings, days: Sequence[dt.date]) -> list[DayLoads]:
     """Load versions of ``days``: the latest ``daily`` load and the latest load of an hour."""
     from warehouse.lake import connect
-    from warehouse.load import Between, _label
+    from warehouse.load import Between, partition_label
 
     if not days:
         return []
@@ -112,9 +112,9 @@ def day_loads(settings: Settings, days: Sequence[dt.date]) -> list[DayLoads]:
         return [DayLoads(d, None, None) for d in days]  # no warehouse yet
     labels: dict[str, tuple[int, str]] = {}
     for i, day in enumerate(days):
-        labels[_label({"date": day})] = (i, "daily")
+        labels[partition_label({"date": day})] = (i, "daily")
         for end in day_hours(day, settings.timezone):
-            labels[_label({"ts": Between(end - HOUR, end)})] = (i, "hourly")
+            labels[partition_label({"ts": Between(end - HOUR, end)})] = (i, "hourly")
     con = connect(settings, read_only=True)
     try:
         rows = con.execute(

@@ -275,6 +275,10 @@ class Scenario:
             **base,
             "AIRCARBON_DATA_DIR": str(self.af_dir),
             "AIRCARBON_AIRFLOW_VALIDATE": "false",
+            # Airflow's log servers default to fixed ports (8793, 8794): free ones, so the
+            # machine's other services or a second copy of this test cannot collide
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
         }
 
     def local_midnight(self, day: dt.date) -> dt.datetime:

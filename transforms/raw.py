@@ -173,7 +173,7 @@ def read_dead_letters(location: Path | RawLocation, date: dt.date) -> pl.DataFra
             storage_options=dict(location.storage_options),
             missing_columns="insert",
             extra_columns="ignore",
-        ).drop("message_id", strict=False)
+        )
         try:
             found = frame.collect()
         except pl.exceptions.ComputeError as exc:
@@ -192,9 +192,12 @@ def read_dead_letters(location: Path | RawLocation, date: dt.date) -> pl.DataFra
         except (pl.exceptions.PolarsError, OSError) as exc:
             log.warning("skipping %s: not a readable Parquet file (%s)", path, exc)
     if frames:
-        # files from before payloads were stored once per message have no message_id; rows of
-        # newer ones reference their message's payload by it (payload null on all rows but one)
-        return pl.concat(frames, how="diagonal_relaxed").drop("message_id", strict=False)
+        # files from before payloads were stored once per message have no message_id (null
+        # here); rows of newer ones reference their message's payload by it (the lake keeps it)
+        found = pl.concat(frames, how="diagonal_relaxed")
+        if "message_id" not in found.columns:
+            found = found.with_columns(message_id=pl.lit(None, pl.String()))
+        return found
     return pl.DataFrame(schema={"received_at": pl.Datetime("us", "UTC")})
 
 

@@ -189,6 +189,38 @@ def test_load_dead_letters_from_the_store(
     assert warehouse.load_dead_letters(lake, settings.data_dir, day + dt.timedelta(days=1)) is None
 
 
+def test_dead_letters_of_one_message_share_its_payload_in_the_lake(
+    lake: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    """The store keeps a payload once per message; the lake keeps the id that finds it."""
+    from ingest.dead_letter import DeadLetterBatch
+    from ingest.raw_store import write_dead_letters
+    from ingest.reasons import RejectReason
+
+    received = dt.datetime(2026, 11, 24, 3, tzinfo=dt.UTC)
+    received_us = int(received.timestamp() * 1_000_000)
+    batch = DeadLetterBatch(4096)
+    payload = json.dumps({"station": "X", "readings": {"p1": 1, "p2": 2, "p3": 3}}).encode()
+    batch.append_message(
+        received_us,
+        "aircarbon/v1/X/readings",
+        "X",
+        [(RejectReason.UNKNOWN_PARAM, f"p{i}", f"unknown parameter 'p{i}'") for i in (1, 2, 3)],
+        payload,
+    )
+    write_dead_letters(batch.to_arrow(), settings.data_dir / "dead_letter", "test")
+    loaded = warehouse.load_dead_letters(lake, settings.data_dir, received.date())
+    assert loaded is not None
+    assert loaded.rows == 3
+    assert _count(lake, "select count(payload) from dead_letter") == 1
+    found = lake.execute(
+        "select d.param, p.payload from dead_letter d "
+        "join dead_letter p on p.message_id = d.message_id and p.payload is not null "
+        "order by d.param"
+    ).fetchall()
+    assert found == [("p1", payload), ("p2", payload), ("p3", payload)]
+
+
 def test_load_validation_runs_replaces_by_run_id(lake: duckdb.DuckDBPyConnection) -> None:
     start = dt.datetime(2026, 11, 24, 10, 5, tzinfo=dt.UTC)
     run = {

@@ -64,6 +64,11 @@ class Settings(BaseModel):
     # --- where things live ---------------------------------------------------------------
     data_dir: Path = Field(default=Path("data"), description="raw store, dead letters, lake")
     catalog_dir: Path | None = Field(default=None, description="override the shipped catalog")
+    network_file: Path | None = Field(
+        default=None,
+        description="the operator's network (city, time zone, stations); "
+        "unset: network.toml in data_dir, else the Shenyang sample",
+    )
     timezone: str = "Asia/Shanghai"
     schedule_start: dt.date | None = Field(
         default=None,

@@ -24,10 +24,19 @@ from aircarbon.catalog._model import (
     StationType,
     Validity,
 )
+from aircarbon.catalog._network import (
+    NETWORK_FILE_NAME,
+    catalog_for,
+    network_path,
+    network_timezone,
+    own_network_path,
+    sample_network_path,
+)
 from aircarbon.catalog._units import Conversion, UnitRegistry
 
 __all__ = [
     "DEFAULT_CATALOG_DIR",
+    "NETWORK_FILE_NAME",
     "AqiCategory",
     "AqiStandard",
     "Catalog",
@@ -46,5 +55,10 @@ __all__ = [
     "StationType",
     "UnitRegistry",
     "Validity",
+    "catalog_for",
     "load_catalog",
+    "network_path",
+    "network_timezone",
+    "own_network_path",
+    "sample_network_path",
 ]

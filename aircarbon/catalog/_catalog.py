@@ -136,6 +136,21 @@ class Catalog:
         except KeyError:
             raise UnknownStationError(mn, kind="HJ 212 MN") from None
 
+    @cached_property
+    def _by_code(self) -> dict[str, Station]:
+        return {s.national_code: s for s in self.stations.values() if s.national_code}
+
+    def station_by_code(self, code: str) -> Station:
+        """The station with national (CNEMC) code ``code``, e.g. ``"1001A"``."""
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise UnknownStationError(code, kind="national station code") from None
+
+    def stations_on(self, day: dt.date) -> list[Station]:
+        """The stations in service on local ``day`` (retired and not-yet-opened left out)."""
+        return [s for s in self.stations.values() if s.active_on(day)]
+
     # --- flags and AQI ------------------------------------------------------------------
     def flag(self, letter: str) -> DataFlag | None:
         return self.flags.get(letter)
@@ -170,6 +185,11 @@ class Catalog:
                 "params": list(s.params),
                 "mn": s.mn,
                 "timezone": s.timezone,
+                "national_code": s.national_code,
+                "district": s.district,
+                "hj212_version": s.hj212_version,
+                "valid_from": s.valid_from.isoformat() if s.valid_from else None,
+                "valid_to": s.valid_to.isoformat() if s.valid_to else None,
             }
             for s in chosen
         ]

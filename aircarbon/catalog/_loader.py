@@ -11,9 +11,11 @@ import csv
 import datetime as dt
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aircarbon.catalog._catalog import Catalog
 from aircarbon.catalog._model import (
@@ -41,17 +43,49 @@ __all__ = ["DEFAULT_CATALOG_DIR", "load_catalog"]
 DEFAULT_CATALOG_DIR = Path(__file__).with_name("data")
 
 
-def load_catalog(directory: Path | str | None = None) -> Catalog:
-    """The catalog in ``directory`` (default: the shipped sample network), cached."""
-    return _load(Path(directory) if directory is not None else DEFAULT_CATALOG_DIR)
+def load_catalog(
+    directory: Path | str | None = None, *, network_file: Path | str | None = None
+) -> Catalog:
+    """The catalog in ``directory`` (default: the shipped one), cached.
+
+    The network (city, time zone, station sets and stations) comes from ``network_file``
+    when given, else from the directory's own ``stations.toml`` (the Shenyang sample).
+    Entry points go through :func:`aircarbon.catalog.catalog_for`, which picks the
+    operator's network file from the settings; this stays for the shipped catalog.
+    """
+    base = _load_base(Path(directory) if directory is not None else DEFAULT_CATALOG_DIR)
+    path = Path(network_file) if network_file is not None else base[1]
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise CatalogError(f"network file missing: {path}") from None
+    return _with_network(base, path, stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=8)
-def _load(directory: Path) -> Catalog:
+def _load_base(directory: Path) -> tuple[Catalog, Path]:
+    """The shipped part (parameters, units, standards) with the directory's sample network."""
+    sample = directory / "stations.toml"
+    return _load(directory, sample), sample
+
+
+@lru_cache(maxsize=16)
+def _with_network(base: tuple[Catalog, Path], path: Path, mtime_ns: int, size: int) -> Catalog:
+    """``base`` with the network of ``path``; keyed by mtime and size so an edit reloads."""
+    catalog, sample = base
+    if path == sample:
+        return catalog
+    network, sets, stations = _load_stations(
+        _toml(path), catalog.parameters, catalog.sources, where=path.name
+    )
+    return replace(catalog, network=network, station_sets=sets, stations=stations, _conversions={})
+
+
+def _load(directory: Path, network_file: Path) -> Catalog:
     sources = _toml(directory / "sources.toml")["sources"]
     units = _load_units(_toml(directory / "units.toml"), sources)
     params = _load_parameters(directory, sources)
-    stations_doc = _toml(directory / "stations.toml")
+    stations_doc = _toml(network_file)
     network, sets, stations = _load_stations(stations_doc, params, sources)
     aqi_doc = _toml(directory / "aqi.toml")
     validity_doc = _toml(directory / "validity.toml")
@@ -216,21 +250,36 @@ def _add(params: dict[str, Parameter], p: Parameter) -> None:
 
 
 def _load_stations(
-    doc: dict[str, Any], params: Mapping[str, Parameter], sources: Mapping[str, str]
+    doc: dict[str, Any],
+    params: Mapping[str, Parameter],
+    sources: Mapping[str, str],
+    *,
+    where: str = "stations.toml",
 ) -> tuple[Network, dict[str, tuple[str, ...]], dict[str, Station]]:
-    net = doc["network"]
-    _need_source(net["source"], "stations.toml network", sources)
-    network = Network(
-        city=net["city"],
-        name_zh=net["name_zh"],
-        name_en=net["name_en"],
-        timezone=net["timezone"],
-        center=(float(net["center"][0]), float(net["center"][1])),
-    )
+    """The network document: ``[network]``, ``[sets]`` and ``[[station]]`` (any file name).
+
+    The shipped sample cites a source for its placements; an operator's own network need
+    not (its stations are its own), but a cited source must exist.
+    """
+    net = doc.get("network")
+    if not isinstance(net, dict):
+        raise CatalogError(f"{where}: no [network] table")
+    if "source" in net:
+        _need_source(net["source"], f"{where} network", sources)
+    try:
+        network = Network(
+            city=str(net["city"]),
+            name_zh=str(net.get("name_zh", net["city"])),
+            name_en=str(net.get("name_en", net["city"])),
+            timezone=check_timezone(str(net["timezone"]), f"{where} network"),
+            center=_lat_lon(net.get("center", (0.0, 0.0)), f"{where} network center"),
+        )
+    except KeyError as exc:
+        raise CatalogError(f"{where} network: missing key {exc.args[0]!r}") from None
     pams = tuple(p.code for p in params.values() if p.pams)
     raw_sets: dict[str, list[str]] = doc.get("sets", {})
 
-    def expand(items: list[str], where: str, depth: int = 0) -> list[str]:
+    def expand(items: list[str], at: str, depth: int = 0) -> list[str]:
         out: list[str] = []
         for item in items:
             if item == "@voc_pams":
@@ -238,44 +287,105 @@ def _load_stations(
             elif item.startswith("@"):
                 name = item[1:]
                 if name not in raw_sets or depth > 4:
-                    raise CatalogError(f"{where}: unknown parameter set {item!r}")
-                out.extend(expand(raw_sets[name], where, depth + 1))
+                    raise CatalogError(f"{at}: unknown parameter set {item!r}")
+                out.extend(expand(raw_sets[name], at, depth + 1))
             elif item not in params:
-                raise CatalogError(f"{where}: unknown parameter {item!r}")
+                raise CatalogError(f"{at}: unknown parameter {item!r}")
             else:
                 out.append(item)
         return list(dict.fromkeys(out))
 
-    sets = {
-        name: tuple(expand(items, f"stations.toml set {name!r}"))
-        for name, items in raw_sets.items()
-    }
+    sets = {name: tuple(expand(items, f"{where} set {name!r}")) for name, items in raw_sets.items()}
     stations: dict[str, Station] = {}
-    mns: set[str] = set()
-    for row in doc["station"]:
-        sid = row["id"]
-        where = f"stations.toml station {sid!r}"
+    mns: dict[str, str] = {}
+    codes: dict[str, str] = {}
+    for row in doc.get("station", []):
+        sid = str(row.get("id", ""))
+        at = f"{where} station {sid!r}"
+        if not sid:
+            raise CatalogError(f"{where}: a [[station]] has no id")
         if sid in stations:
-            raise CatalogError(f"{where}: defined twice")
-        if row["mn"] in mns:
-            raise CatalogError(f"{where}: HJ 212 MN {row['mn']!r} used twice")
-        mns.add(row["mn"])
+            raise CatalogError(f"{at}: defined twice")
+        missing = [k for k in ("type", "lat", "lon", "mn", "params") if k not in row]
+        if missing:
+            raise CatalogError(f"{at}: missing {', '.join(missing)}")
+        mn = str(row["mn"])
+        if mn in mns:
+            raise CatalogError(f"{at}: HJ 212 MN {mn!r} used twice (also {mns[mn]!r})")
+        mns[mn] = sid
+        code = row.get("national_code") or None
+        if code is not None:
+            code = str(code)
+            if code in codes:
+                raise CatalogError(f"{at}: national code {code!r} already used by {codes[code]!r}")
+            codes[code] = sid
+        try:
+            kind = StationType(row["type"])
+        except ValueError:
+            raise CatalogError(
+                f"{at}: unknown station type {row['type']!r} "
+                f"(one of {', '.join(t.value for t in StationType)})"
+            ) from None
+        lat, lon = _lat_lon((row["lat"], row["lon"]), at)
+        valid_from = _date(row.get("valid_from"), f"{at} valid_from")
+        valid_to = _date(row.get("valid_to"), f"{at} valid_to")
+        if valid_from is not None and valid_to is not None and valid_to < valid_from:
+            raise CatalogError(f"{at}: valid_to {valid_to} is before valid_from {valid_from}")
         stations[sid] = Station(
             id=sid,
-            name_zh=row["name_zh"],
-            name_en=row["name_en"],
-            type=StationType(row["type"]),
-            lat=float(row["lat"]),
-            lon=float(row["lon"]),
-            mn=row["mn"],
-            params=tuple(expand(row["params"], where)),
+            name_zh=str(row.get("name_zh") or row.get("name_en") or sid),
+            name_en=str(row.get("name_en") or sid),
+            type=kind,
+            lat=lat,
+            lon=lon,
+            mn=mn,
+            params=tuple(expand(list(row["params"]), at)),
             instruments=tuple(row.get("instruments", ())),
-            district=row.get("district", ""),
-            timezone=row.get("timezone", network.timezone),
+            district=str(row.get("district", "")),
+            timezone=check_timezone(str(row.get("timezone", network.timezone)), at),
             background=bool(row.get("background", False)),
-            hj212_version=_hj212_version(row.get("hj212_version", "auto"), where),
+            hj212_version=_hj212_version(row.get("hj212_version", "auto"), at),
+            national_code=code,
+            valid_from=valid_from,
+            valid_to=valid_to,
         )
     return network, sets, stations
+
+
+def check_timezone(value: str, where: str) -> str:
+    """``value`` if it names an IANA zone; else a one-line CatalogError naming ``where``."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder
+        raise CatalogError(
+            f"{where}: unknown time zone {value!r} (an IANA name such as 'Asia/Shanghai')"
+        ) from None
+    return value
+
+
+def _lat_lon(value: Any, where: str) -> tuple[float, float]:
+    """A (lat, lon) pair inside the globe; names ``where`` otherwise."""
+    try:
+        lat, lon = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise CatalogError(f"{where}: coordinates {value!r} are not two numbers") from None
+    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):  # NaN fails both
+        raise CatalogError(f"{where}: coordinates ({lat}, {lon}) outside lat ±90, lon ±180")
+    return lat, lon
+
+
+def _date(value: Any, where: str) -> dt.date | None:
+    """A TOML date or an ISO ``YYYY-MM-DD`` string (None when absent)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        raise CatalogError(f"{where}: {value!r} is a timestamp, not a date")
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise CatalogError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 _HJ212_VERSIONS: dict[str, HJ212Version] = {"2005": "2005", "2017": "2017", "auto": "auto"}

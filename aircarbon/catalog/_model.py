@@ -119,6 +119,18 @@ class Station:
     timezone: str = "Asia/Shanghai"
     background: bool = False
     hj212_version: HJ212Version = "auto"
+    #: The national (CNEMC) station code, e.g. ``"1001A"``: how public files name the site.
+    national_code: str | None = None
+    #: First local day the station reports (None: since before the lake's history).
+    valid_from: dt.date | None = None
+    #: Last local day it reported (retired); None while it is in service.
+    valid_to: dt.date | None = None
+
+    def active_on(self, day: dt.date) -> bool:
+        """Whether the station was in service on local ``day`` (inclusive bounds)."""
+        if self.valid_from is not None and day < self.valid_from:
+            return False
+        return self.valid_to is None or day <= self.valid_to
 
 
 @dataclass(frozen=True, slots=True)

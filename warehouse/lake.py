@@ -263,6 +263,12 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     data_path = settings.lake_data
     sqlite_file = _sqlite_path(catalog)
     is_s3 = data_path.startswith(("s3://", "s3a://", "gs://", "r2://"))
+    if sqlite_file is not None:
+        # Absolute, so the lake opens the same from any working directory.
+        sqlite_file = sqlite_file.resolve()
+        catalog = f"sqlite:{sqlite_file}"
+    if not is_s3:
+        data_path = str(Path(data_path).resolve()) + "/"
     if sqlite_file is not None and read_only and not sqlite_file.is_file():
         raise WarehouseError(
             f"no warehouse at {sqlite_file}: nothing has been loaded yet "
@@ -297,6 +303,12 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
                     f"{_literal(credentials['password'])})"
                 )
         options = [f"DATA_PATH {_literal(data_path)}"]
+        if not is_s3:
+            # The catalog keeps the data path it was created with ("data/demo/warehouse/"),
+            # and its files relative to it. A local lake is wherever its data dir is now:
+            # opened by another path, from another directory, moved or restored from a
+            # backup. The override is per session; nothing is written to the catalog.
+            options.append("OVERRIDE_DATA_PATH true")
         if read_only:
             options.append("READ_ONLY")
         attach = f"ATTACH {_literal('ducklake:' + catalog)} AS {LAKE} ({', '.join(options)})"

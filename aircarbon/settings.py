@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -69,7 +69,6 @@ class Settings(BaseModel):
         description="the operator's network (city, time zone, stations); "
         "unset: network.toml in data_dir, else the Shenyang sample",
     )
-    timezone: str = "Asia/Shanghai"
     schedule_start: dt.date | None = Field(
         default=None,
         description="first local day both Airflow DAGs schedule, from its local midnight "
@@ -229,15 +228,6 @@ class Settings(BaseModel):
             )
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _check_tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
-
     # --- derived ---------------------------------------------------------------------------
     @property
     def schedule_start_at(self) -> dt.datetime | None:
@@ -268,6 +258,17 @@ class Settings(BaseModel):
     @property
     def lake_data(self) -> str:
         return self.warehouse_data or str(self.data_dir / "warehouse") + "/"
+
+    @property
+    def timezone(self) -> str:
+        """The network's IANA zone: the one zone local days are counted in.
+
+        Not a setting of its own: a second source could disagree with the network's
+        ``[network] timezone`` and put a station's day boundaries in the wrong place.
+        """
+        from aircarbon.catalog import network_timezone  # the catalog imports settings types
+
+        return network_timezone(self)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -301,12 +302,24 @@ def _env_values(env: Mapping[str, str]) -> dict[str, str]:
         if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
             continue
         name = key[len(ENV_PREFIX) :].lower()
+        _refuse_timezone(key, name, value)
         if name not in fields:
             raise SettingsError(
                 key, "unknown setting (see `aircarbon --help` and docs/settings.md)"
             )
         values[name] = value
     return values
+
+
+def _refuse_timezone(key: str, name: str, value: Any) -> None:
+    """The retired ``timezone`` setting: say where the zone lives now instead."""
+    if name == "timezone":
+        raise SettingsError(
+            key,
+            f"{value!r}: the time zone is the network's, not a setting; set it with "
+            "`aircarbon network init --city C --timezone TZ` (or [network] timezone in "
+            "network.toml)",
+        )
 
 
 def _file_values(path: Path) -> dict[str, Any]:
@@ -320,6 +333,8 @@ def _file_values(path: Path) -> dict[str, Any]:
     table = doc.get("aircarbon", doc)
     if not isinstance(table, dict):
         raise SettingsError(CONFIG_ENV, f"{path}: [aircarbon] must be a table")
+    if "timezone" in table:
+        _refuse_timezone(f"timezone (in {path})", "timezone", table["timezone"])
     return dict(table)
 
 

@@ -32,7 +32,7 @@ The local day's hourly means → daily statistics (with GB 3095 validity and the
 maximum) → `daily` and `aqi_daily`, plus the day's dead letters into `dead_letter`.
 
 * **Interval**: the local calendar day `[D 00:00, D+1 00:00)` in the network's zone
-  (`AIRCARBON_TIMEZONE`, shown in the timetable). Scheduled and backfill runs have logical
+  (``[network] timezone``, shown in the timetable). Scheduled and backfill runs have logical
   date `D 00:00` local; a manual run takes the last whole day ending at or before its date.
   The schedule starts at `AIRCARBON_SCHEDULE_START` (local midnight), as the hourly DAG's.
 * **Order**: `depends_on_past` on every task + `max_active_runs=1`: day D runs only after
@@ -85,7 +85,7 @@ def _local_day(start: dt.datetime | None, end: dt.datetime | None, timezone: str
     if day_bounds(day, timezone) != (start, end):
         raise AirflowFailException(
             f"data interval {start} – {end} is not one local day in {timezone} "
-            "(do AIRCARBON_TIMEZONE and the DAG's TIMEZONE agree?)"
+            "(did the network's time zone change since the DAG was parsed?)"
         )
     return day
 

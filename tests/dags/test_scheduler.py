@@ -255,6 +255,17 @@ def _bulletin(folder: Path, day: dt.date, lang: str) -> tuple[list[str], bool]:
     return lines, False
 
 
+def _network_in_zone(data_dir: Path, zone: str) -> None:
+    """The sample network moved to ``zone``, as the data directory's own ``network.toml``."""
+    from aircarbon.catalog import DEFAULT_CATALOG_DIR
+
+    sample = (DEFAULT_CATALOG_DIR / "stations.toml").read_text(encoding="utf-8")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "network.toml").write_text(
+        sample.replace('timezone = "Asia/Shanghai"', f'timezone = "{zone}"', 1), encoding="utf-8"
+    )
+
+
 class Scenario:
     """The two data directories, the zone and the days of one test."""
 
@@ -266,9 +277,11 @@ class Scenario:
         self.day2 = self.today - dt.timedelta(days=1)
         self.midnight = dt.datetime.combine(self.today, dt.time(0), tzinfo=self.tz)
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AIRCARBON_"))}
-        base.update({"PYTHONPATH": str(ROOT), "AIRCARBON_TIMEZONE": self.zone})
+        base.update({"PYTHONPATH": str(ROOT)})
         self.cli_dir = tmp_path / "cli"
         self.af_dir = tmp_path / "airflow_data"
+        for data_dir in (self.cli_dir, self.af_dir):  # the zone is the network's
+            _network_in_zone(data_dir, self.zone)
         self.home = tmp_path / "airflow_home"
         self.cli_env = {**base, "AIRCARBON_DATA_DIR": str(self.cli_dir)}
         self.env = {

@@ -14,6 +14,7 @@ import io
 import math
 from collections.abc import Callable, Mapping
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from aircarbon.errors import AirCarbonError
@@ -49,9 +50,11 @@ _COMPONENT_COLOURS: Final = (
 )  # fmt: skip
 
 
-@cache
-def cjk_font() -> str:
-    """Path of an installed font covering CJK (first of :data:`CJK_FAMILIES` found)."""
+#: File-name marks of CJK font files, for the scan that bypasses matplotlib's font cache.
+_CJK_FILE_MARKS = ("cjk", "wqy", "sourcehansans", "notosanssc", "simhei", "msyh")
+
+
+def _find_cjk_family() -> str | None:
     from matplotlib import font_manager
 
     for family in CJK_FAMILIES:
@@ -62,6 +65,34 @@ def cjk_font() -> str:
         except ValueError:
             continue
         return str(path)
+    return None
+
+
+@cache
+def cjk_font() -> str:
+    """Path of an installed font covering CJK (first of :data:`CJK_FAMILIES` found).
+
+    matplotlib lists fonts from a cache written the first time it ran: fonts installed
+    after that (``make demo`` installs fonts-noto-cjk on a fresh machine) are invisible to
+    it, and neither re-running nor ``fc-cache`` helps. So when the cached list has no CJK
+    font, the system font folders are scanned (by file name, cheap) and what is found is
+    added to matplotlib's list before giving up.
+    """
+    from matplotlib import font_manager
+
+    found = _find_cjk_family()
+    if found is not None:
+        return found
+    for path in font_manager.findSystemFonts():
+        name = Path(path).name.lower().replace("-", "").replace("_", "")
+        if any(mark in name for mark in _CJK_FILE_MARKS):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    found = _find_cjk_family()
+    if found is not None:
+        return found
     raise AirCarbonError(
         "no CJK font found for the Chinese bulletin charts: install fonts-noto-cjk "
         "(scripts/bootstrap.sh does) or fonts-wqy-microhei"

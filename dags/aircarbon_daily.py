@@ -171,7 +171,7 @@ def aircarbon_daily() -> None:
 
         from airflow.sdk.exceptions import AirflowFailException
 
-        from aircarbon.catalog import load_catalog
+        from aircarbon.catalog import catalog_for
         from aircarbon.errors import CatalogError, SettingsError, ValidationFailed
         from aircarbon.pipeline import process_day
         from aircarbon.pipeline.schedule import day_loads
@@ -187,7 +187,7 @@ def aircarbon_daily() -> None:
                     before.built_at.isoformat(),
                     " (an hour was re-loaded since)" if before.stale else "",
                 )
-            catalog = load_catalog(settings.catalog_dir)
+            catalog = catalog_for(settings)
             result = process_day(
                 settings,
                 catalog,
@@ -210,7 +210,7 @@ def aircarbon_daily() -> None:
         data_interval_end: dt.datetime | None = None,
     ) -> dict[str, Any]:
         """The 72-hour forecast issued at the end of the day, its warnings (stored, published)."""
-        from aircarbon.catalog import load_catalog
+        from aircarbon.catalog import catalog_for
         from aircarbon.pipeline.forecast import forecast_day
         from aircarbon.writer_lock import writer_lock
 
@@ -218,7 +218,7 @@ def aircarbon_daily() -> None:
         day = _local_day(data_interval_start, data_interval_end, settings.timezone)
         # waits for the lock here; the forecast's own (re-entrant) take then succeeds at once
         with writer_lock(settings.data_dir, command=f"forecast {day}", wait_s=LOCK_WAIT_S):
-            return forecast_day(settings, load_catalog(settings.catalog_dir), day).summary()
+            return forecast_day(settings, catalog_for(settings), day).summary()
 
     @task(
         multiple_outputs=False,  # one summary XCom, not one per key
@@ -232,11 +232,11 @@ def aircarbon_daily() -> None:
     ) -> dict[str, Any]:
         """The day's bulletins (zh and en, HTML and Markdown) under ``bulletins/{date}/``."""
         from aircarbon.bulletin import write_bulletins
-        from aircarbon.catalog import load_catalog
+        from aircarbon.catalog import catalog_for
 
         settings = load_settings()
         day = _local_day(data_interval_start, data_interval_end, settings.timezone)
-        catalog = load_catalog(settings.catalog_dir)
+        catalog = catalog_for(settings)
         return write_bulletins(settings, catalog, day, lock_wait_s=LOCK_WAIT_S).summary()
 
     done = daily()

@@ -110,7 +110,7 @@ def aircarbon_hourly() -> None:
 
         from airflow.sdk.exceptions import AirflowFailException
 
-        from aircarbon.catalog import load_catalog
+        from aircarbon.catalog import catalog_for
         from aircarbon.errors import CatalogError, SettingsError, ValidationFailed
         from aircarbon.pipeline import process_hour
         from aircarbon.pipeline.schedule import describe_hour
@@ -128,7 +128,7 @@ def aircarbon_hourly() -> None:
             logging.getLogger(__name__).info(
                 "hour ending %s", describe_hour(hour_end, settings.timezone)
             )
-            catalog = load_catalog(settings.catalog_dir)
+            catalog = catalog_for(settings)
             result = process_hour(
                 settings,
                 catalog,

@@ -262,7 +262,7 @@ def replay_dead_letters(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ingest.replay``: replay the dead-letter store of the configured data dir."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.errors import AirCarbonError
     from aircarbon.settings import load_settings
 
@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(data_dir=args.data_dir)
-        catalog = load_catalog(settings.catalog_dir)
+        catalog = catalog_for(settings)
     except AirCarbonError as exc:
         print(f"replay: {exc}", file=sys.stderr)
         return 2

@@ -46,7 +46,7 @@ def screenshot(html: Path, png: Path, *, width: int = 1024) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Write the bulletins of ``--date`` (default: the last day in the lake) to ``--out``."""
     from aircarbon.bulletin import write_bulletins
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.settings import load_settings
     from warehouse.lake import connect
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if row is None or row[0] is None:
             parser.error(f"no AQI in the lake of {args.data_dir}")
         day = row[0]
-    result = write_bulletins(settings, load_catalog(settings.catalog_dir), day)
+    result = write_bulletins(settings, catalog_for(settings), day)
     args.out.mkdir(parents=True, exist_ok=True)
     for lang in ("zh", "en"):
         target = args.out / f"bulletin.{lang}.html"

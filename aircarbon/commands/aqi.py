@@ -61,7 +61,7 @@ def run(
     pairs: list[str], *, standard: str | None, kind: str, as_json: bool, date: str | None
 ) -> None:
     """Compute and print the AQI of ``pairs`` under the chosen HJ 633 version and report."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.settings import load_settings
     from transforms.aqi import REPORT_KINDS, compute_aqi, input_codes, resolve_standard
 
@@ -73,7 +73,7 @@ def run(
             day = dt.date.fromisoformat(date)
         except ValueError:
             raise AirCarbonError(f"--date {date!r} is not YYYY-MM-DD") from None
-    catalog = load_catalog(load_settings().catalog_dir)
+    catalog = catalog_for(load_settings())
     std = resolve_standard(catalog, standard, day=day)
     values = parse_pairs(pairs, input_codes(std, kind))
     result = compute_aqi(values, kind=kind, standard=std, catalog=catalog)

@@ -21,7 +21,7 @@ __all__ = ["bulletin_command", "run"]
 def run(*, date: str, lang: str | None, pdf: bool, output_dir: Path | None, as_json: bool) -> None:
     """Write the bulletins of ``date`` and print where they are (or the JSON summary)."""
     from aircarbon.bulletin import write_bulletins
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.settings import load_settings
     from aircarbon.writer_lock import writer_lock
 
@@ -30,7 +30,7 @@ def run(*, date: str, lang: str | None, pdf: bool, output_dir: Path | None, as_j
     except ValueError:
         raise AirCarbonError(f"--date {date!r} is not YYYY-MM-DD") from None
     settings = load_settings()
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = catalog_for(settings)
     langs = (lang,) if lang else ("zh", "en")
     with writer_lock(settings.data_dir, command="aircarbon bulletin"):
         result = write_bulletins(

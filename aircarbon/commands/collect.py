@@ -13,7 +13,7 @@ import signal
 from pathlib import Path
 from typing import Literal
 
-from aircarbon.catalog import load_catalog
+from aircarbon.catalog import catalog_for
 from aircarbon.settings import Settings, load_settings
 
 __all__ = ["run", "serve"]
@@ -50,7 +50,7 @@ async def serve(settings: Settings) -> None:
     from ingest.embedded_broker import EmbeddedBroker
     from ingest.health_server import HealthServer
 
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = catalog_for(settings)
     embedded: EmbeddedBroker | None = None
     url = settings.broker_url
     protocol: Literal["v5", "v311"] | None = None

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from aircarbon.catalog import Catalog, load_catalog
+from aircarbon.catalog import Catalog, catalog_for
 from aircarbon.errors import AirCarbonError
 from aircarbon.settings import load_settings
 from ingest.batch import ReadingBatch
@@ -29,7 +29,7 @@ def run(file: str, *, fmt: str, time_check: bool) -> int:
         raise AirCarbonError(f"--format must be json, hj212 or auto, not {fmt!r}")
     settings = load_settings()
     rules = DecodeRules(
-        load_catalog(settings.catalog_dir),
+        catalog_for(settings),
         check_station=False,
         check_time=time_check,
         max_payload_bytes=settings.max_payload_bytes,

@@ -24,7 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from aircarbon.catalog import Catalog, load_catalog
+from aircarbon.catalog import Catalog, catalog_for
 from aircarbon.settings import Settings, load_settings
 
 __all__ = ["run"]
@@ -38,7 +38,7 @@ def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) ->
     # demo's screen for the progress bars and the summary
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = catalog_for(settings)
     chosen = tuple(s.strip() for s in stations.split(",")) if stations else None
     if chosen:
         for sid in chosen:

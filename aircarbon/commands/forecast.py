@@ -73,14 +73,14 @@ def forecast(
         return
     if date is None:
         raise AirCarbonError("give --date YYYY-MM-DD (or a subcommand: backtest, simulate)")
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.pipeline.forecast import forecast_day
     from aircarbon.settings import load_settings
 
     first = _day(date, "--date")
     last = _day(until, "--until") if until else first
     settings = load_settings()
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = catalog_for(settings)
     day = first
     while day <= last:
         result = forecast_day(
@@ -107,14 +107,14 @@ def simulate(
     ] = False,
 ) -> None:
     """Load a simulated hourly history (winter episodes) and its met forecasts into the lake."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.commands.forecast_sim import load_simulated
     from aircarbon.settings import load_settings
 
     settings = load_settings()
     report = load_simulated(
         settings,
-        load_catalog(settings.catalog_dir),
+        catalog_for(settings),
         _day(start, "--start"),
         days,
         seed=seed,

@@ -210,7 +210,7 @@ def run_backtest(
     from rich.console import Console
     from rich.progress import Progress
 
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.pipeline.common import lake
     from aircarbon.pipeline.forecast import _read_history
     from aircarbon.pipeline.forecast_io import (
@@ -227,7 +227,7 @@ def run_backtest(
     from warehouse.load import replace_partitions
 
     settings = load_settings()
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = catalog_for(settings)
     rules = load_forecast_rules(settings.catalog_dir)
     ms = rules.model
     tz = settings.timezone

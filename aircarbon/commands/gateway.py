@@ -45,7 +45,7 @@ def hj212_command(
 ) -> None:
     """Run the HJ 212 TCP gateway: frames → aircarbon/v1/{station}/hj212, QoS 1, answered
     (CN=9014) only after the broker's PUBACK; bad frames and unknown MNs never answered."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.settings import load_settings
     from ingest.hj212_gateway import Gateway, GatewayConfig
 
@@ -57,9 +57,7 @@ def hj212_command(
         config = GatewayConfig.from_settings(settings, listen=listen, broker_url=broker)
     except ValueError as exc:
         raise AirCarbonError(str(exc)) from None
-    gateway = Gateway(
-        config, catalog=load_catalog(settings.catalog_dir), data_dir=settings.data_dir
-    )
+    gateway = Gateway(config, catalog=catalog_for(settings), data_dir=settings.data_dir)
     asyncio.run(_serve(gateway))
 
 

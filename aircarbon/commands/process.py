@@ -75,14 +75,14 @@ def hourly(
     allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help=_ALLOW_SHRINK_HELP)] = False,
 ) -> None:
     """Raw partition → clean readings → hourly means and AQI → the warehouse."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.errors import ValidationFailed
     from aircarbon.pipeline.hourly import iter_process_hours
     from aircarbon.settings import load_settings
     from aircarbon.writer_lock import writer_lock
 
     settings = load_settings()
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = catalog_for(settings)
     last = _hour(until, settings.timezone) if until else None
     hours = _range(_hour(hour, settings.timezone), last)
     failed: list[str] = []
@@ -128,7 +128,7 @@ def daily(
     allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help=_ALLOW_SHRINK_HELP)] = False,
 ) -> None:
     """A local day's hourly means → daily statistics and AQI → the warehouse."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.pipeline import process_day
     from aircarbon.settings import load_settings
     from aircarbon.writer_lock import writer_lock
@@ -141,7 +141,7 @@ def daily(
     if not (1970 <= first.year <= 2099 and 1970 <= last.year <= 2099):
         raise AirCarbonError("dates must be in the years 1970 to 2099 (what the raw store holds)")
     settings = load_settings()
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = catalog_for(settings)
     day = first
     with writer_lock(settings.data_dir, command="aircarbon process daily"):
         while day <= last:

@@ -118,13 +118,13 @@ def _simulated(day: dt.date, zone: str) -> pa.Table:
 def _cli_path(env: dict[str, str], days: list[dt.date]) -> None:
     """What an operator without Airflow runs, in order: hours, then each day's three steps."""
     from aircarbon.bulletin import write_bulletins
-    from aircarbon.catalog import load_catalog
+    from aircarbon.catalog import catalog_for
     from aircarbon.pipeline import process_day, process_hours
     from aircarbon.pipeline.forecast import forecast_day
     from aircarbon.pipeline.schedule import day_hours
 
     settings = load_settings(env)
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = catalog_for(settings)
     hours = [h for d in days for h in day_hours(d, settings.timezone)]
     process_hours(settings, catalog, hours, validate=False)
     for day in days:

@@ -33,10 +33,10 @@ def aircarbon_station_groups() -> None:
     @task
     def groups() -> list[list[str]]:
         """The catalog's stations cut into groups of GROUP_SIZE (one mapped task each)."""
-        from aircarbon.catalog import load_catalog
+        from aircarbon.catalog import catalog_for
         from aircarbon.settings import load_settings
 
-        stations = sorted(load_catalog(load_settings().catalog_dir).stations)
+        stations = sorted(catalog_for(load_settings()).stations)
         return [stations[i : i + GROUP_SIZE] for i in range(0, len(stations), GROUP_SIZE)]
 
     @task

@@ -37,16 +37,6 @@ def _root(
 
 
 @app.command()
-def stations(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON array (for scripts).")] = False,
-) -> None:
-    """List the configured stations: id, name, type, position, parameters, HJ 212 MN."""
-    from aircarbon.commands.stations import run
-
-    run(as_json=as_json)
-
-
-@app.command()
 def decode(
     file: Annotated[
         str, typer.Argument(help="File with one message per line; '-' or none reads stdin.")
@@ -168,9 +158,11 @@ def _register_optional() -> None:
     from aircarbon.commands.bulletin import bulletin_command
     from aircarbon.commands.forecast import app as forecast_app
     from aircarbon.commands.gateway import app as gateway_app
+    from aircarbon.commands.network import app as network_app
     from aircarbon.commands.process import app as process_app
     from aircarbon.commands.raw import app as raw_app
     from aircarbon.commands.sql import sql_command
+    from aircarbon.commands.stations import app as stations_app
     from aircarbon.simulator.command import simulate
 
     app.command("simulate")(simulate)
@@ -182,6 +174,8 @@ def _register_optional() -> None:
     app.add_typer(airflow_app, name="airflow")
     app.add_typer(raw_app, name="raw")
     app.add_typer(gateway_app, name="gateway")
+    app.add_typer(network_app, name="network")
+    app.add_typer(stations_app, name="stations")
 
 
 _register_optional()

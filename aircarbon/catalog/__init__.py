@@ -6,6 +6,15 @@ the result, so callers may call it freely.
 """
 
 from aircarbon.catalog._catalog import Catalog
+from aircarbon.catalog._edit import (
+    add_stations,
+    describe_network,
+    init_network,
+    init_sample_network,
+    read_stations_csv,
+    retire_station,
+    station_row,
+)
 from aircarbon.catalog._loader import DEFAULT_CATALOG_DIR, load_catalog
 from aircarbon.catalog._model import (
     AqiCategory,
@@ -55,10 +64,17 @@ __all__ = [
     "StationType",
     "UnitRegistry",
     "Validity",
+    "add_stations",
     "catalog_for",
+    "describe_network",
+    "init_network",
+    "init_sample_network",
     "load_catalog",
     "network_path",
     "network_timezone",
     "own_network_path",
+    "read_stations_csv",
+    "retire_station",
     "sample_network_path",
+    "station_row",
 ]

@@ -272,7 +272,7 @@ def _load_stations(
             name_zh=str(net.get("name_zh", net["city"])),
             name_en=str(net.get("name_en", net["city"])),
             timezone=check_timezone(str(net["timezone"]), f"{where} network"),
-            center=_lat_lon(net.get("center", (0.0, 0.0)), f"{where} network center"),
+            center=(0.0, 0.0),  # replaced below when the file names none
         )
     except KeyError as exc:
         raise CatalogError(f"{where} network: missing key {exc.args[0]!r}") from None
@@ -349,7 +349,16 @@ def _load_stations(
             valid_from=valid_from,
             valid_to=valid_to,
         )
-    return network, sets, stations
+    if "center" in net:
+        center = _lat_lon(net["center"], f"{where} network center")
+    elif stations:  # a new network without a centre: the middle of its stations
+        center = (
+            sum(s.lat for s in stations.values()) / len(stations),
+            sum(s.lon for s in stations.values()) / len(stations),
+        )
+    else:
+        center = (0.0, 0.0)
+    return replace(network, center=center), sets, stations
 
 
 def check_timezone(value: str, where: str) -> str:

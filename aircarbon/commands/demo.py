@@ -24,7 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from aircarbon.catalog import Catalog, catalog_for
+from aircarbon.catalog import Catalog, catalog_for, init_sample_network
 from aircarbon.settings import Settings, load_settings
 
 __all__ = ["run"]
@@ -38,6 +38,8 @@ def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) ->
     # demo's screen for the progress bars and the summary
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    if settings.network_file is None:  # the demo's network: the sample, in its data dir
+        init_sample_network(settings)
     catalog = catalog_for(settings)
     chosen = tuple(s.strip() for s in stations.split(",")) if stations else None
     if chosen:

@@ -1,16 +1,44 @@
-"""``aircarbon stations``: the network as configured (SPEC §2)."""
+"""``aircarbon stations``: list, add, import and retire the network's stations.
+
+Only Typer at module level, so ``aircarbon stations --json`` stays fast. The stations live
+in the operator's network file (``<data_dir>/network.toml`` or ``network_file``); every
+change is validated by the catalog loader before the file is replaced, and a running
+collector picks it up within ``network_poll_s`` seconds.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
+from typing import Annotated
 
-from aircarbon.catalog import load_catalog
-from aircarbon.settings import load_settings
+import typer
+
+__all__ = ["app", "run"]
+
+app = typer.Typer(
+    help="The network's stations: list (no subcommand), add, import a CSV, retire.",
+    invoke_without_command=True,
+)
+
+
+@app.callback()
+def _list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array (for scripts).")] = False,
+) -> None:
+    """List the stations: id, name, type, position, parameters, HJ 212 MN, in service from/to."""
+    if ctx.invoked_subcommand is None:
+        run(as_json=as_json)
 
 
 def run(*, as_json: bool) -> None:
-    settings = load_settings()
-    catalog = load_catalog(settings.catalog_dir)
+    """Print the network's stations (a table, or the SPEC §2 JSON records)."""
+    from aircarbon.catalog import catalog_for
+    from aircarbon.settings import load_settings
+
+    catalog = catalog_for(load_settings())
     records = catalog.stations_json()
     if as_json:
         print(json.dumps(records, ensure_ascii=False))
@@ -19,7 +47,7 @@ def run(*, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"{catalog.network.name_en} ({catalog.network.name_zh}) stations")
-    for col in ("id", "name", "type", "lat", "lon", "params", "mn"):
+    for col in ("id", "name", "type", "lat", "lon", "params", "mn", "code", "from", "to"):
         table.add_column(col)
     for s in records:
         table.add_row(
@@ -30,5 +58,104 @@ def run(*, as_json: bool) -> None:
             f"{s['lon']:.4f}",
             str(len(s["params"])),
             s["mn"],
+            s["national_code"] or "",
+            s["valid_from"] or "",
+            s["valid_to"] or "",
         )
     Console().print(table)
+
+
+@app.command("add")
+def add_command(
+    station_id: Annotated[str, typer.Argument(metavar="ID", help="Station id, e.g. CH-LP-01.")],
+    *,
+    type_: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            help="national, voc, ghg, pm_component, radiation, ecological or micro.",
+        ),
+    ],
+    lat: Annotated[float, typer.Option(help="Latitude, decimal degrees (WGS 84).")],
+    lon: Annotated[float, typer.Option(help="Longitude, decimal degrees (WGS 84).")],
+    params: Annotated[
+        str, typer.Option(help="Parameter codes and @sets, comma-separated: so2,no2,@met.")
+    ],
+    name_zh: Annotated[str | None, typer.Option(help="Chinese name.")] = None,
+    name_en: Annotated[str | None, typer.Option(help="English name (default: the id).")] = None,
+    mn: Annotated[
+        str | None,
+        typer.Option(help="HJ 212 device code of its data logger (default: from the id)."),
+    ] = None,
+    code: Annotated[
+        str | None,
+        typer.Option(help="National (CNEMC) station code, e.g. 1001A (for `import cnemc`)."),
+    ] = None,
+    hj212_version: Annotated[
+        str | None, typer.Option(help="Its logger's pollutant codes: 2017, 2005 or auto.")
+    ] = None,
+    district: Annotated[str | None, typer.Option(help="District it stands in.")] = None,
+    valid_from: Annotated[
+        str | None, typer.Option("--from", help="First local day in service (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """Add a station to the network (a running collector accepts its readings shortly)."""
+    from aircarbon.catalog import add_stations, station_row
+    from aircarbon.settings import load_settings
+
+    row = station_row(
+        station_id,
+        type=type_,
+        lat=lat,
+        lon=lon,
+        params=params,
+        name_zh=name_zh,
+        name_en=name_en,
+        mn=mn,
+        code=code,
+        hj212_version=hj212_version,
+        district=district,
+        valid_from=valid_from,
+    )
+    (station,), catalog = add_stations(load_settings(), [(f"station {station_id!r}", row)])
+    print(
+        f"added {station.id} ({station.type.value}, {len(station.params)} parameters, "
+        f"MN {station.mn}) to {catalog.network.name_en}: {len(catalog.stations)} stations"
+    )
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with a header of the `stations add` options: id,type,lat,lon,params,"
+            "name_zh,name_en,mn,code,hj212_version,district,from (UTF-8, BOM or GBK)."
+        ),
+    ],
+) -> None:
+    """Add every station of a CSV: all rows or none, every bad row named."""
+    from aircarbon.catalog import add_stations, read_stations_csv
+    from aircarbon.settings import load_settings
+
+    settings = load_settings()
+    added, catalog = add_stations(settings, read_stations_csv(file))
+    print(
+        f"imported {len(added)} station(s) from {file.name} into {catalog.network.name_en}: "
+        f"{len(catalog.stations)} stations"
+    )
+
+
+@app.command("retire")
+def retire_command(
+    station_id: Annotated[str, typer.Argument(metavar="ID")],
+    date: Annotated[str, typer.Option("--date", help="Last local day in service (YYYY-MM-DD).")],
+) -> None:
+    """Retire a station: readings after that day are dead-lettered; its history stays."""
+    from aircarbon.catalog import retire_station
+    from aircarbon.catalog._edit import parse_date
+    from aircarbon.settings import load_settings
+
+    day: dt.date = parse_date(date, "--date")
+    station = retire_station(load_settings(), station_id, day)
+    print(f"retired {station.id}: last day in service {station.valid_to}")

@@ -52,6 +52,8 @@ class RejectReason(StrEnum):
     TOO_MANY_READINGS = "too_many_readings"  # more readings than max_readings_per_message
     POISON = "poison"  # in flight at two collector crashes: quarantined unread, then acked
     WRITE_ERROR = "write_error"  # a row the raw store could not write (isolated by bisection)
+    # --- history imports (issue 17) -------------------------------------------------
+    PARAM_NOT_MEASURED = "param_not_measured"  # per reading: not in the station's params
 
     @property
     def per_reading(self) -> bool:
@@ -66,5 +68,6 @@ _PER_READING = frozenset(
         RejectReason.NON_NUMERIC,
         RejectReason.OUT_OF_RANGE,
         RejectReason.UNKNOWN_FLAG,
+        RejectReason.PARAM_NOT_MEASURED,
     }
 )

@@ -92,6 +92,10 @@ class Settings(BaseModel):
     mqtt_protocol: Literal["v5", "v311"] = Field(
         default="v5", description="MQTT protocol of the collector (v311 for brokers without v5)"
     )
+    mqtt_client: Literal["native", "paho"] = Field(
+        default="native",
+        description="collector transport: native (own MQTT v5 codec, fastest) or paho",
+    )
     share_group: str | None = Field(default=None, description="$share group for several collectors")
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     keepalive_s: int = Field(default=30, ge=1)

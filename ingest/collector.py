@@ -8,6 +8,11 @@ messages stay with the broker's persistent session and are re-delivered; a messa
 but not yet acknowledged when the process died lands twice, and readers de-duplicate on
 ``(station, param, ts)`` (same value = duplicate, different value = revision).
 
+Transport: the collector's own MQTT v5 subscriber (``ingest.mqtt_native``: an asyncio
+Protocol around the Rust ``mqtt5`` codec, parsing a whole socket buffer per loop turn) by
+default; paho through aiomqtt (``mqtt_client = "paho"``, and always for MQTT v3.1.1) as the
+alternative. Both send PUBACK only when told, after the batch is durable.
+
 Shape: one supervised asyncio program. A reconnect loop (jittered exponential backoff,
 catching only MQTT errors) feeds a reader that decodes each message into columnar
 buffers; full or old buffers go through a bounded queue (backpressure: while the writer is
@@ -47,6 +52,7 @@ from ingest.decode import Decoded, DecodeRules, decode_failure, parse_topic
 from ingest.health import AlertRules, IngestStats
 from ingest.lander import Lander, Landing, status_schema
 from ingest.manual_ack import AckTracker, PendingAck, enable_manual_ack, incoming_queue
+from ingest.mqtt_native import MqttNativeError, NativeConnection, NativeOptions, tls_context
 from ingest.poison import PoisonJournal, message_digest
 from ingest.reasons import RejectReason
 
@@ -62,6 +68,9 @@ _DEDUP_KEYS = 200_000
 _BUSY_POLL_S = 0.002
 _BUSY_MAX = 1000
 _SUBSCRIBE_TIMEOUT_S = 120.0
+# the native transport hands over this many messages per turn before letting the event loop
+# run (acks going out, the writer's completion, the health server)
+_NATIVE_TURN = 2000
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class CollectorConfig:
     client_id: str = "aircarbon-collector"
     share_group: str | None = None
     protocol: Literal["v5", "v311"] = "v5"
+    #: "native" = ingest.mqtt_native (v5 only); "paho" = aiomqtt/paho (v3.1.1 always uses it)
+    mqtt_client: Literal["native", "paho"] = "native"
     session_expiry_s: int = 7 * 24 * 3600
     keepalive_s: int = 30
     receive_maximum: int = 20_000
@@ -114,6 +125,7 @@ class CollectorConfig:
             client_id=settings.client_id,
             share_group=settings.share_group,
             protocol=protocol or settings.mqtt_protocol,
+            mqtt_client=settings.mqtt_client,
             session_expiry_s=settings.session_expiry_s,
             keepalive_s=settings.keepalive_s,
             receive_maximum=min(settings.queue_max_messages, 65_535),
@@ -291,10 +303,34 @@ class Collector:
         enable_manual_ack(client)
         return client
 
+    @property
+    def native(self) -> bool:
+        """Whether this collector uses its own MQTT v5 transport (else paho via aiomqtt)."""
+        return self.config.mqtt_client == "native" and self.config.protocol == "v5"
+
+    def _native_options(self) -> NativeOptions:
+        cfg = self.config
+        return NativeOptions(
+            host=cfg.host,
+            port=cfg.port,
+            client_id=cfg.client_id,
+            username=cfg.username,
+            password=cfg.password,
+            keepalive_s=cfg.keepalive_s,
+            session_expiry_s=cfg.session_expiry_s,
+            receive_maximum=cfg.receive_maximum,
+            ssl=tls_context(cfg.tls_ca, cfg.tls_cert, cfg.tls_key) if cfg.tls else None,
+        )
+
     async def _connection_loop(self) -> None:
         delay = self.config.reconnect_min_s
         while not self.stopping.is_set():
             try:
+                if self.native:
+                    conn = await NativeConnection.open(self._native_options())
+                    delay = self.config.reconnect_min_s
+                    await self._native_session(conn)
+                    return
                 async with self._client() as client:
                     self._acks.attach(client)
                     self.stats.connected = True
@@ -310,7 +346,7 @@ class Collector:
                     await self._flush()
                     await self._queue.join()
                     return
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, MqttNativeError) as exc:
                 self.connected.clear()
                 self.stats.connected = False
                 self._acks.detach()
@@ -324,6 +360,50 @@ class Collector:
                 delay = min(delay * 2, self.config.reconnect_max_s)
             finally:
                 self.stats.connected = False
+
+    async def _native_session(self, conn: NativeConnection) -> None:
+        """One connection of the native transport, from CONNACK to a graceful stop."""
+        try:
+            self._acks.attach(conn)
+            self.stats.connected = True
+            await conn.subscribe(self.config.topic, qos=1, timeout=_SUBSCRIBE_TIMEOUT_S)
+            self.connected.set()
+            log.info("connected to %s:%d", self.config.host, self.config.port)
+            await self._consume_native(conn)
+            await self._flush()
+            await self._queue.join()
+        except BaseException:
+            conn.abort()
+            raise
+        await conn.disconnect()
+
+    async def _consume_native(self, conn: NativeConnection) -> None:
+        """Feed the connection's inbox to :meth:`_handle_message` until :meth:`stop`.
+
+        The transport fills ``inbox`` with everything one socket read held; this takes it
+        in turns of ``_NATIVE_TURN`` messages and waits only when it is empty.
+        """
+        stop_wait = asyncio.ensure_future(self.stopping.wait())
+        inbox = conn.inbox
+        handle = self._handle_message
+        try:
+            while not self.stopping.is_set():
+                if not inbox:
+                    waiter = conn.inbox_waiter()
+                    either: set[asyncio.Future[Any]] = {waiter, stop_wait}
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    conn.raise_if_closed()
+                    continue
+                for _ in range(min(len(inbox), _NATIVE_TURN)):
+                    p = inbox.popleft()
+                    if handle(p.topic, p.payload, p.qos, p.packet_id):
+                        await self._flush()
+                conn.taken()
+                conn.raise_if_closed()
+                await asyncio.sleep(0)
+        finally:
+            stop_wait.cancel()
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         """Feed messages to :meth:`_handle` until :meth:`stop` (or the connection drops).
@@ -361,12 +441,15 @@ class Collector:
 
     # --- per message -------------------------------------------------------------------------
     def _handle(self, message: aiomqtt.Message) -> bool:
+        """Decode one aiomqtt message into the open batch; True when the batch is full."""
+        payload = bytes(message.payload)  # aiomqtt 2.5 always hands over bytes
+        return self._handle_message(message.topic.value, payload, message.qos, message.mid)
+
+    def _handle_message(self, topic: str, payload: bytes, qos: int, mid: int | None) -> bool:
         """Decode one message into the open batch; True when the batch is full."""
         received = self._clock()
-        payload = bytes(message.payload)  # aiomqtt 2.5 always hands over bytes
-        topic = message.topic.value
         batch = self._batch
-        handle = self._acks.pending(message)
+        handle = self._acks.pending_mid(mid, qos)
         if handle is not None:
             batch.acks.append(handle)
         batch.received_us.append(received)

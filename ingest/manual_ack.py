@@ -11,17 +11,27 @@ A PUBACK is only meaningful on the connection that delivered the message: after 
 reconnect the broker re-delivers everything unacknowledged, and an old packet id may
 already name a new message. :class:`AckTracker` therefore stamps each message with the
 connection generation and silently drops acks for older generations.
+
+The same tracker serves the collector's own transport (``ingest.mqtt_native``), whose
+connection object has an ``ack(packet_id, qos)`` of its own and never acknowledges by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiomqtt
 import paho.mqtt.client as paho
 
-__all__ = ["AckTracker", "PendingAck", "enable_manual_ack", "incoming_queue"]
+__all__ = ["AckTracker", "Acker", "PendingAck", "enable_manual_ack", "incoming_queue"]
+
+
+class Acker(Protocol):
+    """What sends one acknowledgement: paho's client, or the collector's own connection."""
+
+    def ack(self, mid: int, qos: int) -> object: ...
 
 
 def _paho(client: aiomqtt.Client) -> paho.Client:
@@ -60,14 +70,14 @@ class AckTracker:
     """Acknowledges messages once durable, on the connection that delivered them."""
 
     def __init__(self) -> None:
-        self._client: aiomqtt.Client | None = None
+        self._client: Acker | None = None
         self.generation = 0
         self.sent = 0
         self.stale = 0
 
-    def attach(self, client: aiomqtt.Client) -> None:
+    def attach(self, client: aiomqtt.Client | Acker) -> None:
         """A new connection: earlier pending acks become stale (the broker re-delivers)."""
-        self._client = client
+        self._client = _paho(client) if isinstance(client, aiomqtt.Client) else client
         self.generation += 1
 
     def detach(self) -> None:
@@ -76,9 +86,13 @@ class AckTracker:
 
     def pending(self, message: aiomqtt.Message) -> PendingAck | None:
         """The ack handle for a message, or None for QoS 0 (nothing to acknowledge)."""
-        if message.qos == 0:
+        return self.pending_mid(message.mid, message.qos)
+
+    def pending_mid(self, mid: int | None, qos: int) -> PendingAck | None:
+        """The ack handle for packet ``mid`` at ``qos``, or None for QoS 0."""
+        if qos == 0 or mid is None:
             return None
-        return PendingAck(message.mid, message.qos, self.generation)
+        return PendingAck(mid, qos, self.generation)
 
     def ack(self, handles: list[PendingAck]) -> int:
         """Send PUBACKs for durable messages; returns how many went out."""
@@ -86,13 +100,12 @@ class AckTracker:
         if client is None:
             self.stale += len(handles)
             return 0
-        inner = _paho(client)
         sent = 0
         for handle in handles:
             if handle.generation != self.generation:
                 self.stale += 1
                 continue
-            inner.ack(handle.mid, handle.qos)
+            client.ack(handle.mid, handle.qos)
             sent += 1
         self.sent += sent
         return sent

@@ -62,8 +62,14 @@ SUITE_NAMES = ("raw", "readings", "hourly", "daily")
 #: How a reading reached the raw store: its decoder, HJ 212's 2005 code table when the
 #: frame used it, and the header quirks a tolerant HJ 212 decode accepted
 #: (``hj212;quirks=mn_punct,pw_long``, ``ingest.hj212.QUIRKS``), so non-conforming loggers'
-#: readings still validate.
-SOURCE_REGEX = r"^(?:json|hj212(?:-2005)?(?:;quirks=[a-z0-9_]+(?:,[a-z0-9_]+)*)?)$"
+#: readings still validate. History imports (``ingest.history``) say the importer and the
+#: file: ``import:table;file=site.csv``, ``import:cnemc;file=china_sites_20240101.csv``,
+#: ``import:hj212;quirks=mn_punct;file=logger.log`` (a file name never holds ';').
+_QUIRKS = r"(?:;quirks=[a-z0-9_]+(?:,[a-z0-9_]+)*)?"
+SOURCE_REGEX = (
+    rf"^(?:json|hj212(?:-2005)?{_QUIRKS}"
+    rf"|import:(?:table|long|cnemc|hj212(?:-2005)?{_QUIRKS});file=[^;]+)$"
+)
 
 #: Daily-only parameters: O3's daily maximum 1-hour and 8-hour means (SPEC §3).
 DAILY_EXTRA_PARAMS = {"o3_1h_max": "o3", "o3_8h_max": "o3"}

@@ -284,6 +284,31 @@ def test_sources_of_tolerant_hj212_decodes_pass_and_unknown_sources_fail(data_di
     assert ("expect_column_values_to_match_regex", "source") in failed
 
 
+def test_sources_of_history_imports_pass_and_malformed_ones_fail(data_dir: Path) -> None:
+    """Imported history names its importer and file in ``source`` (ingest.history)."""
+    sources = [
+        "import:table;file=site 1.csv",
+        "import:long;file=history.parquet",
+        "import:cnemc;file=china_sites_20240101.csv",
+        "import:hj212;quirks=mn_punct;file=logger.log",
+        "import:hj212-2005;file=old.log",
+    ]
+    raw = raw_frame()
+    imported = raw.with_columns(
+        source=pl.Series([sources[i % len(sources)] for i in range(raw.height)])
+    )
+    assert not run(imported, "raw", data_dir, build_docs=False).failed
+    for bad in (
+        "import:table",
+        "import:table;file=",
+        "import:excel;file=a.csv",
+        "import:long;file=a;b",
+    ):
+        frame = raw.with_columns(source=pl.lit(bad)).vstack(raw)
+        failed = _failed(run(frame, "raw", data_dir, build_docs=False))
+        assert ("expect_column_values_to_match_regex", "source") in failed, bad
+
+
 def test_low_completeness_is_a_warning_only(data_dir: Path) -> None:
     hourly = hourly_frame().with_columns(
         valid=pl.col("ts") <= START + 4 * HOUR,  # 4 of 24 hours valid

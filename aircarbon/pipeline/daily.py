@@ -9,6 +9,8 @@ day's dead letters into the lake's ``dead_letter`` table for analysts and the bu
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,15 +30,18 @@ from aircarbon.pipeline.common import (
 )
 from aircarbon.pipeline.hourly import recent_hourly
 from aircarbon.settings import Settings
-from transforms.aggregate import daily_stats, moving_averages
+from transforms.aggregate import daily_stats, local_date, moving_averages
 
 if TYPE_CHECKING:
+    import duckdb
+
     from expectations.runner import ValidationOutcome
 
-__all__ = ["DayResult", "day_bounds", "missing_hours", "process_day"]
+__all__ = ["DayResult", "day_bounds", "missing_hours", "process_day", "process_days"]
 
 #: the day's partitions a reload may not shrink without ``allow_shrink``
 _DAY_TABLES = ("daily", "aqi_daily", "indicators_daily")
+_DAY = dt.timedelta(days=1)
 
 
 @dataclass
@@ -123,26 +128,159 @@ def process_day(
     ``allow_shrink``. A day without any hourly data replaces nothing and is recorded as
     ``no_data`` (validation ``skipped``); its dead letters still load.
     """
-    with writing(settings, f"daily step {day}", lock_wait_s=lock_wait_s):
-        return _process_day(
+    (result,) = process_days(
+        settings,
+        catalog,
+        [day],
+        validate=validate,
+        build_docs=build_docs,
+        lock_wait_s=lock_wait_s,
+        allow_shrink=allow_shrink,
+    )
+    return result
+
+
+def process_days(
+    settings: Settings,
+    catalog: Catalog,
+    days: Sequence[dt.date],
+    *,
+    validate: bool = True,
+    build_docs: bool = True,
+    lock_wait_s: float = 0.0,
+    allow_shrink: bool = False,
+) -> list[DayResult]:
+    """The daily step for consecutive days at once: a back-fill's path (one transaction).
+
+    Every day gets what :func:`process_day` gives it alone: its statistics, AQI and
+    indicators come from its own hours (and the same look-back windows), its emission events
+    are found on the same slice of hours, every day is its own partition in the load log
+    (so stale-day marking and the bulletin see days, not batches). What the batch shares is
+    the fixed cost: one read of the hourly means, one validation of the ``daily`` suite over
+    all its days, one transaction for the loaded days and one for the ``no_data`` days.
+    """
+    if not days:
+        return []
+    if any(b - a != _DAY for a, b in itertools.pairwise(days)):
+        raise ValueError("process_days needs consecutive days, in order")
+    what = f"daily step {days[0]}" + (f"..{days[-1]}" if len(days) > 1 else "")
+    with writing(settings, what, lock_wait_s=lock_wait_s):
+        return _process_days(
             settings,
             catalog,
-            day,
+            list(days),
             validate=validate,
             build_docs=build_docs,
             allow_shrink=allow_shrink,
         )
 
 
-def _process_day(
+def _held_per_day(
+    con: duckdb.DuckDBPyConnection, table: str, days: list[dt.date]
+) -> dict[dt.date, int]:
+    """Rows ``table`` holds per day of ``days`` (one grouped query: the shrink guard)."""
+    rows = con.execute(
+        f"SELECT date, count(*) FROM {table} WHERE date BETWEEN ? AND ? GROUP BY date",
+        [days[0], days[-1]],
+    ).fetchall()
+    return {d: int(n) for d, n in rows}
+
+
+def _process_days(
     settings: Settings,
     catalog: Catalog,
-    day: dt.date,
+    days: list[dt.date],
     *,
     validate: bool,
     build_docs: bool,
     allow_shrink: bool,
-) -> DayResult:
+) -> list[DayResult]:
+    from warehouse.load import Between, load_dead_letters, record_no_data
+
+    tz = settings.timezone
+    bounds = {day: day_bounds(day, tz) for day in days}
+    start, end = bounds[days[0]][0], bounds[days[-1]][1]
+    batch = days[0].isoformat() + (f"..{days[-1].isoformat()}" if len(days) > 1 else "")
+    refuse_future(end, f"the day {days[-1]}")
+    source = raw_location(settings)
+    with lake(settings, catalog) as con:
+        window = catalog.validity.o3_8h_window_hours
+        soc_window = dt.timedelta(days=catalog.indicators.soc_window_days - 1)
+        lookback = dt.timedelta(hours=catalog.indicators.events.background_window_hours)
+        earliest = min(start - dt.timedelta(hours=window - 1), start - lookback)
+        hourly = recent_hourly(con, earliest, end)
+        ocec = recent_hourly(con, start - soc_window, start, ("oc", "ec"))
+        moving = moving_averages(
+            hourly.filter(pl.col("ts") > start - dt.timedelta(hours=window - 1)), catalog
+        ).filter(pl.col("param") == "o3_8h")
+        in_range = hourly.filter(pl.col("ts") > start)
+        dated = in_range.with_columns(local_date(pl.col("ts"), tz).alias("_date"))
+        with_input = set(dated["_date"].unique().to_list())
+        held = {t: _held_per_day(con, t, days) for t in _DAY_TABLES}
+        empty = [
+            d for d in days if d not in with_input and not any(h.get(d) for h in held.values())
+        ]
+        loaded = [d for d in days if d not in empty]
+        results: dict[dt.date, DayResult] = {}
+        if empty:
+            partitions: list[tuple[str, dict[str, Any]]] = []
+            skipped: list[dict[str, object]] = []
+            for day in empty:
+                d_start, d_end = bounds[day]
+                partitions += [
+                    *((t, {"date": day}) for t in _DAY_TABLES),
+                    ("aqi_daily_other", {"date": day}),
+                    ("emission_events", {"start_ts": Between(d_start, d_end, closed="left")}),
+                ]
+                if validate:
+                    skipped += skipped_validations(("daily",), day.isoformat())
+            done = record_no_data(con, partitions, skipped, f"no_data daily {batch}")
+            for day in empty:
+                dead = load_dead_letters(con, source, day)
+                snapshot = dead.snapshot if dead is not None else done[-1].snapshot
+                results[day] = DayResult(
+                    day, 0, 0, 0, 0, 0, dead.rows if dead else 0, snapshot, outcome=NO_DATA
+                )
+        if loaded:
+            results.update(
+                _load_days(
+                    con,
+                    settings,
+                    catalog,
+                    loaded,
+                    bounds,
+                    hourly=hourly,
+                    ocec=ocec,
+                    moving=moving,
+                    dated=dated,
+                    held=held,
+                    validate=validate and bool(with_input & set(loaded)),
+                    record_skipped=validate,
+                    build_docs=build_docs,
+                    allow_shrink=allow_shrink,
+                )
+            )
+    return [results[day] for day in days]
+
+
+def _load_days(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    catalog: Catalog,
+    days: list[dt.date],
+    bounds: dict[dt.date, tuple[dt.datetime, dt.datetime]],
+    *,
+    hourly: pl.DataFrame,
+    ocec: pl.DataFrame,
+    moving: pl.DataFrame,
+    dated: pl.DataFrame,
+    held: dict[str, dict[dt.date, int]],
+    validate: bool,
+    record_skipped: bool,
+    build_docs: bool,
+    allow_shrink: bool,
+) -> dict[dt.date, DayResult]:
+    """Compute and load the days that have input (or rows to replace), in one transaction."""
     from transforms.aqi import aqi_daily
     from transforms.indicators import daily_indicators
     from transforms.sources import emission_events
@@ -151,99 +289,96 @@ def _process_day(
         current_snapshot,
         load_dead_letters,
         load_validation_runs,
-        partition_rows,
-        record_no_data,
         replace_partitions,
     )
 
     tz = settings.timezone
-    start, end = day_bounds(day, tz)
-    batch = day.isoformat()
-    refuse_future(end, f"the day {day}")
-    with lake(settings, catalog) as con:
-        window = catalog.validity.o3_8h_window_hours
-        hourly = recent_hourly(con, start - dt.timedelta(hours=window - 1), end)
-        moving = moving_averages(hourly, catalog).filter(pl.col("param") == "o3_8h")
-        in_day = hourly.filter(pl.col("ts") > start)
-        no_input = in_day.height == 0
-        held = {t: partition_rows(con, t, {"date": day}) for t in _DAY_TABLES}
-        if no_input and not any(held.values()):
-            partitions: list[tuple[str, dict[str, Any]]] = [
-                *((t, {"date": day}) for t in _DAY_TABLES),
-                ("aqi_daily_other", {"date": day}),
-                ("emission_events", {"start_ts": Between(start, end, closed="left")}),
-            ]
-            done = record_no_data(
-                con,
-                partitions,
-                skipped_validations(("daily",), batch) if validate else [],
-                f"no_data daily {batch}",
-            )
-            dead = load_dead_letters(con, raw_location(settings), day)
-            snapshot = dead.snapshot if dead is not None else done[-1].snapshot
-            return DayResult(
-                day, 0, 0, 0, 0, 0, dead.rows if dead else 0, snapshot, outcome=NO_DATA
-            )
-        validator = Validator(
-            catalog, settings.data_dir, enabled=validate and not no_input, build_docs=build_docs
-        )
-        daily = daily_stats(pl.concat([in_day, moving]), catalog, timezone=tz).filter(
-            pl.col("date") == day
-        )
-        validator.check(daily, "daily", batch, (start, end))
-        aqi = aqi_daily(daily, catalog)
-        official = catalog.aqi_standard_for(day).version
-        others = [
-            aqi_daily(daily, catalog, standard=version)
-            for version in catalog.aqi_standards
-            if version != official
-        ]
-        aqi_other = pl.concat(others) if others else aqi.clear()
-        # indicators: the day's hours, plus the OC/EC history of the EC-tracer ratio window
-        soc_window = dt.timedelta(days=catalog.indicators.soc_window_days - 1)
-        history = recent_hourly(con, start - soc_window, start, ("oc", "ec"))
-        indicators = daily_indicators(
-            pl.concat([history, in_day]), daily, catalog, date=day, timezone=tz
-        )
-        # the events' rolling background looks back this far (catalog indicators.toml)
-        lookback = dt.timedelta(hours=catalog.indicators.events.background_window_hours)
-        around = recent_hourly(con, start - lookback, end)
-        events = emission_events(around, catalog).filter(
-            (pl.col("start_ts") >= start) & (pl.col("start_ts") < end)
-        )
-        for table, frame in (
-            ("daily", daily),
-            ("aqi_daily", aqi),
-            ("indicators_daily", indicators),
-        ):
-            refuse_shrink(f"the day {day}", table, held[table], frame.height, allow=allow_shrink)
-        if any(not v.success for v in validator.outcomes):
-            validator.record(con, current_snapshot(con))
-            validator.raise_on_critical()
-        loads = replace_partitions(
-            con,
-            [
-                ("daily", daily, {"date": day}),
-                ("aqi_daily", aqi, {"date": day}),
-                ("aqi_daily_other", aqi_other, {"date": day}),
-                ("indicators_daily", indicators, {"date": day}),
-                ("emission_events", events, {"start_ts": Between(start, end, closed="left")}),
-            ],
-            f"daily {batch}",
-        )
-        dead = load_dead_letters(con, raw_location(settings), day)
-        snapshot = dead.snapshot if dead is not None else loads[-1].snapshot
-        validator.record(con, snapshot)
-        if no_input and validate:  # --allow-shrink emptied a day without data: not validated
-            load_validation_runs(con, skipped_validations(("daily",), batch))
-    return DayResult(
-        date=day,
-        hourly_rows=in_day.height,
-        daily_rows=daily.height,
-        aqi_rows=aqi.height,
-        indicators=indicators.height,
-        events=events.height,
-        dead_letters=dead.rows if dead is not None else 0,
-        snapshot=snapshot,
-        validations=validator.outcomes,
+    start, end = bounds[days[0]][0], bounds[days[-1]][1]
+    batch = days[0].isoformat() + (f"..{days[-1].isoformat()}" if len(days) > 1 else "")
+    validator = Validator(catalog, settings.data_dir, enabled=validate, build_docs=build_docs)
+    in_days = dated.filter(pl.col("_date").is_in(days)).drop("_date")
+    daily = daily_stats(pl.concat([in_days, moving]), catalog, timezone=tz).filter(
+        pl.col("date").is_in(days)
     )
+    validator.check(daily, "daily", batch, (start, end))
+    aqi = aqi_daily(daily, catalog)
+    official = {day: catalog.aqi_standard_for(day).version for day in days}
+    others = [
+        aqi_daily(daily.filter(pl.col("date").is_in(own)), catalog, standard=version)
+        for version in catalog.aqi_standards
+        if (own := [d for d in days if official[d] != version])
+    ]
+    aqi_other = pl.concat(others) if others else aqi.clear()
+    ocec_all = pl.concat([ocec, dated.filter(pl.col("param").is_in(["oc", "ec"])).drop("_date")])
+    lookback = dt.timedelta(hours=catalog.indicators.events.background_window_hours)
+    soc_window = dt.timedelta(days=catalog.indicators.soc_window_days - 1)
+    indicator_parts: list[pl.DataFrame] = []
+    event_parts: list[pl.DataFrame] = []
+    counts: dict[dt.date, tuple[int, int, int, int, int]] = {}
+    for day in days:
+        d_start, d_end = bounds[day]
+        in_day = dated.filter(pl.col("_date") == day).drop("_date")
+        # what process_day alone reads: the OC/EC history of the EC-tracer window, the day
+        history = ocec_all.filter((pl.col("ts") > d_start - soc_window) & (pl.col("ts") <= d_start))
+        day_daily = daily.filter(pl.col("date") == day)
+        indicators = daily_indicators(
+            pl.concat([history, in_day]), day_daily, catalog, date=day, timezone=tz
+        )
+        around = hourly.filter((pl.col("ts") > d_start - lookback) & (pl.col("ts") <= d_end))
+        events = emission_events(around, catalog).filter(
+            (pl.col("start_ts") >= d_start) & (pl.col("start_ts") < d_end)
+        )
+        indicator_parts.append(indicators)
+        event_parts.append(events)
+        day_aqi = aqi.filter(pl.col("date") == day).height
+        counts[day] = (in_day.height, day_daily.height, day_aqi, indicators.height, events.height)
+        for table, rows in (
+            ("daily", day_daily.height),
+            ("aqi_daily", day_aqi),
+            ("indicators_daily", indicators.height),
+        ):
+            now = held[table].get(day, 0)
+            refuse_shrink(f"the day {day}", table, now, rows, allow=allow_shrink)
+    if any(not v.success for v in validator.outcomes):
+        validator.record(con, current_snapshot(con))
+        validator.raise_on_critical()
+    loads: list[tuple[str, pl.DataFrame, dict[str, Any]]] = []
+    for day, indicators, events in zip(days, indicator_parts, event_parts, strict=True):
+        d_start, d_end = bounds[day]
+        on_day = pl.col("date") == day
+        loads += [
+            ("daily", daily.filter(on_day), {"date": day}),
+            ("aqi_daily", aqi.filter(on_day), {"date": day}),
+            ("aqi_daily_other", aqi_other.filter(on_day), {"date": day}),
+            ("indicators_daily", indicators, {"date": day}),
+            ("emission_events", events, {"start_ts": Between(d_start, d_end, closed="left")}),
+        ]
+    done = replace_partitions(con, loads, f"daily {batch}")
+    snapshot = done[-1].snapshot
+    source = raw_location(settings)
+    results: dict[dt.date, DayResult] = {}
+    for day in days:
+        dead = load_dead_letters(con, source, day)
+        if dead is not None:
+            snapshot = dead.snapshot
+        hours, daily_n, aqi_n, indicators_n, events_n = counts[day]
+        results[day] = DayResult(
+            date=day,
+            hourly_rows=hours,
+            daily_rows=daily_n,
+            aqi_rows=aqi_n,
+            indicators=indicators_n,
+            events=events_n,
+            dead_letters=dead.rows if dead is not None else 0,
+            snapshot=dead.snapshot if dead is not None else done[-1].snapshot,
+            validations=validator.outcomes,
+        )
+    validator.record(con, snapshot)
+    # --allow-shrink emptied a day without data: not validated
+    unvalidated = [d for d in days if counts[d][0] == 0]
+    if unvalidated and record_skipped:
+        rows: list[dict[str, object]] = []
+        for day in unvalidated:
+            rows += skipped_validations(("daily",), day.isoformat())
+        load_validation_runs(con, rows)
+    return results

@@ -158,6 +158,7 @@ def _register_optional() -> None:
     from aircarbon.commands.bulletin import bulletin_command
     from aircarbon.commands.forecast import app as forecast_app
     from aircarbon.commands.gateway import app as gateway_app
+    from aircarbon.commands.importing import app as import_app
     from aircarbon.commands.network import app as network_app
     from aircarbon.commands.process import app as process_app
     from aircarbon.commands.raw import app as raw_app
@@ -174,6 +175,7 @@ def _register_optional() -> None:
     app.add_typer(airflow_app, name="airflow")
     app.add_typer(raw_app, name="raw")
     app.add_typer(gateway_app, name="gateway")
+    app.add_typer(import_app, name="import")
     app.add_typer(network_app, name="network")
     app.add_typer(stations_app, name="stations")
 

@@ -69,6 +69,12 @@ class Settings(BaseModel):
         description="the operator's network (city, time zone, stations); "
         "unset: network.toml in data_dir, else the Shenyang sample",
     )
+    network_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often the collector checks the network file for changes "
+        "(stations added or retired are picked up without a restart)",
+    )
     schedule_start: dt.date | None = Field(
         default=None,
         description="first local day both Airflow DAGs schedule, from its local midnight "

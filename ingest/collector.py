@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -44,12 +45,12 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from aircarbon.catalog import Catalog
+from aircarbon.catalog import Catalog, catalog_for
 from aircarbon.settings import Settings
 from ingest.batch import ReadingBatch
 from ingest.dead_letter import DeadLetterBatch
 from ingest.decode import Decoded, DecodeRules, decode_failure, parse_topic
-from ingest.health import AlertRules, IngestStats
+from ingest.health import AlertRules, IngestStats, StationHealth
 from ingest.lander import Lander, Landing, status_schema
 from ingest.manual_ack import AckTracker, PendingAck, enable_manual_ack, incoming_queue
 from ingest.mqtt_native import MqttNativeError, NativeConnection, NativeOptions, tls_context
@@ -173,8 +174,14 @@ class Collector:
         clock: Callable[[], int] = _now_us,
         poison_crashes: int = 2,
         crash_on_topic: str | None = None,
+        network: Callable[[], Catalog] | None = None,
+        network_poll_s: float = 5.0,
     ) -> None:
         self.config = config
+        # the network file is re-read (when its mtime changed) every network_poll_s seconds
+        self._network = network
+        self._network_poll_s = network_poll_s
+        self._network_error: str | None = None
         self.catalog = catalog
         self.writer_id = writer_id or config.client_id
         self.lander = Lander(
@@ -239,6 +246,8 @@ class Collector:
             ),
             poison_crashes=settings.poison_crashes,
             crash_on_topic=settings.crash_on_topic,
+            network=lambda: catalog_for(settings),
+            network_poll_s=settings.network_poll_s,
         )
 
     def _new_batch(self) -> _Batch:
@@ -256,17 +265,62 @@ class Collector:
         self.stats.started_us = self._clock()
         writer = asyncio.create_task(self._writer(), name="collector-writer")
         ticker = asyncio.create_task(self._ticker(), name="collector-ticker")
+        watcher = asyncio.create_task(self._network_watch(), name="collector-network")
         try:
             await self._connection_loop()
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            for task in (ticker, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._flush()
             await self._queue.put(None)
             await writer
             self._acks.detach()
             self.poison.close()
+
+    async def _network_watch(self) -> None:
+        """Pick network changes up without a restart: stations added, retired, moved.
+
+        ``catalog_for`` answers from its cache until the file's mtime changes, so a poll
+        costs one ``stat``. A broken file (a hand edit half-saved) keeps the network in use
+        and is logged once per distinct error.
+        """
+        if self._network is None:
+            return
+        while True:
+            await asyncio.sleep(self._network_poll_s)
+            try:
+                catalog = await asyncio.to_thread(self._network)
+            except Exception as exc:  # any load failure keeps the network in use
+                if str(exc) != self._network_error:
+                    log.error("network file not reloaded, keeping the one in use: %s", exc)  # noqa: TRY400
+                    self._network_error = str(exc)
+                continue
+            self._network_error = None
+            if catalog is not self.catalog:
+                self.use_catalog(catalog)
+
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Decode the next message against ``catalog`` (between messages: one event loop)."""
+        added = sorted(set(catalog.stations) - set(self.catalog.stations))
+        retired = sorted(
+            sid
+            for sid, st in catalog.stations.items()
+            if st.valid_to is not None
+            and (sid not in self.catalog.stations or self.catalog.stations[sid].valid_to is None)
+        )
+        self.catalog = catalog
+        self.rules = dataclasses.replace(self.rules, catalog=catalog)
+        self.stats.catalog = catalog
+        for sid in added:
+            self.stats.stations.setdefault(sid, StationHealth(sid))
+        log.warning(
+            "network reloaded: %d stations (added %s; retired %s)",
+            len(catalog.stations),
+            ", ".join(added) or "none",
+            ", ".join(retired) or "none",
+        )
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (safe from signal handlers via loop.call_soon)."""

@@ -276,6 +276,19 @@ def _parse_rfc3339_cached(text: str) -> int | None:
     return to_us(ts)
 
 
+def _retired(decoded: Decoded, station: str, ts_us: int, rules: DecodeRules) -> bool:
+    """Reject a reading measured after its station was retired (``valid_to``)."""
+    end_us = rules.catalog.retired_after_us.get(station)
+    if end_us is None or ts_us <= end_us:
+        return False
+    valid_to = rules.catalog.stations[station].valid_to
+    decoded.reject(
+        RejectReason.STATION_RETIRED,
+        f"station {station!r} was retired after {valid_to} (valid_to in the network file)",
+    )
+    return True
+
+
 def _check_time(decoded: Decoded, ts_us: int, rules: DecodeRules, now_us: int, raw: str) -> bool:
     if not _TS_MIN_US <= ts_us < _TS_MAX_US:
         decoded.reject(
@@ -333,6 +346,8 @@ def decode_json(
         )
     decoded.seq, decoded.ts_us, decoded.period_s = msg.seq, ts_us, msg.period_s
     if not _check_time(decoded, ts_us, rules, now_us, msg.ts):
+        return decoded
+    if rules.check_station and _retired(decoded, station, ts_us, rules):
         return decoded
     catalog = rules.catalog
     params = catalog.parameters
@@ -485,6 +500,12 @@ def decode_hj212(
         ts_us += period * 1_000_000
     decoded.ts_us, decoded.period_s = ts_us, period
     if not _check_time(decoded, ts_us, rules, now_us, packet.datatime or "?"):
+        return decoded
+    if (
+        rules.check_station
+        and station_id is not None
+        and _retired(decoded, station_id, ts_us, rules)
+    ):
         return decoded
     if station_id is None:  # decode without a catalog station: nothing to store
         station_id = packet.mn

@@ -28,6 +28,7 @@ class RejectReason(StrEnum):
     BAD_SCHEMA = "bad_schema"  # JSON, but missing/ill-typed envelope fields
     TOPIC_MISMATCH = "topic_mismatch"  # payload station != topic station (or MN)
     UNKNOWN_STATION = "unknown_station"  # station id / MN not in the catalog
+    STATION_RETIRED = "station_retired"  # measured after the station's valid_to (retired)
     # --- timestamps --------------------------------------------------------------
     BAD_TIMESTAMP = "bad_timestamp"  # unparseable, or without a UTC offset
     TS_FUTURE = "ts_future"  # further in the future than the allowed skew

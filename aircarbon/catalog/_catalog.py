@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aircarbon.catalog._model import (
     AqiCategory,
@@ -28,6 +29,8 @@ from aircarbon.catalog._units import IDENTITY, Conversion, UnitRegistry
 from aircarbon.errors import UnknownParameterError, UnknownStationError, UnknownUnitError
 
 __all__ = ["Catalog"]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(eq=False)
@@ -146,6 +149,22 @@ class Catalog:
             return self._by_code[code]
         except KeyError:
             raise UnknownStationError(code, kind="national station code") from None
+
+    @cached_property
+    def retired_after_us(self) -> dict[str, int]:
+        """Retired stations → the end of their last local day, µs since the epoch (UTC).
+
+        The decoders' hot-path check: a reading whose period ends after this instant was
+        measured after the station's ``valid_to`` and is dead-lettered as retired.
+        """
+        out: dict[str, int] = {}
+        for s in self.stations.values():
+            if s.valid_to is not None:
+                end = dt.datetime.combine(
+                    s.valid_to + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo(s.timezone)
+                )
+                out[s.id] = (end - _EPOCH) // dt.timedelta(microseconds=1)
+        return out
 
     def stations_on(self, day: dt.date) -> list[Station]:
         """The stations in service on local ``day`` (retired and not-yet-opened left out)."""

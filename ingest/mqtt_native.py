@@ -318,11 +318,15 @@ class NativeConnection(asyncio.Protocol):
                     n = self._refused(view[off : off + length], "incomplete")
                     off += n
                     continue
-                except ValueError as exc:
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as exc:
+                    # ValueError for a malformed packet; pyo3's PanicException (a
+                    # BaseException) when mqtt5 0.8 meets a topic that is not UTF-8
                     length = frame_length(view, off)
                     if length is None or off + length > end:
                         break  # judged once the whole frame is here
-                    off += self._refused(view[off : off + length], str(exc))
+                    off += self._refused(view[off : off + length], f"{type(exc).__name__}: {exc}")
                     continue
                 off += n
                 if type(packet) is publish:

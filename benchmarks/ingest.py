@@ -706,7 +706,179 @@ def parquet_rows(raw_dir: Path) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in raw_dir.rglob("*.parquet"))
 
 
-SUBJECTS = {"mosquitto_sub": MosquittoSub, "aiomqtt": BareAiomqtt, "collector": CollectorSubject}
+# --------------------------------------------------------------------------------------
+# Node-RED: the low-code peer, with its typical flow (mqtt in → json → file)
+# --------------------------------------------------------------------------------------
+
+NODE_RED_SPEC = "node-red@4"
+NODE_RED_DIR = Path(tempfile.gettempdir()) / "aircarbon-bench-nodered"
+
+
+def ensure_node_red(prefix: Path) -> Path | None:
+    """``red.js`` of a Node-RED installed from the npm registry under ``prefix`` (outside the
+    repository), installing it when missing; None (with a one-line note) without npm."""
+    red = prefix / "node_modules" / "node-red" / "red.js"
+    if red.exists():
+        return red
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if not npm or not node:
+        print("# Node-RED: skipped (node/npm not available)", file=sys.stderr)
+        return None
+    prefix.mkdir(parents=True, exist_ok=True)
+    print(f"# Node-RED: npm install {NODE_RED_SPEC} into {prefix}", file=sys.stderr, flush=True)
+    done = subprocess.run(
+        [npm, "install", "--prefix", str(prefix), NODE_RED_SPEC, "--no-audit", "--no-fund"],
+        capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+    if done.returncode or not red.exists():
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"# Node-RED: skipped (npm install failed: {last})", file=sys.stderr)
+        return None
+    return red
+
+
+def node_red_version(red: Path) -> str:
+    doc = json.loads((red.parent / "package.json").read_text())
+    return f"Node-RED {doc['version']} (node {platform_node()})"
+
+
+def platform_node() -> str:
+    node = shutil.which("node")
+    if not node:
+        return "?"
+    out = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.strip().lstrip("v")
+
+
+class NodeRed(Subject):
+    """Node-RED with the flow a user would draw: ``mqtt in`` (QoS 1, MQTT v5, persistent
+    session) → ``json`` → ``file`` (append, one line per message). MQTT.js acknowledges each
+    message on arrival; the file node appends through a write stream."""
+
+    name = "Node-RED"
+    red: Path | None = None
+
+    def __init__(self, tmp: Path, port: int, client_id: str) -> None:
+        super().__init__(tmp, port, client_id)
+        self.user_dir = tmp / f"nodered-{client_id}"
+        self.user_dir.mkdir(parents=True, exist_ok=True)
+        self.out_file = self.user_dir / "out.jsonl"
+        self.log_file = self.user_dir / "node-red.log"
+        (self.user_dir / "flows.json").write_text(json.dumps(self.flows(), indent=1))
+        self.connected_at: float | None = None
+        self._log_pos = 0
+        self._lines = 0
+        self._read_pos = 0
+
+    def flows(self) -> list[dict[str, Any]]:
+        broker = {
+            "id": "bench-broker", "type": "mqtt-broker", "name": "bench",
+            "broker": "127.0.0.1", "port": str(self.port), "clientid": self.client_id,
+            "autoConnect": True, "usetls": False, "protocolVersion": "5", "keepalive": "60",
+            "cleansession": False, "autoUnsubscribe": False, "sessionExpiry": "3600",
+            "birthTopic": "", "closeTopic": "", "willTopic": "",
+        }  # fmt: skip
+        return [
+            {"id": "bench-tab", "type": "tab", "label": "ingest"},
+            broker,
+            {
+                "id": "bench-in", "type": "mqtt in", "z": "bench-tab", "topic": TOPIC,
+                "qos": "1", "datatype": "utf8", "broker": "bench-broker", "nl": False,
+                "rap": True, "rh": 0, "inputs": 0, "x": 120, "y": 80, "wires": [["bench-json"]],
+            },
+            {
+                "id": "bench-json", "type": "json", "z": "bench-tab", "property": "payload",
+                "action": "obj", "pretty": False, "x": 300, "y": 80, "wires": [["bench-file"]],
+            },
+            {
+                "id": "bench-file", "type": "file", "z": "bench-tab",
+                "filename": str(self.out_file), "filenameType": "str", "appendNewline": True,
+                "createDir": True, "overwriteFile": "false", "encoding": "none",
+                "x": 480, "y": 80, "wires": [[]],
+            },
+        ]  # fmt: skip
+
+    def _spawn(self) -> Proc:
+        assert self.red is not None
+        node = shutil.which("node") or "node"
+        self._log_pos = self.log_file.stat().st_size if self.log_file.exists() else 0
+        self.connected_at = None
+        log = self.log_file.open("ab")
+        cmd = [node, str(self.red), "--userDir", str(self.user_dir), "--port",
+               str(free_port()), "flows.json"]  # fmt: skip
+        return Proc(subprocess.Popen(cmd, stdout=log, stderr=log, cwd=self.user_dir))
+
+    def _wait_connected(self, proc: Proc, timeout: float = 60.0) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.log_file.open("rb") as fh:
+                fh.seek(self._log_pos)
+                if b"Connected to broker" in fh.read():
+                    self.connected_at = time.time()
+                    return self.connected_at
+            if proc.popen.poll() is not None:
+                break
+            time.sleep(0.01)
+        raise SystemExit(f"Node-RED did not connect; see {self.log_file}")
+
+    def _stop(self, proc: Proc) -> None:
+        proc.popen.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+    def register(self) -> None:
+        proc = self._spawn()
+        self._wait_connected(proc)
+        time.sleep(1.0)  # its SUBSCRIBE follows the CONNACK
+        self._stop(proc)
+
+    def count_lines(self) -> int:
+        """Lines in the output file so far (read incrementally)."""
+        if not self.out_file.exists():
+            return self._lines
+        with self.out_file.open("rb") as fh:
+            fh.seek(self._read_pos)
+            chunk = fh.read()
+        self._read_pos += len(chunk)
+        self._lines += chunk.count(b"\n")
+        return self._lines
+
+    def start(self, expect: int, *, live: bool) -> None:
+        self.expect, self.live = expect, live
+        self.proc = self._spawn()
+        self._wait_connected(self.proc)
+        self.cpu0 = _proc_cpu_s(self.proc.popen.pid)
+
+    def finish(self, stream: Stream, sent: array.array[float] | None, mode: str) -> Result:
+        deadline = time.monotonic() + TIMEOUT_S
+        last, since = -1, time.monotonic()
+        end = time.time()
+        while True:
+            n = self.count_lines()
+            if n != last:
+                last, since, end = n, time.monotonic(), time.time()
+            if n >= self.expect or time.monotonic() > deadline or time.monotonic() - since > 10:
+                break
+            time.sleep(0.005)
+        cpu = _proc_cpu_s(self.proc.popen.pid) - self.cpu0
+        self._stop(self.proc)
+        assert self.connected_at is not None
+        return Result(
+            mode, self.name, n, end - self.connected_at, self.proc.rss_mb,
+            complete=n == self.expect, cpu_s=cpu,
+        )  # fmt: skip
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SUBJECTS: dict[str, type[Subject]] = {
+    "mosquitto_sub": MosquittoSub,
+    "aiomqtt": BareAiomqtt,
+    "collector": CollectorSubject,
+    "node-red": NodeRed,
+}
 
 
 def run_drain(tmp: Path, kind: str, messages: int, publishers: int, profile: str | None) -> Result:
@@ -772,6 +944,110 @@ def run_shared(tmp: Path, messages: int, publishers: int) -> Result:
         )  # fmt: skip
 
 
+@dataclass
+class KillResult:
+    subject: str
+    published: int
+    stored: int
+    duplicates: int
+    killed_at: int
+    torn: int = 0
+
+    @property
+    def lost(self) -> int:
+        return self.published - self.stored
+
+
+def _stored_node_red(subject: NodeRed, stream: Stream) -> tuple[int, int, int]:
+    """(unique messages, duplicate lines, torn lines) in Node-RED's output file."""
+    seen: set[int] = set()
+    lines = torn = 0
+    for line in subject.out_file.read_bytes().splitlines():
+        try:
+            doc = json.loads(line)
+            ident = stream.ident(doc["station"], doc["seq"])
+        except (ValueError, KeyError):
+            torn += 1  # a line cut by the kill
+            continue
+        lines += 1
+        seen.add(ident)
+    return len(seen), lines - len(seen), torn
+
+
+def _stored_collector(subject: CollectorSubject, stream: Stream) -> tuple[int, int, int]:
+    import pyarrow.parquet as pq
+
+    seen: set[int] = set()
+    rows = 0
+    for f in (subject.data_dir / "raw").rglob("*.parquet"):
+        table = pq.read_table(f, columns=["station", "seq"])
+        for st, sq in zip(table["station"].to_pylist(), table["seq"].to_pylist(), strict=True):
+            rows += 1
+            seen.add(stream.ident(st, sq))
+    return len(seen), rows // READINGS_PER_MESSAGE - len(seen), 0
+
+
+def run_kill9(tmp: Path, kind: str, total: int, rate: int) -> KillResult:
+    """Publish ``total`` QoS 1 messages at ``rate``; kill -9 the subject once about a third is
+    stored, start it again at once, and count what reached its store."""
+    with mosquitto(tmp / f"broker-kill-{kind}") as broker:
+        stream = Stream.create(total)
+        publisher = threading.Thread(
+            target=publish, args=(broker.port, stream),
+            kwargs={"parts": 1, "rate": rate, "times_dir": None}, daemon=True,
+        )  # fmt: skip
+        if kind == "node-red":
+            nr = NodeRed(tmp, broker.port, "bench-nodered-kill")
+            proc = nr._spawn()
+            nr._wait_connected(proc)
+            time.sleep(1.0)  # its SUBSCRIBE follows the CONNACK
+            publisher.start()
+            while nr.count_lines() < total // 3 and publisher.is_alive():
+                time.sleep(0.005)
+            killed_at = nr.count_lines()
+            os.kill(proc.popen.pid, signal.SIGKILL)
+            proc.wait()
+            proc = nr._spawn()
+            nr._wait_connected(proc)
+            publisher.join()
+            last, since = -1, time.monotonic()
+            while time.monotonic() - since < 5 and nr.count_lines() < total:
+                if nr.count_lines() != last:
+                    last, since = nr.count_lines(), time.monotonic()
+                time.sleep(0.05)
+            nr._stop(proc)
+            stored, dups, torn = _stored_node_red(nr, stream)
+            return KillResult(nr.name, total, stored, dups, killed_at, torn)
+        col = CollectorSubject(tmp, broker.port, "bench-collector-kill")
+        col.register()
+        col.proc = col._run(total, False)
+        col.wait_ready()
+        publisher.start()
+        raw = col.data_dir / "raw"
+        while publisher.is_alive():
+            if raw.exists() and parquet_rows(raw) >= total // 3 * READINGS_PER_MESSAGE:
+                break
+            time.sleep(0.05)
+        killed_at = parquet_rows(raw) // READINGS_PER_MESSAGE if raw.exists() else 0
+        os.kill(col.proc.popen.pid, signal.SIGKILL)
+        col.proc.wait()
+        col.proc = col._run(total, False)  # exits once the rest has landed and 3 s passed idle
+        publisher.join()
+        col.proc.wait()
+        stored, dups, torn = _stored_collector(col, stream)
+        return KillResult(col.name, total, stored, dups, killed_at, torn)
+
+
+def kill_table(results: list[KillResult]) -> str:
+    head = ["subject", "published", "stored", "lost", "duplicates", "stored when killed"]
+    rows = [
+        [r.subject, f"{r.published:,}", f"{r.stored:,}", f"{r.lost:,}", f"{r.duplicates:,}",
+         f"{r.killed_at:,}" + (f" ({r.torn} torn lines)" if r.torn else "")]
+        for r in results
+    ]  # fmt: skip
+    return markdown_table(head, "lrrrrr", rows)
+
+
 # --- report ---------------------------------------------------------------------------------
 
 
@@ -796,7 +1072,7 @@ def table(results: list[Result]) -> str:
             ratio = f"{r.rate / ref:.2f}x one collector"
         readings = (
             f"{r.rate * READINGS_PER_MESSAGE:,.0f}"
-            if r.subject not in {"aiomqtt + json.loads", "mosquitto_sub"}
+            if r.subject not in {"aiomqtt + json.loads", "mosquitto_sub", "Node-RED"}
             else "—"
         )
         notes = [r.note] if r.note else []
@@ -812,19 +1088,27 @@ def machine() -> str:
     version = subprocess.run(
         [find_binary("mosquitto"), "-h"], capture_output=True, text=True, check=False
     ).stdout.splitlines()[0]
-    return machine_line("aiomqtt", "paho-mqtt", "msgspec", "pyarrow", notes=[version])
+    notes = [version]
+    if NodeRed.red is not None:
+        notes.append(node_red_version(NodeRed.red))
+    return machine_line("aiomqtt", "paho-mqtt", "mqtt5", "msgspec", "pyarrow", notes=notes)
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         return subject_main(sys.argv[1], sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=100_000, help="drain backlog size")
+    parser.add_argument("--messages", type=int, default=150_000, help="drain backlog size")
     parser.add_argument("--rates", default="2000,5000,10000", help="live rates, msg/s")
     parser.add_argument("--seconds", type=float, default=8.0, help="live duration per rate")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (drain)")
-    parser.add_argument("--subjects", default="mosquitto_sub,aiomqtt,collector")
-    parser.add_argument("--modes", default="drain,live,shared")
+    parser.add_argument("--subjects", default="mosquitto_sub,aiomqtt,collector,node-red")
+    parser.add_argument("--modes", default="drain,live,shared,kill9")
+    parser.add_argument("--kill-messages", type=int, default=30_000, help="kill -9 check size")
+    parser.add_argument("--kill-rate", type=int, default=5_000, help="kill -9 check, msg/s")
+    parser.add_argument(
+        "--nodered-dir", type=Path, default=NODE_RED_DIR, help="npm prefix holding Node-RED"
+    )
     parser.add_argument("--profile", help="cProfile the drain collector into this file")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20k drain, 3 s live")
     parser.add_argument("--write", action="store_true", help=f"update '{SECTION}' in {DOC}")
@@ -833,7 +1117,12 @@ def main() -> None:
         args.messages, args.seconds, args.rates = 20_000, 3.0, "2000,10000"
     kinds = args.subjects.split(",")
     modes = args.modes.split(",")
+    if "node-red" in kinds:
+        NodeRed.red = ensure_node_red(args.nodered_dir)
+        if NodeRed.red is None:
+            kinds.remove("node-red")
     results: list[Result] = []
+    kills: list[KillResult] = []
     with tempfile.TemporaryDirectory(prefix="aircarbon-bench-ingest-") as tmpdir:
         tmp = Path(tmpdir)
         if "drain" in modes:
@@ -842,13 +1131,24 @@ def main() -> None:
                 _progress(results[-1])
         if "live" in modes:
             for rate in (int(r) for r in args.rates.split(",")):
-                for kind in kinds:
+                for kind in (k for k in kinds if k != "node-red"):
                     results.append(run_live(tmp, kind, rate, args.seconds))
                     _progress(results[-1])
         if "shared" in modes and "collector" in kinds:
             results.append(run_shared(tmp, args.messages, args.publishers))
             _progress(results[-1])
+        if "kill9" in modes:
+            for kind in (k for k in kinds if k in {"collector", "node-red"}):
+                kills.append(run_kill9(tmp, kind, args.kill_messages, args.kill_rate))
+                print(f"# kill -9: {kills[-1]}", file=sys.stderr, flush=True)
     text = table(results)
+    if kills:
+        text += (
+            f"\n\n**kill -9 mid-run** ({args.kill_messages:,} messages at QoS 1, "
+            f"{args.kill_rate:,} msg/s; the subject is killed once about a third is stored and "
+            "started again at once; *stored* counts distinct messages in its store):\n\n"
+            + kill_table(kills)
+        )
     facts = machine()
     publish_report(SECTION, text, facts, doc_section(text, facts, args), write=args.write)
     return None

@@ -278,6 +278,7 @@ def role_collector(args: argparse.Namespace) -> None:
         data_dir=Path(args.data_dir),
         client_id=args.client_id,
         share_group=args.share_group,
+        mqtt_client=args.mqtt_client,
     )
 
     class Bench(Collector):
@@ -661,6 +662,7 @@ class BareAiomqtt(PySubject):
 
 class CollectorSubject(PySubject):
     name = "collector"
+    mqtt_client = "native"
     role = "_collector"
 
     def __init__(self, tmp: Path, port: int, client_id: str, share_group: str | None = None):
@@ -670,7 +672,7 @@ class CollectorSubject(PySubject):
         self.profile: str | None = None
 
     def _run(self, expect: int, live: bool, *extra: str) -> Proc:
-        opts = [f"--data-dir={self.data_dir}"]
+        opts = [f"--data-dir={self.data_dir}", f"--mqtt-client={self.mqtt_client}"]
         if self.share_group:
             opts.append(f"--share-group={self.share_group}")
         if self.profile and expect:
@@ -873,10 +875,18 @@ def _proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class CollectorPaho(CollectorSubject):
+    """The collector on its former transport (paho via aiomqtt, ``mqtt_client = "paho"``)."""
+
+    name = "collector (paho)"
+    mqtt_client = "paho"
+
+
 SUBJECTS: dict[str, type[Subject]] = {
     "mosquitto_sub": MosquittoSub,
     "aiomqtt": BareAiomqtt,
     "collector": CollectorSubject,
+    "collector-paho": CollectorPaho,
     "node-red": NodeRed,
 }
 
@@ -1072,7 +1082,7 @@ def table(results: list[Result]) -> str:
             ratio = f"{r.rate / ref:.2f}x one collector"
         readings = (
             f"{r.rate * READINGS_PER_MESSAGE:,.0f}"
-            if r.subject not in {"aiomqtt + json.loads", "mosquitto_sub", "Node-RED"}
+            if r.subject.startswith(("collector", "2 collectors"))
             else "—"
         )
         notes = [r.note] if r.note else []
@@ -1102,7 +1112,9 @@ def main() -> None:
     parser.add_argument("--rates", default="2000,5000,10000", help="live rates, msg/s")
     parser.add_argument("--seconds", type=float, default=8.0, help="live duration per rate")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (drain)")
-    parser.add_argument("--subjects", default="mosquitto_sub,aiomqtt,collector,node-red")
+    parser.add_argument(
+        "--subjects", default="mosquitto_sub,aiomqtt,collector,collector-paho,node-red"
+    )
     parser.add_argument("--modes", default="drain,live,shared,kill9")
     parser.add_argument("--kill-messages", type=int, default=30_000, help="kill -9 check size")
     parser.add_argument("--kill-rate", type=int, default=5_000, help="kill -9 check, msg/s")
@@ -1131,7 +1143,7 @@ def main() -> None:
                 _progress(results[-1])
         if "live" in modes:
             for rate in (int(r) for r in args.rates.split(",")):
-                for kind in (k for k in kinds if k != "node-red"):
+                for kind in (k for k in kinds if k not in {"node-red", "collector-paho"}):
                     results.append(run_live(tmp, kind, rate, args.seconds))
                     _progress(results[-1])
         if "shared" in modes and "collector" in kinds:
@@ -1178,6 +1190,7 @@ def subject_main(role: str, argv: list[str]) -> None:
     parser.add_argument("--live", action="store_true")
     parser.add_argument("--data-dir")
     parser.add_argument("--share-group")
+    parser.add_argument("--mqtt-client", default="native")
     parser.add_argument("--profile")
     parser.add_argument("--idle-s", type=float, default=3.0)
     # publisher

@@ -35,7 +35,7 @@ from aircarbon.errors import WarehouseError
 from warehouse.lake import LAKE, load_lock, read_sql, rollback, set_commit_message, warehouse_error
 
 if TYPE_CHECKING:
-    from aircarbon.catalog import Catalog
+    from aircarbon.catalog import Catalog, Station
     from transforms.raw import RawLocation
 
 __all__ = [
@@ -531,41 +531,112 @@ def load_day(
     )
 
 
-def _stations_frame(catalog: Catalog) -> pl.DataFrame:
-    rows = [
-        {
-            "station": s.id,
-            "name_zh": s.name_zh,
-            "name_en": s.name_en,
-            "type": s.type.value,
-            "lat": s.lat,
-            "lon": s.lon,
-            "mn": s.mn,
-            "params": list(s.params),
-            "instruments": list(s.instruments),
-            "district": s.district,
-            "timezone": s.timezone,
-            "background": s.background,
-        }
-        for s in catalog.stations.values()
-    ]
-    return pl.DataFrame(
-        rows,
-        schema={
-            "station": pl.String,
-            "name_zh": pl.String,
-            "name_en": pl.String,
-            "type": pl.String,
-            "lat": pl.Float64,
-            "lon": pl.Float64,
-            "mn": pl.String,
-            "params": pl.List(pl.String),
-            "instruments": pl.List(pl.String),
-            "district": pl.String,
-            "timezone": pl.String,
-            "background": pl.Boolean,
-        },
-    )
+_STATION_SCHEMA: dict[str, pl.DataType] = {
+    "station": pl.String(),
+    "name_zh": pl.String(),
+    "name_en": pl.String(),
+    "type": pl.String(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "mn": pl.String(),
+    "params": pl.List(pl.String()),
+    "instruments": pl.List(pl.String()),
+    "district": pl.String(),
+    "timezone": pl.String(),
+    "background": pl.Boolean(),
+    "national_code": pl.String(),
+    "valid_from": pl.Date(),
+    "valid_to": pl.Date(),
+    "is_current": pl.Boolean(),
+}
+#: What makes a new version of a station (its service dates only close or open one).
+_STATION_ATTRS = tuple(
+    c for c in _STATION_SCHEMA if c not in {"station", "valid_from", "valid_to", "is_current"}
+)
+
+
+def _station_attrs(s: Station) -> dict[str, Any]:
+    return {
+        "name_zh": s.name_zh,
+        "name_en": s.name_en,
+        "type": s.type.value,
+        "lat": s.lat,
+        "lon": s.lon,
+        "mn": s.mn,
+        "params": list(s.params),
+        "instruments": list(s.instruments),
+        "district": s.district,
+        "timezone": s.timezone,
+        "background": s.background,
+        "national_code": s.national_code,
+    }
+
+
+def _station_versions(
+    stored: Sequence[Mapping[str, Any]], catalog: Catalog, today: dt.date
+) -> pl.DataFrame:
+    """The ``stations`` table after the network file of ``catalog``, on local day ``today``.
+
+    A slowly changing dimension of type 2: rows of earlier versions stay as stored; a
+    station whose attributes changed gets its current row closed on the day before
+    ``today`` and a new row from ``today`` (changed twice in one day: the day's row is
+    overwritten, no empty version); a retirement (``valid_to`` in the file) closes the
+    current row on that day without a new one; a station gone from the file keeps its
+    rows, the current one closed yesterday. Rows stored before migration 0011 (no
+    ``is_current``) count as current.
+    """
+    out: list[dict[str, Any]] = []
+    current: dict[str, dict[str, Any]] = {}
+    history: set[str] = set()
+    for stored_row in stored:
+        row: dict[str, Any] = {c: stored_row.get(c) for c in _STATION_SCHEMA}
+        if row["is_current"] is False:
+            out.append(row)
+            history.add(row["station"])
+        else:
+            current[row["station"]] = row
+    yesterday = today - dt.timedelta(days=1)
+    for s in catalog.stations.values():
+        attrs = _station_attrs(s)
+        old = current.pop(s.id, None)
+        if old is None:
+            out.append(_version(s, attrs, s.valid_from))
+            continue
+        changed = not all(_same(old[c], attrs[c]) for c in _STATION_ATTRS)
+        opened: dt.date | None = old["valid_from"]
+        if s.id not in history and not changed:  # the only version: the station's first day
+            opened = s.valid_from
+        retired_before = s.valid_to is not None and s.valid_to < today
+        if not changed or retired_before or (opened is not None and opened >= today):
+            # unchanged, a correction after retirement, or a second change the same day
+            out.append(_version(s, attrs, opened))
+            continue
+        last = old["valid_to"]
+        out.append(
+            dict(
+                old, is_current=False, valid_to=yesterday if last is None else min(last, yesterday)
+            )
+        )
+        out.append(_version(s, attrs, today))
+    for old in current.values():  # no longer in the network file: kept, closed yesterday
+        start, last = old["valid_from"], old["valid_to"]
+        if last is None:
+            last = yesterday if start is None or start <= yesterday else start
+        out.append(dict(old, valid_to=last, is_current=True))
+    return pl.DataFrame(out, schema=_STATION_SCHEMA).sort("station", "valid_from", nulls_last=False)
+
+
+def _version(s: Station, attrs: Mapping[str, Any], opened: dt.date | None) -> dict[str, Any]:
+    """The current row of ``s`` holding from ``opened`` to its last day in service."""
+    return {"station": s.id, **attrs, "valid_from": opened, "valid_to": s.valid_to,
+            "is_current": True}  # fmt: skip
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as stored: lists compare as lists, floats exactly (the file's own digits)."""
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return list(a or []) == list(b or [])
+    return bool(a == b) if a is not None and b is not None else a is None and b is None
 
 
 _PARAMETER_SCHEMA: dict[str, pl.DataType] = {
@@ -631,14 +702,25 @@ def _parameters_frame(catalog: Catalog) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=_PARAMETER_SCHEMA)
 
 
-def load_dimensions(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> list[LoadResult]:
-    """Replace ``stations`` and ``parameters`` from the catalog, together in one transaction.
+def load_dimensions(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, *, today: dt.date | None = None
+) -> list[LoadResult]:
+    """Bring ``stations`` and ``parameters`` up to the catalog, together in one transaction.
 
-    Every step opens the lake this way, so an unchanged catalog commits nothing: otherwise
-    each run (even one that then refuses its interval) would add a snapshot of its own.
+    ``parameters`` is replaced by the shipped catalog's; ``stations`` keeps one row per
+    station version (see :func:`_station_versions`), the change dated ``today`` (default:
+    the network's local today). Every step opens the lake this way, so an unchanged
+    catalog commits nothing: otherwise each run (even one that then refuses its interval)
+    would add a snapshot of its own.
     """
+    if today is None:
+        today = dt.datetime.now(ZoneInfo(catalog.network.timezone)).date()
+    try:
+        stored = con.execute("SELECT * FROM stations").pl().to_dicts()
+    except duckdb.Error as exc:
+        raise warehouse_error("cannot read stations", exc) from exc
     loads: list[tuple[str, pl.DataFrame, Mapping[str, Any]]] = [
-        ("stations", _stations_frame(catalog), {}),
+        ("stations", _station_versions(stored, catalog, today), {}),
         ("parameters", _parameters_frame(catalog), {}),
     ]
     if all(_unchanged(con, table, frame) for table, frame, _ in loads):

@@ -9,6 +9,7 @@ from aircarbon.catalog._catalog import Catalog
 from aircarbon.catalog._edit import (
     add_stations,
     describe_network,
+    import_stations_csv,
     init_network,
     init_sample_network,
     read_stations_csv,
@@ -67,6 +68,7 @@ __all__ = [
     "add_stations",
     "catalog_for",
     "describe_network",
+    "import_stations_csv",
     "init_network",
     "init_sample_network",
     "load_catalog",

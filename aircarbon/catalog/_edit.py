@@ -42,6 +42,7 @@ __all__ = [
     "CSV_COLUMNS",
     "add_stations",
     "describe_network",
+    "import_stations_csv",
     "init_network",
     "init_sample_network",
     "parse_params",
@@ -312,27 +313,48 @@ def _check_rows(
 
 
 def add_stations(
-    settings: Settings, rows: Sequence[tuple[str, dict[str, Any]]]
+    settings: Settings,
+    rows: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    problems: Sequence[str] = (),
+    source: str | None = None,
 ) -> tuple[list[Station], Catalog]:
     """Add ``rows`` (label, station table) to the network: all of them, or none.
 
     Every bad row is named in the one-line error (``row 3 ('X'): unknown parameter 'pm2'``;
     ...), so a CSV of a hundred stations is fixed in one pass, not one error per run.
+    ``problems`` are rows the caller could not even parse (named in the same message, in
+    row order); ``source`` names the file they came from.
     """
     path, doc = _own_doc(settings)
     with _locked(path):
         path, doc = _own_doc(settings)  # re-read under the lock
         base = load_catalog(settings.catalog_dir, network_file=path)
-        problems = _check_rows(doc, rows, base)
-        if len(problems) == 1 and len(rows) == 1:
-            raise CatalogError(problems[0])
-        if problems:
-            raise CatalogError(
-                f"{len(problems)} bad station row(s), nothing added: " + "; ".join(problems)
-            )
+        found = sorted([*problems, *_check_rows(doc, rows, base)], key=_row_number)
+        if len(found) == 1 and len(rows) == 1 and not problems and source is None:
+            raise CatalogError(found[0])
+        if found:
+            where = f" in {source}, nothing imported" if source else ", nothing added"
+            raise CatalogError(f"{len(found)} bad station row(s){where}: " + "; ".join(found))
+        if not rows:
+            raise CatalogError(f"no station rows{f' in {source}' if source else ''}")
         doc.setdefault("station", []).extend(row for _, row in rows)
         catalog = _write(path, doc, settings.catalog_dir)
     return [catalog.station(row["id"]) for _, row in rows], catalog
+
+
+_ROW_NUMBER = re.compile(r"\brow (\d+)\b")
+
+
+def _row_number(problem: str) -> int:
+    match = _ROW_NUMBER.search(problem)
+    return int(match.group(1)) if match else 0
+
+
+def import_stations_csv(settings: Settings, path: Path) -> tuple[list[Station], Catalog]:
+    """``aircarbon stations import``: every row of the CSV, or none, every bad row named."""
+    rows, problems = _parse_csv(path)
+    return add_stations(settings, rows, problems=problems, source=path.name)
 
 
 def retire_station(settings: Settings, station_id: str, day: dt.date) -> Station:
@@ -375,7 +397,17 @@ def _decode(data: bytes, name: str) -> str:
 
 
 def read_stations_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """The rows of a stations CSV as (label, station table); every bad row named at once.
+    """The rows of a stations CSV as (label, station table); every bad row named at once."""
+    rows, problems = _parse_csv(path)
+    if problems:
+        raise CatalogError(
+            f"{len(problems)} bad row(s) in {path.name}, nothing imported: " + "; ".join(problems)
+        )
+    return rows
+
+
+def _parse_csv(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """The parseable rows of a stations CSV, and a problem per row that is not.
 
     Columns are the options of ``stations add`` (``id,type,lat,lon,params,name_zh,
     name_en,mn,code,hj212_version,district,from``; ``national_code``/``valid_from`` also
@@ -433,13 +465,9 @@ def read_stations_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
             problems.append(f"{label}: {exc}")
             continue
         rows.append((label, row))
-    if problems:
-        raise CatalogError(
-            f"{len(problems)} bad row(s) in {path.name}, nothing imported: " + "; ".join(problems)
-        )
-    if not rows:
+    if not rows and not problems:
         raise CatalogError(f"{path.name}: no station rows")
-    return rows
+    return rows, problems
 
 
 def describe_network(settings: Settings) -> dict[str, Any]:

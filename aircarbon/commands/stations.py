@@ -135,11 +135,10 @@ def import_command(
     ],
 ) -> None:
     """Add every station of a CSV: all rows or none, every bad row named."""
-    from aircarbon.catalog import add_stations, read_stations_csv
+    from aircarbon.catalog import import_stations_csv
     from aircarbon.settings import load_settings
 
-    settings = load_settings()
-    added, catalog = add_stations(settings, read_stations_csv(file))
+    added, catalog = import_stations_csv(load_settings(), file)
     print(
         f"imported {len(added)} station(s) from {file.name} into {catalog.network.name_en}: "
         f"{len(catalog.stations)} stations"

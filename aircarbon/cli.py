@@ -185,9 +185,14 @@ _register_optional()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the Typer app, mapping our errors to one-line messages."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in args
+    if debug:
+        # Errors say "add --debug": it must work wherever it is added, not only before
+        # the subcommand (the root option Typer knows).
+        args = ["--debug", *(a for a in args if a != "--debug")]
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=args, standalone_mode=True)
     except AirCarbonError as exc:
         if debug:
             raise

@@ -305,6 +305,15 @@ def test_bad_setting_debug_traceback() -> None:
     assert "AIRCARBON_HEALTH_PORT" in result.stderr
 
 
+def test_debug_after_the_subcommand_works_too() -> None:
+    """Users add --debug at the end of the line they just ran."""
+    result = run_cli("stations", "--json", "--debug", env={"AIRCARBON_HEALTH_PORT": "abc"})
+    assert result.returncode != 0
+    assert "No such option" not in result.stderr
+    assert "Traceback" in result.stderr
+    assert "AIRCARBON_HEALTH_PORT" in result.stderr
+
+
 def test_bad_config_file(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('timezone = "Mars/Base"\n', encoding="utf-8")

@@ -73,3 +73,21 @@ def test_short_demo_fills_the_lake_and_reruns_safely(tmp_path: Path) -> None:
     finally:
         con.close()
     assert again == (counts["readings"],)
+
+
+def test_demo_data_dir_follows_the_option_then_the_environment(tmp_path: Path) -> None:
+    from aircarbon.commands.demo import demo_settings
+
+    assert demo_settings(None, {}).data_dir == Path("data/demo")
+    env = {"AIRCARBON_DATA_DIR": str(tmp_path / "mine")}
+    assert demo_settings(None, env).data_dir == tmp_path / "mine"
+    assert demo_settings(tmp_path / "opt", env).data_dir == tmp_path / "opt"
+
+
+def test_demo_next_steps_name_its_data_dir(tmp_path: Path) -> None:
+    from aircarbon.commands.demo import next_steps
+
+    settings = load_settings({}, data_dir=tmp_path / "d")
+    lines = next_steps(settings)
+    assert all(f"AIRCARBON_DATA_DIR={tmp_path / 'd'}" in line for line in lines[1:])
+    assert any(" sql " in line for line in lines)

@@ -32,8 +32,22 @@ __all__ = ["run"]
 console = Console()
 
 
+def demo_settings(data_dir: Path | None, env: dict[str, str] | None = None) -> Settings:
+    """``--data-dir``, else ``AIRCARBON_DATA_DIR`` (as for every command), else ``data/demo``."""
+    settings = load_settings(env)
+    if data_dir is not None:
+        return settings.with_overrides(data_dir=data_dir)
+    if "data_dir" not in settings.model_fields_set:
+        return settings.with_overrides(data_dir=Path("data/demo"))
+    return settings
+
+
 def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) -> None:
-    settings = load_settings(data_dir=data_dir or Path("data/demo"))
+    settings = demo_settings(data_dir)
+    # The Chinese charts need a CJK font: say so now, not after a minute of work.
+    from aircarbon.bulletin.charts import cjk_font
+
+    cjk_font()
     # amqtt and its state machine log every protocol hiccup at INFO/WARNING: keep the
     # demo's screen for the progress bars and the summary
     for noisy in ("amqtt", "transitions"):
@@ -231,6 +245,8 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
     )
     stats = summary["stats"]
     table = Table(title="AirCarbon demo", show_header=False)
+    table.add_column("what", no_wrap=True)
+    table.add_column("value", overflow="fold")  # paths whole, folded, never cut with "…"
     table.add_row("simulated", summary["simulated"])
     table.add_row("messages published", f"{summary['published']:,}")
     table.add_row("faults injected", ", ".join(f"{k} {v}" for k, v in summary["faults"].items()))
@@ -258,10 +274,21 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
     table.add_row("elapsed", f"{summary['elapsed_s']:.1f} s")
     console.print(table)
     _print_aqi(settings, summary["dates"])
-    console.print(
-        "Next: [bold]aircarbon sql[/] to query the lake; [bold]aircarbon collect[/] serves the "
-        f"live health page on http://{settings.health_host}:{settings.health_port}/."
-    )
+    for line in next_steps(settings):
+        console.print(line, soft_wrap=True, highlight=False)
+
+
+def next_steps(settings: Settings) -> list[str]:
+    """Commands to paste next, for this data dir (``aircarbon`` is not on PATH in a checkout)."""
+    prog = "aircarbon" if shutil.which("aircarbon") else "uv run aircarbon"
+    env = f"AIRCARBON_DATA_DIR={settings.data_dir}"
+    return [
+        "Next:",
+        f'  {env} {prog} sql "select * from aqi_daily order by date desc, aqi desc limit 12"',
+        f"  {env} {prog} stations",
+        f"  {env} {prog} collect   # live health page on "
+        f"http://{settings.health_host}:{settings.health_port}/",
+    ]
 
 
 def _outlook_line(outlook: dict[str, Any]) -> str:

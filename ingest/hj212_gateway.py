@@ -427,9 +427,20 @@ class _Connection:
 class Gateway:
     """The TCP server; :meth:`run` serves until :meth:`stop`."""
 
-    def __init__(self, config: GatewayConfig, *, catalog: Catalog, data_dir: Path) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        catalog: Catalog,
+        data_dir: Path,
+        network: Callable[[], Catalog] | None = None,
+        network_poll_s: float = 5.0,
+    ) -> None:
         self.config = config
         self.catalog = catalog
+        # as the collector: the network file is re-read when it changed (stations added)
+        self._network = network
+        self._network_poll_s = network_poll_s
         self.stats = GatewayStats()
         self.dead_dir = data_dir / "dead_letter"
         self._dead = DeadLetterBatch(config.dead_letter_payload_bytes)
@@ -453,6 +464,7 @@ class Gateway:
         cfg = self.config
         publisher = asyncio.create_task(self._publisher.run(), name="gateway-mqtt")
         flusher = asyncio.create_task(self._flush_loop(), name="gateway-dead-letters")
+        watcher = asyncio.create_task(self._network_watch(), name="gateway-network")
         server = await asyncio.start_server(
             self._accept, cfg.host, cfg.port, limit=_READ_SIZE * 2, backlog=1024
         )
@@ -476,15 +488,32 @@ class Gateway:
             for task in list(self._tasks):
                 task.cancel()
             self._publisher.stop()
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for background in (flusher, watcher):
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
             await self._flush_dead()
             with contextlib.suppress(asyncio.CancelledError):
                 await publisher
             if health is not None:
                 health.close()
             log.info("gateway stopped: %s", json.dumps(self.stats.snapshot()))
+
+    async def _network_watch(self) -> None:
+        """Know a station's MN from the moment it is added to the network file (no restart)."""
+        if self._network is None:
+            return
+        while True:
+            await asyncio.sleep(self._network_poll_s)
+            try:
+                catalog = await asyncio.to_thread(self._network)
+            except Exception as exc:  # a broken file keeps the network in use
+                log.warning("network file not reloaded, keeping the one in use: %s", exc)
+                continue
+            if catalog is not self.catalog:
+                self.catalog = catalog
+                self._by_mn = catalog.stations_by_mn()
+                log.warning("network reloaded: %d stations", len(catalog.stations))
 
     # ---- connections --------------------------------------------------------------------
 

@@ -57,7 +57,13 @@ def hj212_command(
         config = GatewayConfig.from_settings(settings, listen=listen, broker_url=broker)
     except ValueError as exc:
         raise AirCarbonError(str(exc)) from None
-    gateway = Gateway(config, catalog=catalog_for(settings), data_dir=settings.data_dir)
+    gateway = Gateway(
+        config,
+        catalog=catalog_for(settings),
+        data_dir=settings.data_dir,
+        network=lambda: catalog_for(settings),
+        network_poll_s=settings.network_poll_s,
+    )
     asyncio.run(_serve(gateway))
 
 

@@ -204,6 +204,7 @@ class Collector:
         self._seen: dict[int, None] = {}
         self.connected = asyncio.Event()
         self.stopping = asyncio.Event()
+        self._native_conn: NativeConnection | None = None
 
     @property
     def rules(self) -> DecodeRules:
@@ -325,6 +326,8 @@ class Collector:
     def stop(self) -> None:
         """Ask :meth:`run` to finish (safe from signal handlers via loop.call_soon)."""
         self.stopping.set()
+        if self._native_conn is not None:
+            self._native_conn.wake()  # the native reader waits on its inbox alone
 
     def _client(self) -> aiomqtt.Client:
         cfg = self.config
@@ -417,6 +420,7 @@ class Collector:
 
     async def _native_session(self, conn: NativeConnection) -> None:
         """One connection of the native transport, from CONNACK to a graceful stop."""
+        self._native_conn = conn
         try:
             self._acks.attach(conn)
             self.stats.connected = True
@@ -429,35 +433,32 @@ class Collector:
         except BaseException:
             conn.abort()
             raise
+        finally:
+            self._native_conn = None
         await conn.disconnect()
 
     async def _consume_native(self, conn: NativeConnection) -> None:
         """Feed the connection's inbox to :meth:`_handle_message` until :meth:`stop`.
 
         The transport fills ``inbox`` with everything one socket read held; this takes it
-        in turns of ``_NATIVE_TURN`` messages and waits only when it is empty.
+        in turns of ``_NATIVE_TURN`` messages and waits only when it is empty (one future,
+        which :meth:`stop` also wakes: at a few messages per read, waiting is the cost).
         """
-        stop_wait = asyncio.ensure_future(self.stopping.wait())
         inbox = conn.inbox
         handle = self._handle_message
-        try:
-            while not self.stopping.is_set():
-                if not inbox:
-                    waiter = conn.inbox_waiter()
-                    either: set[asyncio.Future[Any]] = {waiter, stop_wait}
-                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
-                    conn.raise_if_closed()
-                    continue
-                for _ in range(min(len(inbox), _NATIVE_TURN)):
-                    p = inbox.popleft()
-                    if handle(p.topic, p.payload, p.qos, p.packet_id):
-                        await self._flush()
-                conn.taken()
+        while not self.stopping.is_set():
+            if not inbox:
+                await conn.inbox_waiter()
                 conn.raise_if_closed()
-                await asyncio.sleep(0)
-        finally:
-            stop_wait.cancel()
+                continue
+            for _ in range(min(len(inbox), _NATIVE_TURN)):
+                p = inbox.popleft()
+                if handle(p.topic, p.payload, p.qos, p.packet_id):
+                    await self._flush()
+            conn.taken()
+            conn.raise_if_closed()
+            if inbox:
+                await asyncio.sleep(0)  # a long backlog: let acks and the writer run
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         """Feed messages to :meth:`_handle` until :meth:`stop` (or the connection drops).

@@ -157,7 +157,7 @@ class NativeConnection(asyncio.Protocol):
     """One MQTT v5 connection: received PUBLISHes wait in :attr:`inbox` for the collector.
 
     Use :meth:`open` (connects and waits for CONNACK), then :meth:`subscribe`; take
-    messages from ``inbox`` (``await wait_inbox()`` when it is empty), :meth:`ack` them once
+    messages from ``inbox`` (await :meth:`inbox_waiter` when it is empty), :meth:`ack` them once
     durable, and :meth:`disconnect` at the end.
     """
 
@@ -275,6 +275,12 @@ class NativeConnection(asyncio.Protocol):
         else:
             self._waiter = fut
         return fut
+
+    def wake(self) -> None:
+        """Wake whoever waits on :meth:`inbox_waiter` (the collector is stopping)."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def taken(self) -> None:
         """The collector took messages: resume reading if a QoS 0 flood had paused it."""

@@ -182,3 +182,37 @@ async def test_collector_lands_through_either_transport(
         raw = read_raw(tmp_path / client)
         assert raw.unique(["station", "param", "ts"]).height == n * len(PARAMS)
         assert collector.stats.pending_acks == 0
+
+
+async def test_a_broker_that_stops_answering_is_a_lost_connection() -> None:
+    """A peer that accepts the connection and then goes silent (a half-open TCP connection,
+    a hung broker): no PINGRESP within the keepalive closes it, so the collector reconnects."""
+    connack = mqtt5.ConnAckPacket().write()
+
+    async def silent_broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)  # the CONNECT
+        writer.write(connack)
+        await writer.drain()
+        await reader.read()  # PINGREQs go unanswered until the client hangs up
+        writer.close()
+
+    server = await asyncio.start_server(silent_broker, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        conn = await NativeConnection.open(
+            NativeOptions(host="127.0.0.1", port=port, client_id="x", keepalive_s=1)
+        )
+        await asyncio.wait_for(asyncio.shield(conn.closed), timeout=30)
+        with pytest.raises(MqttNativeError, match="no PINGRESP"):
+            conn.raise_if_closed()
+
+
+async def test_a_session_taken_over_is_a_lost_connection(mosquitto: MosquittoBroker) -> None:
+    first = await NativeConnection.open(_options(mosquitto, client_id="same"))
+    second = await NativeConnection.open(_options(mosquitto, client_id="same"))
+    await asyncio.wait_for(asyncio.shield(first.closed), timeout=30)
+    # Mosquitto 2.0.11 closes the socket; a v5 broker may send DISCONNECT 0x8E first
+    with pytest.raises(MqttNativeError, match=r"connection lost|SESSION_TAKEN_OVER"):
+        first.raise_if_closed()
+    assert not second.closed.done()
+    await second.disconnect()

@@ -23,14 +23,19 @@ import of the same file finds the manifest and lands nothing; an import that cra
 its manifest is re-run over the same names (overwritten, not duplicated). ``force``
 re-imports and removes what the earlier landing wrote that the new one did not.
 
-**Durability.** Every file is written to a hidden temporary, fsynced and renamed (readers
-never see half a file); the directories are fsynced once each at the end, before the
-manifest. Per-file directory fsyncs, as the collector does for each batch, would cost
-three fsyncs for each of a 3-year history's 26,000 hour files.
+**Durability.** Every file is written to a hidden temporary and renamed (readers never see
+half a file); then ONE ``syncfs`` of the data directory's file system makes all of them
+durable, and only then is the manifest written (fsynced). The collector fsyncs each file
+and its directory because it acknowledges messages per batch; an import acknowledges
+nothing until its manifest, and per-file fsyncs cost ~3 ms each on this machine: 80 s of
+fsyncs for a 3-year history's 26,000 hour files, against well under a second for one
+``syncfs``. A crash before the manifest leaves files that the re-run overwrites (same
+names); the raw-store readers skip a file that is not intact Parquet meanwhile.
 """
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import hashlib
 import json
@@ -394,14 +399,36 @@ def _write_hours(
         dirs.add(directory)
         path = directory / name
         tmp = directory / f".{name}.tmp"
-        with tmp.open("wb") as fh:
-            pq.write_table(table.slice(start, end - start), fh, compression="zstd")
-            fh.flush()
-            os.fsync(fh.fileno())
+        pq.write_table(table.slice(start, end - start), tmp, compression="zstd")
         tmp.rename(path)
         written.append(path)
         tick(1)
     return written, dirs
+
+
+def _sync_all(data_dir: Path, files: list[Path], dirs: set[Path]) -> None:
+    """Make ``files`` and their directories durable: one ``syncfs`` of the data directory's
+    file system (Linux), else an fsync of each file and directory."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        syncfs = None
+    if syncfs is not None:
+        fd = os.open(data_dir, os.O_RDONLY)
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for directory in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+        fsync_dir(directory)
 
 
 def _dead_letters(rejected: pl.DataFrame, received_us: int) -> DeadLetterBatch:
@@ -528,8 +555,8 @@ def run_import(
         report.dead_letter_files = write_dead_letters(
             dead.to_arrow(), ctx.data_dir / "dead_letter", f"import-{key}"
         )
-    for directory in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-        fsync_dir(directory)
+    if report.files:
+        _sync_all(ctx.data_dir, report.files, dirs)
     if previous is not None:
         report.status = "replaced"
         keep = {str(p) for p in report.files}

@@ -85,6 +85,19 @@ _PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^']|'')*'|\S+)", re.IGNORECASE)
 _URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(@)", re.IGNORECASE)
 
 
+#: DuckDB's lines after the first that help the user fix the query: kept in the one line.
+_HINTS = ("Did you mean", "Candidate bindings", "Candidate functions", "HINT")
+
+
+def error_line(exc: BaseException) -> str:
+    """DuckDB's error as one line: the message plus its "Did you mean …" style hints."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    hints = [line for line in lines[1:] if line.startswith(_HINTS)]
+    return " ".join([lines[0], *hints])
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with passwords (``password=…``, ``user:pw@`` in URLs, known secrets) masked."""
     for secret in secrets:
@@ -170,8 +183,7 @@ def check_statements(
     try:
         statements = con.extract_statements(query)
     except duckdb.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WarehouseError(f"query failed: {first}") from None
+        raise WarehouseError(f"query failed: {error_line(exc)}") from None
     if not statements:
         raise WarehouseError("no statement to run")
     texts: list[str] = []
@@ -309,8 +321,9 @@ class ReadOnlySession:
             table = relation.to_arrow_table()
             return Result(table, [str(t) for t in relation.types])
         except duckdb.Error as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise WarehouseError(f"query failed: {redact(first, self._secrets)}") from None
+            raise WarehouseError(
+                f"query failed: {redact(error_line(exc), self._secrets)}"
+            ) from None
 
     def close(self) -> None:
         self._con.close()

@@ -79,6 +79,12 @@ def test_sql_is_read_only_and_errors_are_one_liners(loaded: Path) -> None:
         run(f"copy (select 1) to '{loaded / 'x.csv'}'", data_dir=loaded)
     with pytest.raises(WarehouseError, match="no warehouse at"):
         run("select 1", data_dir=loaded / "missing")
+    # DuckDB's hints stay, on the same line
+    with pytest.raises(WarehouseError, match='Did you mean "daily"') as info:
+        run("select * from dayly", data_dir=loaded)
+    assert "\n" not in str(info.value)
+    with pytest.raises(WarehouseError, match='Candidate bindings: "station"'):
+        run("select statoin from daily", data_dir=loaded)
 
 
 def test_shell_runs_statements_and_dot_commands(

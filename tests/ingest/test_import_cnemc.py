@@ -50,7 +50,8 @@ def test_real_cnemc_hour(tmp_path: Path) -> None:
     tyj = dict(rows.filter(pl.col("station") == "SY-TYJ").select("param", "value").rows())
     assert tyj == {"pm25": 105.0, "pm10": 131.0, "so2": 38.0, "no2": 64.0, "o3": 5.0, "co": 1.5}
     xhy = dict(rows.filter(pl.col("station") == "SY-XHY").select("param", "value").rows())
-    assert xhy["co"] == 1.8 and xhy["o3"] == 4.0  # CO in mg/m³ as published
+    assert xhy["co"] == 1.8
+    assert xhy["o3"] == 4.0
     dead = dead_rows(settings.data_dir)
     assert dead.select("station", "param", "reason").rows() == [
         ("SY-SLL", "co", "param_not_measured")

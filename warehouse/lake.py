@@ -414,3 +414,46 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
     """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
     with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK")
+
+
+def attach_script(settings: Settings, *, read_only: bool = True) -> str:
+    """SQL that opens this lake from any DuckDB client of this DuckDB version, offline.
+
+    For analysts' own tools (the DuckDB CLI, Jupyter, DBeaver's DuckDB driver): a plain
+    ``ATTACH 'ducklake:…'`` makes DuckDB download the ducklake extension, which fails on an
+    air-gapped site, and needs the data path the catalog was created with. This script
+    loads the extensions shipped in the installed wheels by file and attaches with absolute
+    paths. A PostgreSQL catalog's password is never printed: the client reads it from
+    ``PGPASSWORD`` or ``~/.pgpass``, as libpq does.
+    """
+    catalog = settings.lake_catalog
+    sqlite_file = _sqlite_path(catalog)
+    data_path = settings.lake_data
+    is_s3 = data_path.startswith(("s3://", "s3a://", "gs://", "r2://"))
+    if sqlite_file is not None:
+        catalog = f"sqlite:{sqlite_file.resolve()}"
+    else:
+        catalog, _ = postgres_catalog(settings, read_only=read_only)
+    if not is_s3:
+        data_path = str(Path(data_path).resolve()) + "/"
+    scanner = "sqlite_scanner" if sqlite_file is not None else "postgres_scanner"
+    names = ["ducklake", scanner] + (["httpfs"] if is_s3 else [])
+    options = [f"DATA_PATH {_literal(data_path)}"]
+    if not is_s3:
+        options.append("OVERRIDE_DATA_PATH true")
+    if read_only:
+        options.append("READ_ONLY")
+    lines = [
+        f"-- AirCarbon lake, DuckDB {duckdb.__version__} (extensions from the installed wheels)",
+        "SET autoinstall_known_extensions = false;",
+        "SET autoload_known_extensions = false;",
+        *(f"LOAD {_literal(str(_extension_file(name)))};" for name in names),
+    ]
+    if is_s3:
+        lines.append("-- object storage: CREATE SECRET (TYPE s3, ...) with your credentials here")
+    lines += [
+        f"ATTACH {_literal('ducklake:' + catalog)} AS {LAKE} ({', '.join(options)});",
+        f"USE {LAKE};",
+        "SET TimeZone = 'UTC';",
+    ]
+    return "\n".join(lines) + "\n"

@@ -390,6 +390,23 @@ def sql_command(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Data directory (default: settings).")
     ] = None,
+    print_attach: Annotated[
+        bool,
+        typer.Option(
+            "--print-attach",
+            help="Print SQL that opens the lake read-only from the DuckDB CLI, Jupyter or "
+            "DBeaver, offline (extensions from the installed wheels); run nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Query the warehouse read-only; tables are named bare (select * from daily)."""
+    if print_attach:
+        from aircarbon.settings import load_settings
+        from warehouse.lake import attach_script
+
+        settings = load_settings()
+        if data_dir is not None:
+            settings = settings.with_overrides(data_dir=data_dir)
+        sys.stdout.write(attach_script(settings))
+        raise typer.Exit(0)
     raise typer.Exit(run(query, fmt=fmt, output=output, max_rows=max_rows, data_dir=data_dir))

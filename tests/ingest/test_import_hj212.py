@@ -13,29 +13,18 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from ingest.history import import_hj212
-from tests.ingest.history_helpers import dead_rows, raw_rows, store_listing, write_network
+from tests.ingest.history_helpers import (
+    CRITERIA,
+    dead_rows,
+    raw_rows,
+    store_listing,
+    write_network,
+)
 
 CORPUS = Path(__file__).parent / "corpus" / "hj212_packets.jsonl"
 PACKETS = {p["id"]: p for p in map(json.loads, CORPUS.read_text(encoding="utf-8").splitlines())}
 RECEIVER = [k for k in PACKETS if k.startswith("gb212receiver-log-")]
-PARAMS = [
-    *[
-        "so2",
-        "no2",
-        "o3",
-        "co",
-        "pm10",
-        "pm25",
-        "no",
-        "nox",
-        "ch4",
-        "ws",
-        "wd",
-        "temp",
-        "rh",
-        "pressure",
-    ]
-]
+PARAMS = [*CRITERIA, "no", "nox", "ch4", "ws", "wd", "temp", "rh", "pressure"]
 
 
 def _frame(key: str) -> str:

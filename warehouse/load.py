@@ -55,6 +55,7 @@ __all__ = [
     "partition_rows",
     "partition_stats",
     "record_no_data",
+    "replace_days",
     "replace_hours",
     "replace_partition",
     "replace_partitions",
@@ -84,6 +85,7 @@ LOADABLE_TABLES = frozenset(
 )
 _HOUR = dt.timedelta(hours=1)
 _FRAME_VIEW = "_aircarbon_load_frame"
+_LOG_VIEW = "_aircarbon_load_log_rows"
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,21 +354,116 @@ def replace_hours(
     span = {"ts": Between(low, high)}
     hour_us = int(_HOUR.total_seconds() * 1_000_000)
 
+    labels = [partition_label({"ts": Between(end - _HOUR, end)}) for end in ends]
+
     def run(before: int) -> list[tuple[str, str, int, str]]:
         done: list[tuple[str, str, int, str]] = []
         for table, frame in loads:
             stats = _replace_span(con, table, frame, span, hour_us)
-            for end in ends:
-                label = partition_label({"ts": Between(end - _HOUR, end)})
+            for end, label in zip(ends, labels, strict=True):
                 rows, checksum = stats.get(_epoch_us(end) // hour_us, (0, "0"))
-                record = {"table_name": table, "partition": label, "rows": rows}
-                con.execute(
-                    read_sql("record_load"), {**record, "checksum": checksum, "snapshot": before}
-                )
                 done.append((table, label, rows, checksum))
+        # one statement for the whole log (a month of hours is thousands of rows; one
+        # INSERT each cost more than the data); now() is the transaction's start either way
+        _record_loads(con, done, before)
         return done
 
     return _in_load_transaction(con, message, run)
+
+
+def replace_days(
+    con: duckdb.DuckDBPyConnection,
+    loads: Sequence[tuple[str, pl.DataFrame]],
+    days: Sequence[dt.date],
+    timezone: str,
+    message: str,
+) -> list[LoadResult]:
+    """Replace the partitions of several local days in ONE transaction, a statement per table.
+
+    The same result as :func:`replace_partitions` with one partition per day and table —
+    ``date = D`` for ``date``-keyed tables, ``start_ts = [00:00, 24:00)`` local for
+    ``emission_events`` — the same load-log rows and checksums, at the cost of one delete,
+    one insert and one grouped checksum query per table: how a month of days commits.
+    """
+    if not days:
+        return []
+    days = sorted(days)
+    zone = ZoneInfo(timezone)
+    bounds = {
+        d: tuple(
+            dt.datetime.combine(d + dt.timedelta(days=k), dt.time(0), tzinfo=zone).astimezone(
+                dt.UTC
+            )
+            for k in (0, 1)
+        )
+        for d in days
+    }
+
+    def run(before: int) -> list[tuple[str, str, int, str]]:
+        done: list[tuple[str, str, int, str]] = []
+        for table, frame in loads:
+            columns = _table_columns(con, table)
+            if "date" in columns:
+                span: dict[str, Any] = {"date": list(days)}
+                bucket = _quote("date")
+                labels = {d: partition_label({"date": d}) for d in days}
+            elif "start_ts" in columns:
+                low, high = bounds[days[0]][0], bounds[days[-1]][1]
+                span = {"start_ts": Between(low, high, closed="left")}
+                bucket = f"CAST(timezone('{zone.key}', r.start_ts) AS DATE)"
+                labels = {
+                    d: partition_label({"start_ts": Between(*bounds[d], closed="left")})
+                    for d in days
+                }
+            else:
+                raise WarehouseError(f"table {table!r} has neither a date nor a start_ts column")
+            _, predicate, params = _delete_and_insert(con, table, frame, span)
+            select = ", ".join(_quote(c) for c in columns)
+            rows = con.execute(
+                f"SELECT {bucket} AS bucket, count(*), coalesce(sum(hash(r)::HUGEINT), 0) "
+                f"FROM (SELECT {select} FROM {_quote(table)} WHERE {predicate}) AS r "
+                "GROUP BY bucket",
+                params,
+            ).fetchall()
+            stats = {b: (int(n), f"{int(h):x}") for b, n, h in rows}
+            if sum(n for n, _ in stats.values()) != frame.height or set(stats) - set(labels):
+                raise WarehouseError(
+                    f"load of {table} {partition_label(span)}: rows fall outside the days"
+                )
+            for d in days:
+                n, checksum = stats.get(d, (0, "0"))
+                done.append((table, labels[d], n, checksum))
+        _record_loads(con, done, before)
+        return done
+
+    return _in_load_transaction(con, message, run)
+
+
+def _record_loads(
+    con: duckdb.DuckDBPyConnection, done: Sequence[tuple[str, str, int, str]], snapshot: int
+) -> None:
+    """``load_log`` rows for ``(table, partition, rows, checksum)`` loads, in one INSERT."""
+    if not done:
+        return
+    frame = pl.DataFrame(
+        {
+            "table_name": [d[0] for d in done],
+            "partition": [d[1] for d in done],
+            "rows": [d[2] for d in done],
+            "checksum": [d[3] for d in done],
+        },
+        schema={"table_name": pl.String, "partition": pl.String, "rows": pl.Int64,
+                "checksum": pl.String},
+    )  # fmt: skip
+    con.register(_LOG_VIEW, frame.to_arrow())
+    try:
+        con.execute(
+            "INSERT INTO load_log (table_name, partition, rows, checksum, loaded_at, snapshot) "
+            f"SELECT table_name, partition, rows, checksum, now(), $snapshot FROM {_LOG_VIEW}",
+            {"snapshot": snapshot},
+        )
+    finally:
+        con.unregister(_LOG_VIEW)
 
 
 def hour_counts(
@@ -723,13 +820,34 @@ def load_dimensions(
         ("stations", _station_versions(stored, catalog, today), {}),
         ("parameters", _parameters_frame(catalog), {}),
     ]
-    if all(_unchanged(con, table, frame) for table, frame, _ in loads):
+    zone = catalog.network.timezone
+    same_zone = _lake_timezone(con) in {zone, None}
+    if same_zone and all(_unchanged(con, table, frame) for table, frame, _ in loads):
         now = current_snapshot(con)
         return [
             LoadResult(table, partition_label(where), *partition_stats(con, table, where), now, now)
             for table, _, where in loads
         ]
-    return _replace_many(con, loads, "load dimensions stations, parameters")
+
+    def run(before: int) -> list[tuple[str, str, int, str]]:
+        if not same_zone:  # the analyst macros count local days in network_tz()
+            ZoneInfo(zone)  # an IANA name (the loader checked it): no quote can hide in it
+            con.execute(f"CREATE OR REPLACE MACRO network_tz() AS '{zone}'")
+        return [
+            (table, *_replace_in_transaction(con, table, frame, where, before))
+            for table, frame, where in loads
+        ]
+
+    return _in_load_transaction(con, "load dimensions stations, parameters", run)
+
+
+def _lake_timezone(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The zone the lake's ``network_tz()`` macro names (None before migration 0011)."""
+    try:
+        row = con.execute("SELECT network_tz()").fetchone()
+    except duckdb.Error:
+        return None
+    return str(row[0]) if row else None
 
 
 def _unchanged(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> bool:

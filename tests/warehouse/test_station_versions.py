@@ -109,3 +109,31 @@ def test_analyst_objects_count_each_station_once(
         "SELECT station, station_name FROM daily_named ORDER BY station"
     ).fetchall()
     assert named == [("BE-01", "BE-01"), ("BE-02", "BE-02")]
+
+
+def test_macros_count_the_networks_local_days(
+    tmp_path: Path, lake: duckdb.DuckDBPyConnection
+) -> None:
+    """network_tz() follows the network file; completeness() counts Berlin's days by it."""
+    from zoneinfo import ZoneInfo
+
+    from tests.warehouse.conftest import hourly_frame
+
+    assert lake.execute("SELECT network_tz()").fetchone() == ("Asia/Shanghai",)
+    settings = _network(tmp_path)
+    first = warehouse.load_dimensions(lake, catalog_for(settings), today=D1)[0]
+    assert lake.execute("SELECT network_tz()").fetchone() == ("Europe/Berlin",)
+    again = warehouse.load_dimensions(lake, catalog_for(settings), today=D1)[0]
+    assert again.snapshot == first.snapshot  # the same zone: nothing rewritten
+    berlin = ZoneInfo("Europe/Berlin")
+    # the hour ending at Berlin midnight belongs to D2 (in Shanghai it would be D2 + 1)
+    for end in (
+        dt.datetime.combine(D2 + dt.timedelta(days=1), dt.time(0), tzinfo=berlin),
+        dt.datetime.combine(D2 + dt.timedelta(days=1), dt.time(1), tzinfo=berlin),
+    ):
+        utc = end.astimezone(dt.UTC)
+        warehouse.load_hour(lake, "hourly", hourly_frame(utc, stations=1), utc)
+    rows = lake.execute(
+        "SELECT param, valid_hours FROM completeness(?, ?) ORDER BY param", [D2, D2]
+    ).fetchall()
+    assert rows == [("o3", 1), ("pm25", 1)]

@@ -222,12 +222,19 @@ class IngestStats:
         stopped taking messages (backpressure: the broker holds them meanwhile)."""
         return bool(self.queue_capacity) and self.queue_depth >= self.queue_capacity
 
+    def retired(self, station: str, now_us: int) -> bool:
+        """Whether ``station`` was retired (network file ``valid_to``) before ``now_us``."""
+        end = self.catalog.retired_after_us.get(station)
+        return end is not None and now_us > end
+
     def station_alerts(self, h: StationHealth, now_us: int) -> list[str]:
         return [alert.message for alert in self.alerts_for(h, now_us)]
 
     def alerts_for(self, h: StationHealth, now_us: int) -> list[Alert]:
         """The station's active alerts with their rule codes (for /healthz and metrics)."""
         alerts: list[Alert] = []
+        if self.retired(h.station, now_us):  # past its valid_to: silence is expected
+            return alerts
         period = h.period_s or self.rules.default_period_s
         silent_limit = max(period, 1) * self.rules.silent_periods
         if h.last_seen_us is None:
@@ -249,6 +256,8 @@ class IngestStats:
         now_s = now_us // _US
         records = []
         for sid, h in sorted(self.stations.items()):
+            if self.retired(sid, now_us):  # retired stations leave the page (not "silent")
+                continue
             expected = (
                 set(self.catalog.stations[sid].params) if sid in self.catalog.stations else set()
             )

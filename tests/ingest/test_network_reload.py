@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -113,3 +114,8 @@ async def test_added_and_retired_stations_without_restart(
     ]
     detail = dead.filter(reason="station_retired")["detail"][0]
     assert f"retired after {DAY}" in detail
+    # the health page: the retired station is off it (not a "silent" alert), BE-02 on it
+    now_us = time.time_ns() // 1000
+    records = collector.stats.snapshot(now_us)["stations"]
+    assert [r["station"] for r in records] == ["BE-02"]
+    assert collector.stats.alerts_for(collector.stats.stations["BE-01"], now_us) == []

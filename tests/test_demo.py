@@ -65,6 +65,9 @@ def test_short_demo_fills_the_lake_and_reruns_safely(tmp_path: Path) -> None:
     health = (tmp_path / "health" / "index.html").read_text(encoding="utf-8")
     assert "SY-TY-01" in health  # the page as it was at the end of ingest, data inlined
     assert "bulletins" in first.stdout  # the summary says where they are
+    aqi_part = first.stdout[first.stdout.index("(daily report)") :]
+    for station in ("SY-TY-01", "SY-HS-12"):  # in the AQI table, or said why not
+        assert station in aqi_part, aqi_part
     second = _demo(tmp_path)  # re-running is safe: same lake contents
     assert second.returncode == 0, second.stderr[-3000:]
     con = connect(load_settings({}, data_dir=tmp_path), read_only=True)

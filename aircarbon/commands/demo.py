@@ -92,7 +92,7 @@ def _run_locked(
     summary = asyncio.run(_pipeline(settings, catalog, days=days, stations=stations, seed=seed))
     summary.update(_process(settings, catalog, days=days))
     summary["elapsed_s"] = time.perf_counter() - t0
-    _print_summary(settings, summary)
+    _print_summary(settings, catalog, summary, stations)
 
 
 def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, Any]:
@@ -232,7 +232,12 @@ async def _pipeline(
     }
 
 
-def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
+def _print_summary(
+    settings: Settings,
+    catalog: Catalog,
+    summary: dict[str, Any],
+    stations: tuple[str, ...] | None,
+) -> None:
     import polars as pl
 
     raw_files = list((settings.data_dir / "raw").rglob("*.parquet"))
@@ -273,7 +278,7 @@ def _print_summary(settings: Settings, summary: dict[str, Any]) -> None:
     table.add_row("forecast", _outlook_line(summary["forecast"]))
     table.add_row("elapsed", f"{summary['elapsed_s']:.1f} s")
     console.print(table)
-    _print_aqi(settings, summary["dates"])
+    _print_aqi(settings, catalog, summary["dates"], stations)
     for line in next_steps(settings):
         console.print(line, soft_wrap=True, highlight=False)
 
@@ -297,7 +302,12 @@ def _outlook_line(outlook: dict[str, Any]) -> str:
     return f"72 h from {outlook['date']}: {outlook['method']}; warnings: {warned or 'none'}"
 
 
-def _print_aqi(settings: Settings, dates: list[dt.date]) -> None:
+def _print_aqi(
+    settings: Settings,
+    catalog: Catalog,
+    dates: list[dt.date],
+    stations: tuple[str, ...] | None,
+) -> None:
     """The last simulated day's AQI per station, read back from the lake."""
     if not dates:
         return
@@ -310,6 +320,7 @@ def _print_aqi(settings: Settings, dates: list[dt.date]) -> None:
             "FROM aqi_daily WHERE date = ? ORDER BY aqi DESC",
             [dates[-1]],
         ).fetchall()
+        missing = missing_aqi_reasons(con, catalog, dates[-1], {r[0] for r in rows}, stations)
     finally:
         con.close()
     table = Table(title=f"AQI {dates[-1]} (daily report)")
@@ -318,3 +329,42 @@ def _print_aqi(settings: Settings, dates: list[dt.date]) -> None:
     for station, aqi, cat, cat_zh, primary, standard in rows:
         table.add_row(station, str(aqi), f"{cat} {cat_zh}", ", ".join(primary or []), standard)
     console.print(table)
+    for station, why in sorted(missing.items()):
+        console.print(f"  no AQI for {station}: {why}", highlight=False)
+
+
+#: The daily pollutants HJ 633 computes an AQI from.
+_AQI_DAILY = ("so2", "no2", "co", "pm10", "pm25", "o3_8h_max")
+
+
+def missing_aqi_reasons(
+    con: Any,
+    catalog: Catalog,
+    day: dt.date,
+    present: set[str],
+    stations: tuple[str, ...] | None = None,
+) -> dict[str, str]:
+    """Why each station (of ``stations``, default all) has no daily AQI on ``day``.
+
+    A table of 10 rows for a 12-station network reads as data lost; each absent station
+    gets its reason instead.
+    """
+    reasons: dict[str, str] = {}
+    for station in catalog.stations.values():
+        if station.id in present or (stations and station.id not in stations):
+            continue
+        measured = {"o3_8h_max" if p == "o3" else p for p in station.params} & set(_AQI_DAILY)
+        if not measured:
+            reasons[station.id] = f"a {station.type.value} station, it measures no AQI pollutant"
+            continue
+        rows = con.execute(
+            "SELECT param, n, valid FROM daily WHERE station = ? AND date = ? "
+            "AND param IN (SELECT unnest(?::VARCHAR[])) ORDER BY param",
+            [station.id, day, sorted(measured)],
+        ).fetchall()
+        if not rows:
+            reasons[station.id] = "no data that day"
+        else:
+            hours = ", ".join(f"{p} {n} h" for p, n, valid in rows if not valid)
+            reasons[station.id] = f"incomplete day (valid hours: {hours or 'none'})"
+    return reasons

@@ -426,7 +426,8 @@ def _parse_csv(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]
         header = next(reader)
     except StopIteration:
         raise CatalogError(f"{path.name}: empty file") from None
-    columns = [_CSV_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
+    names = [h.strip().lower().lstrip("-").replace("-", "_") for h in header]  # --name-zh too
+    columns = [_CSV_ALIASES.get(n, n) for n in names]
     unknown = [h for h, c in zip(header, columns, strict=True) if c not in CSV_COLUMNS]
     if unknown:
         raise CatalogError(

@@ -150,7 +150,7 @@ def test_import_bom_and_gbk(tmp_path: Path) -> None:
     gbk = tmp_path / "gbk.csv"
     gbk.write_bytes(
         (
-            "ID,Type,Lat,Lon,Params,Name_ZH,National_Code,Valid_From\n"
+            "ID,Type,Lat,Lon,Params,--name-zh,National_Code,Valid_From\n"
             "CH-03,national,41.7,-87.6,@criteria,沈阳太原街,1003A,2025-03-01\n"
         ).encode("gbk")
     )

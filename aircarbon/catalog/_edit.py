@@ -184,6 +184,7 @@ def _write(path: Path, doc: Mapping[str, Any], catalog_dir: Path | None) -> Cata
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide it from a collector of another user
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -261,6 +262,7 @@ def init_sample_network(settings: Settings) -> Path:
         if not path.exists():
             text = sample_network_path(settings).read_text(encoding="utf-8")
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            os.fchmod(fd, 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             Path(tmp).replace(path)

@@ -271,3 +271,12 @@ def test_writes_leave_no_temporary_files(tmp_path: Path) -> None:
     names = sorted(p.name for p in (tmp_path / "data").iterdir())
     assert names == ["network.toml", "network.toml.lock"], names
     assert not any(re.search(r"\.tmp$", n) for n in names)
+
+
+def test_network_file_readable_by_other_users(tmp_path: Path) -> None:
+    """The collector may run as another user: the file is 0644, not mkstemp's 0600."""
+    settings = _chicago(tmp_path)
+    assert (tmp_path / "data" / "network.toml").stat().st_mode & 0o777 == 0o644
+    sample = _settings(tmp_path / "other")
+    assert init_sample_network(sample).stat().st_mode & 0o777 == 0o644
+    assert settings.timezone == "America/Chicago"

@@ -90,6 +90,14 @@ def _frame(columns: Mapping[str, pl.Expr | Any], data: pl.DataFrame) -> pl.DataF
     return data.select(exprs)
 
 
+def _text_or_null(data: pl.DataFrame, column: str) -> pl.Expr:
+    """A string column as it is; a typed one as null (its value is its text, made only for
+    the few refused rows that need a detail)."""
+    if data.schema[column] == pl.String:
+        return pl.col(column)
+    return pl.lit(None, pl.String)
+
+
 def _value_columns(data: pl.DataFrame, cells: str) -> tuple[pl.DataFrame, int]:
     """Drop marker cells (counted) and add ``value`` (Float64) and ``value_raw``."""
     dtype = data.schema[cells]
@@ -106,7 +114,7 @@ def _value_columns(data: pl.DataFrame, cells: str) -> tuple[pl.DataFrame, int]:
         kept = data.filter(pl.col(cells).is_not_null())
         return kept.with_columns(
             pl.col(cells).cast(pl.Float64).alias("value"),
-            pl.col(cells).cast(pl.String).alias("value_raw"),
+            pl.lit(None, pl.String).alias("value_raw"),  # typed: the value is its own text
         ), skipped
     raise ImportRefused(f"column {cells!r} holds {dtype}, not numbers")
 
@@ -224,7 +232,7 @@ def import_table(
                 "station": station,
                 "param": param_of,
                 "ts": pl.col("ts"),
-                "ts_raw": pl.col("_ts_raw").cast(pl.String),
+                "ts_raw": _text_or_null(long, "_ts_raw"),
                 "value": pl.col("value"),
                 "value_raw": pl.col("value_raw"),
                 "flag": "N",
@@ -233,7 +241,6 @@ def import_table(
                 "line": pl.col("line"),
                 "reason": pl.col("reason"),
                 "detail": pl.col("detail"),
-                "source": source,
             },
             long,
         )
@@ -313,7 +320,7 @@ def import_long(
                 "station": pl.col("station"),
                 "param": pl.col("param"),
                 "ts": pl.col("ts"),
-                "ts_raw": pl.col("_ts_raw"),
+                "ts_raw": _text_or_null(data, "_ts_raw"),
                 "value": pl.col("value"),
                 "value_raw": pl.col("value_raw"),
                 "flag": pl.when(flag.is_null() | (flag == "")).then(pl.lit("N")).otherwise(flag),
@@ -322,7 +329,6 @@ def import_long(
                 "line": pl.col("line"),
                 "reason": pl.col("reason"),
                 "detail": pl.col("detail"),
-                "source": source,
             },
             data,
         )
@@ -430,7 +436,6 @@ def import_cnemc(
                     "detail": pl.when(unknown_type).then(
                         pl.format("CNEMC type '{}' is not an hourly concentration", pl.col("type"))
                     ),
-                    "source": source,
                 },
                 long,
             )

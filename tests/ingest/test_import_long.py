@@ -97,6 +97,11 @@ def test_mixed_rows_land_or_are_refused_with_the_decoders_reasons(
     assert dead.height == sum(expected.values())
     lines = {r["reason"]: r["topic"] for r in dead.iter_rows(named=True)}
     assert lines["unknown_station"] == "import:long;file=long.csv;line=6"
+    details = {r["reason"]: r["detail"] for r in dead.iter_rows(named=True)}
+    assert details["bad_timestamp"] == (
+        "ts 1960-03-01T10:00:00+08:00 is outside the years 1970 to 2099"
+    )
+    assert details["unknown_flag"] == "pm25 flag 'Q' is not an HJ 212 data flag (NTFMSDCBP)"
     assert set(dead["detail"])
     assert all(d for d in dead["detail"])
 

@@ -136,6 +136,17 @@ def replay_dead_letters(
 
 
 @app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array (for scripts).")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
+) -> None:
+    """Check this machine for AirCarbon: environment, extensions, fonts, ports, data dir, lake."""
+    from aircarbon.commands.doctor import run
+
+    raise typer.Exit(run(as_json=as_json, data_dir=data_dir))
+
+
+@app.command()
 def demo(
     days: Annotated[int, typer.Option(help="Simulated days to replay.")] = 2,
     stations_: Annotated[

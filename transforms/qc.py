@@ -12,8 +12,11 @@ Checks, each vectorised per (station, param) series ordered by time:
 * range — outside the catalog's plausibility range;
 * spike — Hampel filter: ``|x − median| > k · 1.4826 · MAD`` on a centred rolling window,
   and by more than an absolute floor (a few noise units) so flat series do not trip it;
-* flat-line — the same value repeated for at least ``flatline_minutes`` (stuck sensor),
-  for parameters whose real signal always varies;
+* flat-line — the same value repeated for at least ``flatline_minutes`` and in at least
+  ``flatline_min_values`` readings (stuck sensor), for parameters whose real signal always
+  varies: one hourly value covers 60 minutes on its own, and two or three equal hourly
+  values of a rounded series (imported history: integers in µg/m³) are common, so a run
+  of hourly values is flat only from four readings on;
 * rate of change — a step between consecutive values larger than a fraction of the
   plausible span per minute;
 * PM2.5 > PM10 — at the same station and time, beyond PM10's noise (both flagged).
@@ -51,6 +54,8 @@ class QcConfig:
         ParamGroup.RADIATION.value,
     )
     flatline_minutes: float = 60.0
+    #: ... and at least this many readings: a minute series needs 60 anyway, an hourly one 4
+    flatline_min_values: int = 4
     flatline_exclude_groups: tuple[str, ...] = (
         ParamGroup.METEOROLOGY.value,
         ParamGroup.STATUS.value,
@@ -329,7 +334,8 @@ def apply_qc(
             (pl.col("ts").gather(run_last) - pl.col("ts").gather(run_first)).dt.total_microseconds()
             / 60e6
             + pl.col("period_s").gather(run_first) / 60
-        ).alias("_run_min")
+        ).alias("_run_min"),
+        (run_last - run_first + 1).alias("_run_n"),
     )
     dev_e = (value - pl.col("_med")).abs()
     spike = (
@@ -361,6 +367,7 @@ def apply_qc(
         (
             QcReason.FLATLINE,
             (pl.col("_run_min") >= cfg.flatline_minutes)
+            & (pl.col("_run_n") >= cfg.flatline_min_values)
             & ~pl.col("group").is_in(list(cfg.flatline_exclude_groups))
             & (pl.col("noise") > 0),
         ),

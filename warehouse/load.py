@@ -389,15 +389,11 @@ def replace_days(
         return []
     days = sorted(days)
     zone = ZoneInfo(timezone)
-    bounds = {
-        d: tuple(
-            dt.datetime.combine(d + dt.timedelta(days=k), dt.time(0), tzinfo=zone).astimezone(
-                dt.UTC
-            )
-            for k in (0, 1)
-        )
-        for d in days
-    }
+
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+
+    bounds = {d: (midnight(d), midnight(d + dt.timedelta(days=1))) for d in days}
 
     def run(before: int) -> list[tuple[str, str, int, str]]:
         done: list[tuple[str, str, int, str]] = []
@@ -412,7 +408,9 @@ def replace_days(
                 span = {"start_ts": Between(low, high, closed="left")}
                 bucket = f"CAST(timezone('{zone.key}', r.start_ts) AS DATE)"
                 labels = {
-                    d: partition_label({"start_ts": Between(*bounds[d], closed="left")})
+                    d: partition_label(
+                        {"start_ts": Between(bounds[d][0], bounds[d][1], closed="left")}
+                    )
                     for d in days
                 }
             else:

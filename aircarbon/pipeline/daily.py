@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from aircarbon.catalog import Catalog
+from aircarbon.errors import ValidationFailed
+from aircarbon.pipeline.backfill import Journal, Plan, consecutive_runs, plan_day_batches
 from aircarbon.pipeline.common import (
     NO_DATA,
     Validator,
@@ -37,7 +39,16 @@ if TYPE_CHECKING:
 
     from expectations.runner import ValidationOutcome
 
-__all__ = ["DayResult", "day_bounds", "missing_hours", "process_day", "process_days"]
+__all__ = [
+    "DayResult",
+    "day_bounds",
+    "hourly_rows_per_day",
+    "missing_hours",
+    "plan_days",
+    "process_day",
+    "process_days",
+    "run_days",
+]
 
 #: the day's partitions a reload may not shrink without ``allow_shrink``
 _DAY_TABLES = ("daily", "aqi_daily", "indicators_daily")
@@ -285,11 +296,10 @@ def _load_days(
     from transforms.indicators import daily_indicators
     from transforms.sources import emission_events
     from warehouse.load import (
-        Between,
         current_snapshot,
         load_dead_letters,
         load_validation_runs,
-        replace_partitions,
+        replace_days,
     )
 
     tz = settings.timezone
@@ -342,18 +352,16 @@ def _load_days(
     if any(not v.success for v in validator.outcomes):
         validator.record(con, current_snapshot(con))
         validator.raise_on_critical()
-    loads: list[tuple[str, pl.DataFrame, dict[str, Any]]] = []
-    for day, indicators, events in zip(days, indicator_parts, event_parts, strict=True):
-        d_start, d_end = bounds[day]
-        on_day = pl.col("date") == day
-        loads += [
-            ("daily", daily.filter(on_day), {"date": day}),
-            ("aqi_daily", aqi.filter(on_day), {"date": day}),
-            ("aqi_daily_other", aqi_other.filter(on_day), {"date": day}),
-            ("indicators_daily", indicators, {"date": day}),
-            ("emission_events", events, {"start_ts": Between(d_start, d_end, closed="left")}),
-        ]
-    done = replace_partitions(con, loads, f"daily {batch}")
+    indicators_all = pl.concat(indicator_parts) if indicator_parts else pl.DataFrame()
+    events_all = pl.concat(event_parts) if event_parts else pl.DataFrame()
+    loads = [
+        ("daily", daily),
+        ("aqi_daily", aqi),
+        ("aqi_daily_other", aqi_other),
+        ("indicators_daily", indicators_all),
+        ("emission_events", events_all),
+    ]
+    done = replace_days(con, loads, days, tz, f"daily {batch}")
     snapshot = done[-1].snapshot
     source = raw_location(settings)
     results: dict[dt.date, DayResult] = {}
@@ -377,8 +385,135 @@ def _load_days(
     # --allow-shrink emptied a day without data: not validated
     unvalidated = [d for d in days if counts[d][0] == 0]
     if unvalidated and record_skipped:
-        rows: list[dict[str, object]] = []
+        skipped: list[dict[str, object]] = []
         for day in unvalidated:
-            rows += skipped_validations(("daily",), day.isoformat())
-        load_validation_runs(con, rows)
+            skipped += skipped_validations(("daily",), day.isoformat())
+        load_validation_runs(con, skipped)
     return results
+
+
+def hourly_rows_per_day(settings: Settings, days: Sequence[dt.date]) -> dict[dt.date, int]:
+    """Stored hourly rows per local day of ``days`` (one grouped query; what a batch reads)."""
+    from warehouse.lake import connect
+
+    if not days:
+        return {}
+    lake_file = settings.lake_catalog.removeprefix("sqlite:")
+    if settings.lake_catalog.startswith("sqlite:") and not Path(lake_file).is_file():
+        return {}
+    start, end = (
+        day_bounds(days[0], settings.timezone)[0],
+        day_bounds(days[-1], settings.timezone)[1],
+    )
+    con = connect(settings, read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT CAST(timezone($tz, ts - INTERVAL 1 microsecond) AS DATE) AS d, count(*) "
+            "FROM hourly WHERE ts > $start AND ts <= $end GROUP BY d",
+            {"tz": settings.timezone, "start": start, "end": end},
+        ).fetchall()
+    finally:
+        con.close()
+    return {d: int(n) for d, n in rows}
+
+
+def plan_days(
+    settings: Settings,
+    days: Sequence[dt.date],
+    *,
+    batch_days: int | None = None,
+    redo: bool = False,
+) -> Plan[dt.date]:
+    """A back-fill of consecutive days: its journal, and the batches still to run.
+
+    Days an interrupted run of the same range committed are left out unless ``redo``; the
+    rest are cut into batches within a calendar month and the hourly-row budget
+    (:func:`~aircarbon.pipeline.backfill.plan_day_batches`), or ``batch_days`` each.
+    """
+    if not days:
+        return Plan(None, [], 0, 0)
+    first, last = days[0].isoformat(), days[-1].isoformat()
+    journal = Journal.open(settings.data_dir, "daily", first, last, redo=redo)
+    todo = [d for d in days if not journal.covers(d.isoformat())]
+    rows = hourly_rows_per_day(settings, todo) if todo and batch_days is None else {}
+    batches: list[list[dt.date]] = []
+    for run in consecutive_runs(todo, _DAY):
+        batches += plan_day_batches(
+            run,
+            batch_days=batch_days,
+            rows_of_day=lambda d: rows.get(d, 0),
+        )
+    return Plan(journal, batches, len(days) - len(todo), len(days))
+
+
+def run_days(
+    settings: Settings,
+    catalog: Catalog,
+    plan: Plan[dt.date],
+    *,
+    validate: bool = True,
+    build_docs: bool = True,
+    lock_wait_s: float = 0.0,
+    allow_shrink: bool = False,
+) -> Iterator[tuple[dt.date, DayResult | ValidationFailed]]:
+    """Run a planned back-fill of days batch by batch, journalling each committed batch.
+
+    Yields ``(day, result)`` per day, in order. When a critical expectation stops a batch,
+    its days are re-run one by one, so every good day still lands and the bad one comes
+    back as its :class:`~aircarbon.errors.ValidationFailed`. A run that loads every day
+    removes the journal; one that stopped leaves it for the same command to resume.
+    """
+    journal = plan.journal
+    failed = False
+    with writing(settings, "daily backfill", lock_wait_s=lock_wait_s):
+        for i, chunk in enumerate(plan.batches):
+            docs = build_docs and i == len(plan.batches) - 1
+            outcomes: list[tuple[dt.date, DayResult | ValidationFailed]]
+            try:
+                results = process_days(
+                    settings,
+                    catalog,
+                    chunk,
+                    validate=validate,
+                    build_docs=docs,
+                    allow_shrink=allow_shrink,
+                )
+                outcomes = list(zip(chunk, results, strict=True))
+            except ValidationFailed as exc:
+                if len(chunk) == 1:
+                    outcomes = [(chunk[0], exc)]
+                else:
+                    outcomes = [(day, _one_day(settings, catalog, day, validate, docs,
+                                               allow_shrink)) for day in chunk]  # fmt: skip
+            done = [day for day, r in outcomes if not isinstance(r, ValidationFailed)]
+            failed = failed or len(done) < len(chunk)
+            if journal is not None:
+                if len(done) == len(chunk):
+                    journal.record(chunk[0].isoformat(), chunk[-1].isoformat())
+                else:
+                    for day in done:
+                        journal.record(day.isoformat(), day.isoformat())
+            yield from outcomes
+    if journal is not None and not failed:
+        journal.finish()
+
+
+def _one_day(
+    settings: Settings,
+    catalog: Catalog,
+    day: dt.date,
+    validate: bool,
+    build_docs: bool,
+    allow_shrink: bool,
+) -> DayResult | ValidationFailed:
+    try:
+        return process_day(
+            settings,
+            catalog,
+            day,
+            validate=validate,
+            build_docs=build_docs,
+            allow_shrink=allow_shrink,
+        )
+    except ValidationFailed as exc:
+        return exc

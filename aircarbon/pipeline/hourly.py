@@ -20,6 +20,7 @@ import polars as pl
 
 from aircarbon.catalog import Catalog
 from aircarbon.errors import ValidationFailed
+from aircarbon.pipeline.backfill import Journal, Plan, consecutive_runs, plan_hour_batches
 from aircarbon.pipeline.common import (
     NO_DATA,
     Validator,
@@ -46,10 +47,13 @@ if TYPE_CHECKING:
 __all__ = [
     "QC_CONTEXT",
     "HourResult",
+    "hour_key",
     "iter_process_hours",
+    "plan_hours",
     "process_hour",
     "process_hours",
     "recent_hourly",
+    "run_hours",
 ]
 
 QC_CONTEXT = dt.timedelta(minutes=30)
@@ -393,33 +397,119 @@ def _iter_batches(
     for i in range(0, len(ends), max(1, batch_hours)):
         chunk = ends[i : i + max(1, batch_hours)]
         last = i + len(chunk) >= len(ends)
-        try:
-            results = process_hours(
-                settings,
-                catalog,
-                chunk,
-                validate=validate,
-                build_docs=build_docs and last,
-                allow_shrink=allow_shrink,
-            )
-        except ValidationFailed as exc:
-            if len(chunk) == 1:
-                yield chunk[0], exc
-                continue
-            for end in chunk:
-                try:
-                    yield (
+        yield from _run_batch(settings, catalog, chunk, validate, build_docs and last, allow_shrink)
+
+
+def _run_batch(
+    settings: Settings,
+    catalog: Catalog,
+    chunk: list[dt.datetime],
+    validate: bool,
+    build_docs: bool,
+    allow_shrink: bool,
+) -> Iterator[tuple[dt.datetime, HourResult | ValidationFailed]]:
+    """One batch; when a critical expectation stops it, its hours one by one."""
+    try:
+        results = process_hours(
+            settings,
+            catalog,
+            chunk,
+            validate=validate,
+            build_docs=build_docs,
+            allow_shrink=allow_shrink,
+        )
+    except ValidationFailed as exc:
+        if len(chunk) == 1:
+            yield chunk[0], exc
+            return
+        for end in chunk:
+            try:
+                yield (
+                    end,
+                    process_hour(
+                        settings,
+                        catalog,
                         end,
-                        process_hour(
-                            settings,
-                            catalog,
-                            end,
-                            validate=validate,
-                            build_docs=build_docs and last,
-                            allow_shrink=allow_shrink,
-                        ),
-                    )
-                except ValidationFailed as exc:
-                    yield end, exc
-        else:
-            yield from zip(chunk, results, strict=True)
+                        validate=validate,
+                        build_docs=build_docs,
+                        allow_shrink=allow_shrink,
+                    ),
+                )
+            except ValidationFailed as exc:
+                yield end, exc
+    else:
+        yield from zip(chunk, results, strict=True)
+
+
+def hour_key(end: dt.datetime) -> str:
+    """How a back-fill journal names an hour: its UTC end, sortable as text."""
+    return f"{end.astimezone(dt.UTC):%Y-%m-%dT%H:%MZ}"
+
+
+def plan_hours(
+    settings: Settings,
+    hour_ends: Sequence[dt.datetime],
+    *,
+    batch_hours: int | None = None,
+    redo: bool = False,
+) -> Plan[dt.datetime]:
+    """A back-fill of consecutive hours: its journal, and the batches still to run.
+
+    Hours a previous, interrupted run of the same range committed (its journal) are left
+    out unless ``redo``; the rest are cut into batches by
+    :func:`~aircarbon.pipeline.backfill.plan_hour_batches` (whole local days up to a
+    month, within the raw-row budget, or ``batch_hours`` each).
+    """
+    ends = [utc_hour(h) for h in hour_ends]
+    if not ends:
+        return Plan(None, [], 0, 0)
+    journal = Journal.open(
+        settings.data_dir, "hourly", hour_key(ends[0]), hour_key(ends[-1]), redo=redo
+    )
+    todo = [e for e in ends if not journal.covers(hour_key(e))]
+    batches: list[list[dt.datetime]] = []
+    for run in consecutive_runs(todo, _HOUR):
+        batches += plan_hour_batches(settings, run, batch_hours=batch_hours)  # type: ignore[arg-type]
+    return Plan(journal, batches, len(ends) - len(todo), len(ends))
+
+
+def run_hours(
+    settings: Settings,
+    catalog: Catalog,
+    plan: Plan[dt.datetime],
+    *,
+    validate: bool = True,
+    build_docs: bool = True,
+    lock_wait_s: float = 0.0,
+    allow_shrink: bool = False,
+) -> Iterator[tuple[dt.datetime, HourResult | ValidationFailed]]:
+    """Run a planned back-fill batch by batch, journalling each committed batch.
+
+    Yields ``(hour_end, result)`` per hour, in order (a hour a critical expectation stopped
+    comes back as its :class:`~aircarbon.errors.ValidationFailed`, its batch's other hours
+    re-run one by one). A run that ends with every hour loaded removes the journal; one that
+    stopped (a crash, a stopped hour) leaves it, and the same command resumes from it.
+    """
+    journal = plan.journal
+    failed = False
+    with writing(settings, "hourly backfill", lock_wait_s=lock_wait_s):
+        for i, chunk in enumerate(plan.batches):
+            last = i == len(plan.batches) - 1
+            done: list[dt.datetime] = []
+            for end, result in _run_batch(
+                settings, catalog, chunk, validate, build_docs and last, allow_shrink
+            ):
+                if isinstance(result, ValidationFailed):
+                    failed = True
+                else:
+                    done.append(end)
+                yield end, result
+            if journal is None:
+                continue
+            if len(done) == len(chunk):
+                journal.record(hour_key(chunk[0]), hour_key(chunk[-1]))
+            else:
+                for end in done:
+                    journal.record(hour_key(end), hour_key(end))
+    if journal is not None and not failed:
+        journal.finish()

@@ -84,7 +84,8 @@ def apply_qc_reference(
         (
             (pl.col("ts").max() - pl.col("ts").min()).over(run_keys).dt.total_microseconds() / 60e6
             + pl.col("period_s").first().over(run_keys) / 60
-        ).alias("_run_min")
+        ).alias("_run_min"),
+        pl.len().over(run_keys).alias("_run_n"),
     )
 
     spike = (
@@ -116,6 +117,7 @@ def apply_qc_reference(
         (
             QcReason.FLATLINE,
             (pl.col("_run_min") >= cfg.flatline_minutes)
+            & (pl.col("_run_n") >= cfg.flatline_min_values)
             & ~pl.col("group").is_in(list(cfg.flatline_exclude_groups))
             & (pl.col("noise") > 0),
         ),

@@ -1,0 +1,236 @@
+"""Back-fills over months or years: batches, and a journal that lets a crashed run resume.
+
+Why batches: an hour is one raw scan, one QC pass, three validations and one lake
+transaction; three years of hours one by one is 26,000 of each, and the fixed costs
+dominate. :func:`plan_hour_batches` groups the hours of whole local days into batches
+that never cross a local month and stay under a raw-row budget (a month of a 100-station
+hourly history is one batch; a day of a big minute-data network is one batch), and the
+daily step does the same with days (``process_days``).
+
+Why a journal: ``kill -9``, an out-of-memory kill or a reboot half-way through three years
+must not cost the finished half. Every batch the lake has committed is appended (and
+fsynced) to ``<data dir>/backfill/<kind>-<key>.jsonl``, keyed by the command's range; the
+same command run again skips those batches and continues with the first unfinished one.
+A run that completes removes its journal, so running the command again later re-processes
+the range as it always did (late data, a fixed transform); ``--redo`` forgets the journal
+of an interrupted run. Nothing else uses the journal: the lake's load log stays the record
+of what was loaded, the journal only says what this command already did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from aircarbon.settings import Settings
+
+__all__ = [
+    "HOURLY_ROW_BUDGET",
+    "RAW_ROW_BUDGET",
+    "Journal",
+    "Plan",
+    "consecutive_runs",
+    "plan_day_batches",
+    "plan_hour_batches",
+]
+
+#: Raw rows (every delivery) one hourly batch may read: its QC pass holds them about twice
+#: (each hour's window repeats the half hour before it), ~1 GB at this size.
+RAW_ROW_BUDGET = 2_000_000
+#: Hourly rows one daily batch may read (its days plus the windows looking back).
+HOURLY_ROW_BUDGET = 2_000_000
+_HOUR = dt.timedelta(hours=1)
+T = TypeVar("T")
+JOURNAL_DIR = "backfill"
+
+
+@dataclass
+class Plan(Generic[T]):
+    """A back-fill ready to run: what is left of it, in batches, and its journal."""
+
+    journal: Journal | None
+    batches: list[list[T]]
+    #: items (hours, days) a previous run of the same command already committed
+    skipped: int
+    #: items in the command's whole range
+    total: int
+
+
+@dataclass
+class Journal:
+    """The batches a back-fill command has committed, one JSON line each (append-only).
+
+    A line is written (and fsynced) only after the batch's lake transaction committed, so
+    a batch in the journal is in the lake; a batch whose commit happened just before a
+    crash is not in the journal and is simply done again (its load is idempotent).
+    """
+
+    path: Path
+    command: str
+    done: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, data_dir: Path, kind: str, first: str, last: str, *, redo: bool) -> Journal:
+        """The journal of ``kind`` over ``[first, last]``; ``redo`` forgets what it holds."""
+        command = f"{kind} {first}..{last}"
+        key = hashlib.sha256(command.encode()).hexdigest()[:16]
+        path = data_dir / JOURNAL_DIR / f"{kind}-{key}.jsonl"
+        journal = cls(path, command)
+        if redo:
+            path.unlink(missing_ok=True)
+            return journal
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line torn by a crash: its batch is simply done again
+                if isinstance(entry, dict) and entry.get("command") == command:
+                    journal.done.append((str(entry["first"]), str(entry["last"])))
+        return journal
+
+    def record(self, first: str, last: str) -> None:
+        """Append a committed batch ``[first, last]`` (durably)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"command": self.command, "first": first, "last": last})
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.done.append((first, last))
+
+    def covers(self, item: str) -> bool:
+        """Whether ``item`` (an ISO hour end or day, as recorded) lies in a finished batch."""
+        return any(first <= item <= last for first, last in self.done)
+
+    def finish(self) -> None:
+        """The whole range is done: the next run of the command processes it again."""
+        self.path.unlink(missing_ok=True)
+
+
+def consecutive_runs(
+    items: Sequence[dt.datetime] | Sequence[dt.date], step: dt.timedelta
+) -> list[list[dt.datetime]] | list[list[dt.date]]:
+    """``items`` (sorted) cut wherever two neighbours are not ``step`` apart."""
+    runs: list[list[object]] = []
+    for item in items:
+        if runs and item - runs[-1][-1] == step:  # type: ignore[operator]
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs  # type: ignore[return-value]
+
+
+def _local_day(end: dt.datetime, zone: ZoneInfo) -> dt.date:
+    # an hour belongs to the local day it starts in (the hour ending 00:00 is hour 24)
+    return (end - _HOUR).astimezone(zone).date()
+
+
+def plan_hour_batches(
+    settings: Settings,
+    ends: Sequence[dt.datetime],
+    *,
+    batch_hours: int | None = None,
+    rows_of_day: Callable[[dt.date, list[dt.datetime]], int] | None = None,
+    budget: int = RAW_ROW_BUDGET,
+) -> list[list[dt.datetime]]:
+    """Consecutive UTC hour ends → batches for ``process_hours``.
+
+    With ``batch_hours`` the hours are cut every ``batch_hours`` (the old fixed batches).
+    Otherwise a batch is whole local days, never crossing a local month, while the raw rows
+    of its days (``rows_of_day``; default: counted from the local raw files' footers) stay
+    within ``budget``; a day over the budget on its own is still one batch.
+    """
+    if not ends:
+        return []
+    if batch_hours is not None:
+        n = max(1, batch_hours)
+        return [list(ends[i : i + n]) for i in range(0, len(ends), n)]
+    zone = ZoneInfo(settings.timezone)
+    count = rows_of_day or _raw_rows_counter(settings)
+    days: list[tuple[dt.date, list[dt.datetime]]] = []
+    for end in ends:
+        day = _local_day(end, zone)
+        if days and days[-1][0] == day:
+            days[-1][1].append(end)
+        else:
+            days.append((day, [end]))
+    batches: list[list[dt.datetime]] = []
+    month: tuple[int, int] | None = None
+    rows = 0
+    for day, hours in days:
+        n = count(day, hours)
+        same_month = month == (day.year, day.month)
+        if batches and same_month and rows + n <= budget:
+            batches[-1].extend(hours)
+            rows += n
+        else:
+            batches.append(list(hours))
+            rows = n
+        month = (day.year, day.month)
+    return batches
+
+
+def _raw_rows_counter(settings: Settings) -> Callable[[dt.date, list[dt.datetime]], int]:
+    """Rows of the raw files of some hours, from their Parquet footers (no data read).
+
+    A remote raw store is not listed here: each of its days counts as the whole budget, so
+    its batches are single days (what back-fills always were).
+    """
+    if settings.raw_source_url:
+        return lambda _day, _hours: RAW_ROW_BUDGET
+    import pyarrow.parquet as pq
+
+    from transforms.raw import raw_files
+
+    def count(_day: dt.date, hours: list[dt.datetime]) -> int:
+        total = 0
+        for path in raw_files(settings.data_dir, hours[0] - _HOUR, hours[-1]):
+            try:
+                total += pq.read_metadata(path).num_rows
+            except (OSError, ValueError):
+                continue  # unreadable: the step itself skips it with a warning
+        return total
+
+    return count
+
+
+def plan_day_batches(
+    days: Sequence[dt.date],
+    *,
+    batch_days: int | None = None,
+    rows_of_day: Callable[[dt.date], int] | None = None,
+    budget: int = HOURLY_ROW_BUDGET,
+) -> list[list[dt.date]]:
+    """Consecutive local days → batches for ``process_days``: whole months at most.
+
+    ``batch_days`` cuts fixed batches; otherwise a batch grows within one calendar month
+    while the hourly rows of its days (``rows_of_day``, default 0) stay within ``budget``.
+    """
+    if batch_days is not None:
+        n = max(1, batch_days)
+        return [list(days[i : i + n]) for i in range(0, len(days), n)]
+    batches: list[list[dt.date]] = []
+    rows = 0
+    for day in days:
+        n = rows_of_day(day) if rows_of_day is not None else 0
+        prev = batches[-1][-1] if batches else None
+        same = (
+            prev is not None
+            and (prev.year, prev.month) == (day.year, day.month)
+            and day - prev == dt.timedelta(days=1)
+        )
+        if same and rows + n <= budget:
+            batches[-1].append(day)
+            rows += n
+        else:
+            batches.append([day])
+            rows = n
+    return batches

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,14 @@ def test_short_demo_fills_the_lake_and_reruns_safely(tmp_path: Path) -> None:
     assert docs.is_file()
     health = (tmp_path / "health" / "index.html").read_text(encoding="utf-8")
     assert "SY-TY-01" in health  # the page as it was at the end of ingest, data inlined
+    initial = json.loads(
+        health.split('<script id="initial-document" type="application/json">')[1].split(
+            "</script>"
+        )[0]
+    )
+    assert initial["connected"] is True  # taken before the collector disconnected
+    lagging = [s["station"] for s in initial["stations"] if "lag" in s["alert_rules"]]
+    assert not lagging, lagging  # a replay's lateness is not a station fault
     assert "bulletins" in first.stdout  # the summary says where they are
     aqi_part = first.stdout[first.stdout.index("(daily report)") :]
     for station in ("SY-TY-01", "SY-HS-12"):  # in the AQI table, or said why not

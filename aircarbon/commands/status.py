@@ -124,36 +124,62 @@ def render_table(doc: dict[str, Any]) -> None:
     title = "Ingest health"
     if network.get("name_en"):
         title += f" — {network['name_en']} {network.get('name_zh', '')}".rstrip()
+    console = Console()
+    # 13 columns need ~150 characters; at a terminal's usual 80 the table folds every cell
+    # into an unreadable column of fragments, so narrow terminals get the columns that
+    # answer "is anything wrong, and where" and the counts go to the totals line.
+    wide = console.width >= 140
     table = Table(title=title, header_style="bold", expand=False)
     columns = (
-        "station", "state", "health", "last seen", "msgs/min", "rdgs/min", "lag", "seq gaps",
-        "late", "dups", "dead letters", "missing", "alerts",
+        ("station", "state", "health", "last seen", "msgs/min", "rdgs/min", "lag", "seq gaps",
+         "late", "dups", "dead letters", "missing", "alerts")
+        if wide
+        else ("station", "health", "last seen", "rdgs/min", "lag", "dead", "alerts")
     )  # fmt: skip
+    numeric = {"msgs/min", "rdgs/min", "lag", "seq gaps", "late", "dups", "missing", "dead"}
     for col in columns:
-        numeric = col in {"msgs/min", "rdgs/min", "lag", "seq gaps", "late", "dups", "missing"}
-        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
+        table.add_column(
+            col,
+            justify="right" if col in numeric else "left",
+            overflow="fold",
+            no_wrap=col in {"station", "health", "last seen", "lag"},
+        )
     for s in doc["stations"]:
         health = str(s.get("health", "?"))
         style = _HEALTH_STYLE.get(health, "")
         last_seen = s.get("last_seen")
         name = s.get("name_zh") or ""
-        table.add_row(
-            Text(f"{s['station']} {name}".rstrip()),
-            str(s.get("state", "?")),
-            Text(health, style=style),
-            _ago(None if last_seen is None else now - float(last_seen)),
-            str(s.get("messages_per_min", 0)),
-            str(s.get("readings_per_min", 0)),
-            _secs(s.get("lag_s")),
-            str(s.get("seq_gaps", 0)),
-            str(s.get("late", 0)),
-            str(s.get("duplicates", 0)),
-            _reasons(s.get("dead_letters") or {}),
-            str(len(s.get("params_missing") or [])),
-            Text("; ".join(s.get("alerts") or []), style=style if health != "ok" else ""),
-            style="red" if health == "silent" else None,
+        alerts = Text("; ".join(s.get("alerts") or []), style=style if health != "ok" else "")
+        seen = _ago(None if last_seen is None else now - float(last_seen))
+        dead = s.get("dead_letters") or {}
+        cells: list[str | Text] = (
+            [
+                Text(f"{s['station']} {name}".rstrip()),
+                str(s.get("state", "?")),
+                Text(health, style=style),
+                seen,
+                str(s.get("messages_per_min", 0)),
+                str(s.get("readings_per_min", 0)),
+                _secs(s.get("lag_s")),
+                str(s.get("seq_gaps", 0)),
+                str(s.get("late", 0)),
+                str(s.get("duplicates", 0)),
+                _reasons(dead),
+                str(len(s.get("params_missing") or [])),
+                alerts,
+            ]
+            if wide
+            else [
+                Text(str(s["station"])),
+                Text(health, style=style),
+                seen,
+                str(s.get("readings_per_min", 0)),
+                _secs(s.get("lag_s")),
+                str(sum(dead.values())),
+                alerts,
+            ]
         )
-    console = Console()
+        table.add_row(*cells, style="red" if health == "silent" else None)
     console.print(table)
     status = Text("DEGRADED", style="bold red") if degraded else Text("OK", style="bold green")
     totals = Text.assemble(

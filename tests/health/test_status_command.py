@@ -66,3 +66,23 @@ def test_status_unreachable_collector() -> None:
     url = f"http://127.0.0.1:{port}"
     with pytest.raises(AirCarbonError, match=re.escape(f"no collector answering at URL: {url}")):
         status.run(url=url, as_json=True)
+
+
+def test_status_table_reads_at_80_columns(
+    threaded_server: ThreadedServer,
+    catalog: Catalog,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert status.run(url=threaded_server.url, as_json=False) == 1
+    out = capsys.readouterr().out
+    table_lines = [line for line in out.splitlines() if line.startswith(("┃", "│", "┏", "└"))]
+    assert table_lines
+    assert all(len(line) <= 80 for line in table_lines), max(table_lines, key=len)
+    for sid in catalog.stations:  # each station on one row, its id whole
+        assert any(line.startswith(f"│ {sid} ") for line in table_lines), sid
+    silent_row = next(line for line in out.splitlines() if SILENT in line)
+    assert "silent" in silent_row
+    assert "2 h 0 min" in silent_row
+    assert "status DEGRADED" in out

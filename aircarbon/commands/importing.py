@@ -113,7 +113,14 @@ def table(
     as_json: Annotated[bool, _JSON] = False,
     force: Annotated[bool, _FORCE] = False,
 ) -> None:
-    """A wide table of one station (CSV or Parquet)."""
+    """A wide table of one station (CSV or Parquet).
+
+    Naive times are wall-clock times in --tz: 24:00 is the next day's 00:00; when clocks go
+    back, the first row of the repeated hour is summer time and the second winter time;
+    a time skipped when clocks go forward is refused (bad_timestamp). Encodings: UTF-8
+    (with or without BOM), UTF-16, GBK; separators , ; or tab; blank, —, NA, -, -- are
+    empty cells.
+    """
     from aircarbon.catalog import catalog_for
     from aircarbon.settings import load_settings
     from aircarbon.writer_lock import writer_lock

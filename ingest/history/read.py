@@ -6,6 +6,9 @@ What monitoring centres really export, and how each is handled:
   BOM, and GBK/GB 18030 (Chinese Excel and platform exports). Bytes that are not UTF-8 are
   read as GB 18030, GBK's superset; the header and cells are then ordinary text.
 - **Windows line endings** (CRLF) are read as line ends, never as part of the last cell.
+- **Separators and decimal commas**: ``,``, ``;`` or tab, whichever the header line uses
+  most (European Excel writes ``;``), and ``12,5`` is 12.5 (a decimal comma; a thousands
+  separator never appears in exported measurements).
 - **Missing-value markers**: an empty cell, ``—``/``–``/``-``/``--``, ``NA``, ``N/A``,
   ``NaN``, ``null``, ``None`` carry no reading: counted as skipped, not rejected.
 - **Local times**: a timestamp with an offset (``2024-05-01T10:00:00+02:00``, ``…Z``) is
@@ -105,6 +108,7 @@ def read_table_file(path: Path) -> tuple[pl.DataFrame, bool]:
     try:
         frame = pl.read_csv(
             text,
+            separator=_separator(text),
             infer_schema=False,
             truncate_ragged_lines=True,
             missing_columns="insert",
@@ -119,14 +123,23 @@ def read_table_file(path: Path) -> tuple[pl.DataFrame, bool]:
     return frame, True
 
 
+def _separator(text: bytes) -> str:
+    """The header line's most frequent separator among ``,``, ``;`` and tab."""
+    header = text[: text.find(b"\n")] if b"\n" in text else text
+    counts = {sep: header.count(sep.encode()) for sep in (",", ";", "\t")}
+    return max(counts, key=lambda sep: counts[sep]) if any(counts.values()) else ","
+
+
 def is_marker(cell: pl.Expr) -> pl.Expr:
     """True where a string cell carries no value (null included)."""
     return cell.is_null() | cell.str.strip_chars().str.to_lowercase().is_in(list(MARKERS))
 
 
 def parse_numbers(cell: pl.Expr) -> pl.Expr:
-    """Float64 of a string cell (null where it is not a number)."""
-    return cell.str.strip_chars().cast(pl.Float64, strict=False)
+    """Float64 of a string cell (null where it is not a number); ``12,5`` is 12.5."""
+    text = cell.str.strip_chars()
+    comma = text.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")
+    return text.cast(pl.Float64, strict=False).fill_null(comma.cast(pl.Float64, strict=False))
 
 
 def _naive_times(text: pl.Expr) -> pl.Expr:

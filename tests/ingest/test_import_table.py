@@ -112,10 +112,11 @@ def test_dst_change_in_europe_berlin(tmp_path: Path) -> None:
         city="berlin",
     )
     path = tmp_path / "berlin.csv"
+    # as German Excel writes it: ';' separators, decimal commas
     path.write_text(
-        "Zeit,no2\n"
-        "31.03.2024 01:00,10\n31.03.2024 02:00,11\n31.03.2024 03:00,12\n"
-        "27.10.2024 01:00,20\n27.10.2024 02:00,21\n27.10.2024 02:00,22\n27.10.2024 03:00,23\n",
+        "Zeit;no2\n"
+        "31.03.2024 01:00;10\n31.03.2024 02:00;11\n31.03.2024 03:00;12\n"
+        "27.10.2024 01:00;20\n27.10.2024 02:00;21\n27.10.2024 02:00;22\n27.10.2024 03:00;23,5\n",
         encoding="utf-8",
     )
     report = import_table(
@@ -129,7 +130,7 @@ def test_dst_change_in_europe_berlin(tmp_path: Path) -> None:
         (_utc(2024, 10, 26, 23), 20.0),  # 01:00 CEST
         (_utc(2024, 10, 27, 0), 21.0),  # 02:00 CEST, the first 02:00
         (_utc(2024, 10, 27, 1), 22.0),  # 02:00 CET, the second
-        (_utc(2024, 10, 27, 2), 23.0),  # 03:00 CET
+        (_utc(2024, 10, 27, 2), 23.5),  # 03:00 CET
     ]
     dead = dead_rows(settings.data_dir)
     assert dead["detail"][0] == (

@@ -55,7 +55,7 @@ from aircarbon.errors import AirCarbonError, UnknownUnitError
 from ingest.batch import reading_schema
 from ingest.dead_letter import DeadLetterBatch
 from ingest.history.report import ImportReport
-from ingest.raw_store import fsync_dir, write_dead_letters
+from ingest.raw_store import fsync_dir, write_durable
 from ingest.reasons import RejectReason
 
 if TYPE_CHECKING:
@@ -581,14 +581,16 @@ def run_import(
             report.files, dirs = _write_hours(table, raw_dir, name, tick)
     if rejected.height:
         dead = _dead_letters(rejected, ctx.now_us, source)
-        report.dead_letter_files = write_dead_letters(
-            dead.to_arrow(), ctx.data_dir / "dead_letter", f"import-{key}"
-        )
+        # one file, named by the import (a re-run after a crash overwrites it), in the
+        # partition of the day the rows were received (now)
+        day = dt.datetime.fromtimestamp(ctx.now_us / 1e6, dt.UTC)
+        dead_path = ctx.data_dir / "dead_letter" / f"date={day:%Y-%m-%d}" / name
+        report.dead_letter_files = [write_durable(dead.to_arrow(), dead_path)]
     if report.files:
         _sync_all(ctx.data_dir, report.files, dirs)
     if previous is not None:
         report.status = "replaced"
-        keep = {str(p) for p in report.files}
+        keep = {str(p) for p in [*report.files, *report.dead_letter_files]}
         for rel in [*previous.get("files", []), *previous.get("dead_letter_files", [])]:
             old = ctx.data_dir / rel
             if str(old) not in keep and old.exists():

@@ -229,3 +229,26 @@ def test_idempotent_and_force(shenyang: tuple[Settings, Catalog], tmp_path: Path
     assert raw_rows(settings.data_dir).drop("received_at").equals(rows.drop("received_at"))
     assert len(dead_rows(settings.data_dir)) == 2  # the earlier dead letters were replaced
     assert list((settings.data_dir / "imports").glob("*.json"))
+
+
+def test_a_crash_before_the_manifest_is_rerun_without_duplicates(
+    shenyang: tuple[Settings, Catalog], tmp_path: Path
+) -> None:
+    """Outputs have deterministic names: a re-run overwrites what a crashed run wrote."""
+    settings, catalog = shenyang
+    path = tmp_path / "site.csv"
+    path.write_bytes(MESSY.encode("utf-8"))
+    kw: dict[str, Any] = {
+        "settings": settings, "catalog": catalog, "station": "SY-01", "time_column": "time",
+        "rename": {"PM2.5": "pm25"}, "skip": ["备注"], "progress": True,
+    }  # fmt: skip
+    import_table(path, **kw)
+    listing = store_listing(settings.data_dir)
+    rows, dead = raw_rows(settings.data_dir), dead_rows(settings.data_dir)
+    for manifest in (settings.data_dir / "imports").glob("*.json"):
+        manifest.unlink()  # as if the process died before writing it
+    rerun = import_table(path, **kw)
+    assert rerun.status == "imported"
+    assert store_listing(settings.data_dir) == listing
+    assert raw_rows(settings.data_dir).height == rows.height
+    assert dead_rows(settings.data_dir).height == dead.height

@@ -283,8 +283,13 @@ def check_readings(
     units = _unit_table(frame, catalog)
     joined = (
         frame.with_columns(pl.col("unit").fill_null("").alias("_unit"))
-        .join(units.rename({"unit": "_unit"}), on=["param", "_unit"], how="left")
-        .join(_measured_table(catalog), on=["station", "param"], how="left")
+        .join(
+            units.rename({"unit": "_unit"}),
+            on=["param", "_unit"],
+            how="left",
+            maintain_order="left",
+        )
+        .join(_measured_table(catalog), on=["station", "param"], how="left", maintain_order="left")
     )
     chosen: pl.Expr = pl.lit(None, pl.String)
     for cond, code, _ in reversed(rules):

@@ -206,7 +206,8 @@ def resolve_times(frame: pl.DataFrame, column: str, tz: str, *, series: list[str
         .alias("_late"),
         pl.col("_aware").dt.cast_time_unit("us").cast(pl.Int64).alias("_exact"),
     )
-    out = frame.join(table, on=column, how="left", nulls_equal=True)
+    # file order matters (the repeated-hour rule, the later line winning): keep it
+    out = frame.join(table, on=column, how="left", nulls_equal=True, maintain_order="left")
     ambiguous = pl.col("_early") != pl.col("_late")
     if out.select(ambiguous.fill_null(False).any()).item():
         order = pl.int_range(pl.len()).over([*series, column])

@@ -78,3 +78,34 @@ def test_one_line_errors(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert "no such file" in missing.stderr
     assert run_cli("import", "--help").returncode == 0
+
+
+def test_cnemc_and_hj212_commands(tmp_path: Path) -> None:
+    corpus = Path(__file__).parents[1] / "ingest" / "corpus"
+    data = tmp_path / "data"
+    write_network(
+        data,
+        [
+            {"id": "SY-TYJ", "params": CRITERIA, "national_code": "1106A"},
+            {"id": "LB-01", "params": [*CRITERIA, "no", "nox", "ch4"], "mn": "LB4200001"},
+        ],
+    )
+    env = {"AIRCARBON_DATA_DIR": str(data)}
+    day = tmp_path / "china_sites_20220101.csv"
+    day.write_bytes((corpus / "cnemc_china_sites_20220101.csv").read_bytes())
+    result = run_cli("import", "cnemc", str(day), str(day), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert (first["status"], first["landed"]) == ("imported", 6)
+    assert first["unmapped_codes"] == ["1001A", "1007A", "1098A", "1105A"]
+    assert second["status"] == "already_imported"
+
+    lines = (corpus / "hj212_packets.jsonl").read_text(encoding="utf-8").splitlines()
+    packets = [json.loads(line) for line in lines]
+    frames = [p["frame"].rstrip("\r\n") for p in packets if p["id"].startswith("gb212receiver")]
+    log = tmp_path / "logger.log"
+    log.write_text("".join(f"2021-01-07 10:00:00 {f}\n" for f in frames), encoding="utf-8")
+    text = run_cli("import", "hj212", str(log), env=env)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith(f"{log}: imported ")
+    assert "rejected unknown_param:" in text.stdout

@@ -177,3 +177,34 @@ def test_parquet_long_and_missing_columns(
     bad.write_text("station,param,ts,value,comment\nSY-01,pm25,2024-01-01 01:00,1,x\n")
     with pytest.raises(ImportRefused, match="unknown column"):
         import_long(bad, settings=settings, catalog=catalog)
+
+
+def test_repeated_hour_is_resolved_per_series(tmp_path: Path) -> None:
+    """Two stations' rows interleaved in the repeated hour: each series' first 02:00 is
+    summer time, its second winter time, whatever the other series does in between."""
+    settings, catalog = write_network(
+        tmp_path / "data",
+        [{"id": "B-01", "params": ["o3"]}, {"id": "B-02", "params": ["o3"]}],
+        timezone="Europe/Berlin",
+        city="berlin",
+    )
+    path = tmp_path / "berlin.csv"
+    path.write_text(
+        "station,param,ts,value\n"
+        "B-01,o3,2024-10-27 02:00,1\nB-02,o3,2024-10-27 02:00,2\n"
+        "B-02,o3,2024-10-27 02:00,3\nB-01,o3,2024-10-27 02:00,4\n",
+        encoding="utf-8",
+    )
+    report = import_long(path, settings=settings, catalog=catalog)
+    assert (report.landed, report.duplicates) == (4, 0)
+    rows = raw_rows(settings.data_dir)
+    summer, winter = (
+        dt.datetime(2024, 10, 27, 0, tzinfo=UTC),
+        dt.datetime(2024, 10, 27, 1, tzinfo=UTC),
+    )
+    assert rows.select("station", "ts", "value").rows() == [
+        ("B-01", summer, 1.0),
+        ("B-01", winter, 4.0),
+        ("B-02", summer, 2.0),
+        ("B-02", winter, 3.0),
+    ]

@@ -553,7 +553,11 @@ def run_import(
             report.landed = int(previous.get("landed", 0))
             report.seconds = time.perf_counter() - started
             return report
-    prepared = prepare(path, source)
+    try:
+        prepared = prepare(path, source)
+    except pl.exceptions.PolarsError as exc:  # a file shaped like nothing we read
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImportRefused(f"{path.name}: cannot be read as a {kind} file ({first})") from exc
     report.skipped_markers = prepared.skipped_markers
     report.skipped_derived = prepared.skipped_derived
     report.skipped_lines = prepared.skipped_lines

@@ -208,3 +208,22 @@ def test_repeated_hour_is_resolved_per_series(tmp_path: Path) -> None:
         ("B-02", summer, 2.0),
         ("B-02", winter, 3.0),
     ]
+
+
+def test_unreadable_files_are_one_line_errors(
+    network: tuple[Settings, Catalog], tmp_path: Path
+) -> None:
+    settings, catalog = network
+    broken = tmp_path / "broken.csv"
+    broken.write_text('station,param,ts,value\nSY-01,pm25,2024-01-01 01:00,1\n"open,pm25\n')
+    with pytest.raises(ImportRefused, match=r"broken.csv: not a CSV table"):
+        import_long(broken, settings=settings, catalog=catalog)
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"\x00\x01 not parquet")
+    with pytest.raises(ImportRefused, match=r"garbage.parquet: not a readable Parquet file"):
+        import_long(garbage, settings=settings, catalog=catalog)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(ImportRefused, match=r"empty.csv: the file is empty"):
+        import_long(empty, settings=settings, catalog=catalog)
+    assert not (settings.data_dir / "imports").exists()

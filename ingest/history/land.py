@@ -10,7 +10,8 @@ idempotent.
 
 **The rules are the decoders'** (``ingest/decode.py``), with the same reason codes
 (``ingest/reasons.py``), in the same order: unknown station, timestamp (unparseable, outside
-1970-2099, further in the future than ``max_future_s``), unknown parameter, the station
+1970-2099, further in the future than ``max_future_s``), measured after the station's
+``valid_to`` (``station_retired``), unknown parameter, the station
 does not measure the parameter (imports only, ``param_not_measured``), not a finite number,
 unknown flag, unit the parameter does not accept (``Catalog.conversion``), outside the
 physical range (after conversion). History has **no** maximum age: the late-data window
@@ -214,6 +215,8 @@ def check_readings(
     canonical = value * pl.col("scale") + pl.col("offset")
     ts_text = pl.coalesce(pl.col("ts_raw"), ts.cast(pl.Datetime("us", "UTC")).cast(pl.String))
     value_text = pl.coalesce(pl.col("value_raw"), value.cast(pl.String), pl.lit(""))
+    retired_after = dict(catalog.retired_after_us)
+    valid_to = {s.id: str(s.valid_to) for s in catalog.stations.values() if s.valid_to is not None}
     # (condition, reason, detail) in the decoders' order: the first that holds names the reason
     rules: list[tuple[pl.Expr, RejectReason, pl.Expr]] = [
         (
@@ -239,6 +242,15 @@ def check_readings(
                 ts_text,
                 (ts - now_us) // 1_000_000,
                 pl.lit(max_future_s),
+            ),
+        ),
+        (
+            ts > station.replace_strict(retired_after, default=None, return_dtype=pl.Int64),
+            RejectReason.STATION_RETIRED,
+            pl.format(
+                "station '{}' was retired after {} (valid_to in the network file)",
+                station,
+                station.replace_strict(valid_to, default=None, return_dtype=pl.String),
             ),
         ),
         (

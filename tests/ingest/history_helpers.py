@@ -21,7 +21,8 @@ def write_network(
     timezone: str = "Asia/Shanghai",
     city: str = "shenyang",
 ) -> tuple[Settings, Catalog]:
-    """A data dir whose network.toml holds ``stations`` (id, params[, mn, national_code])."""
+    """A data dir whose network.toml holds ``stations`` (id, params[, mn, national_code,
+    valid_to])."""
     lines = [
         "[network]",
         f'city = "{city}"',
@@ -42,6 +43,8 @@ def write_network(
             f'mn = "{st.get("mn", f"TESTMN{i:08d}")}"',
             f"params = [{params}]",
         ]
+        if "valid_to" in st:
+            lines.append(f"valid_to = {st['valid_to']}")
         if "national_code" in st:
             lines.append(f'national_code = "{st["national_code"]}"')
         lines.append("")

@@ -29,7 +29,11 @@ UTC = dt.UTC
 def network(tmp_path: Path) -> tuple[Settings, Catalog]:
     return write_network(
         tmp_path / "data",
-        [{"id": "SY-01", "params": [*CRITERIA, "temp"]}, {"id": "SY-02", "params": ["pm25"]}],
+        [
+            {"id": "SY-01", "params": [*CRITERIA, "temp"]},
+            {"id": "SY-02", "params": ["pm25"]},
+            {"id": "SY-03", "params": ["pm25"], "valid_to": "2024-02-29"},
+        ],
     )
 
 
@@ -52,6 +56,9 @@ MIXED: list[tuple[tuple[str, str, str, str, str, str], str | None]] = [
     (("SY-01", "pm25", "2024-03-01T15:00:00+08:00", "35", "N", "furlong"), "unknown_unit"),
     (("SY-01", "pm25", "1960-03-01T10:00:00+08:00", "35", "N", ""), "bad_timestamp"),
     (("SY-01", "pm25", "FUTURE", "35", "N", ""), "ts_future"),
+    # retired after 2024-02-29: the hour ending at midnight is its last, the next is refused
+    (("SY-03", "pm25", "2024-03-01T00:00:00+08:00", "35", "N", ""), None),
+    (("SY-03", "pm25", "2024-03-01T01:00:00+08:00", "35", "N", ""), "station_retired"),
     # history has no maximum age: ten years old lands
     (("SY-01", "pm25", "2014-03-01T10:00:00+08:00", "35", "N", ""), None),
 ]
@@ -88,7 +95,7 @@ def test_mixed_rows_land_or_are_refused_with_the_decoders_reasons(
     assert dict(report.rejected) == expected
     assert (report.duplicates, report.conflicts, report.skipped_markers) == (2, 1, 1)
     landed = raw_rows(settings.data_dir)
-    assert landed.height == report.landed == 5
+    assert landed.height == report.landed == 6
     temp = landed.filter(pl.col("param") == "temp")["value"].to_list()
     assert temp == [-3.0]
     co = landed.filter(pl.col("param") == "co")["value"].to_list()
@@ -148,7 +155,7 @@ def test_importer_and_json_decoder_agree(network: tuple[Settings, Catalog], tmp_
     assert imported == live
     assert {v for v in live.values() if isinstance(v, str)} >= {
         "unknown_station", "unknown_param", "non_numeric", "out_of_range", "unknown_flag",
-        "unknown_unit", "bad_timestamp", "ts_future",
+        "unknown_unit", "bad_timestamp", "ts_future", "station_retired",
     }  # fmt: skip
 
 

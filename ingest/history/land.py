@@ -65,7 +65,9 @@ if TYPE_CHECKING:
     from aircarbon.settings import Settings
 
 __all__ = [
+    "CHECKED_REASONS",
     "FRAME_SCHEMA",
+    "NOT_FOR_HISTORY",
     "ImportContext",
     "ImportRefused",
     "Prepared",
@@ -101,6 +103,46 @@ _TS_MAX_US: Final = (
 ) // dt.timedelta(microseconds=1)
 _HOUR_US: Final = 3_600_000_000
 _DEAD_PAYLOAD_BYTES: Final = 4096
+
+
+#: Reasons the importers' checks give (``check_readings``, plus the HJ 212 decoder's own for
+#: ``import hj212``); every other reason is about a live message's envelope or transport.
+CHECKED_REASONS: Final = frozenset(
+    {
+        RejectReason.UNKNOWN_STATION,
+        RejectReason.BAD_TIMESTAMP,
+        RejectReason.TS_FUTURE,
+        RejectReason.STATION_RETIRED,
+        RejectReason.UNKNOWN_PARAM,
+        RejectReason.PARAM_NOT_MEASURED,
+        RejectReason.NON_NUMERIC,
+        RejectReason.UNKNOWN_FLAG,
+        RejectReason.UNKNOWN_UNIT,
+        RejectReason.OUT_OF_RANGE,
+    }
+)
+#: Reasons that cannot apply to a history file, and why (a new reason must be placed in one
+#: of the two sets: tests/ingest/test_import_long.py fails until it is).
+NOT_FOR_HISTORY: Final = {
+    RejectReason.OVERSIZED: "a message size limit (files are read whole)",
+    RejectReason.BAD_TOPIC: "MQTT topics",
+    RejectReason.BAD_ENCODING: "a message's encoding (files: UTF-8, UTF-16, GBK, or refused)",
+    RejectReason.MALFORMED_JSON: "JSON messages",
+    RejectReason.BAD_SCHEMA: "JSON envelopes (a file's columns are checked up front)",
+    RejectReason.TOPIC_MISMATCH: "MQTT topics",
+    RejectReason.TS_TOO_OLD: "the live late-data window; history has no maximum age",
+    RejectReason.HJ212_FRAMING: "HJ 212 frames (import hj212: the decoder's own)",
+    RejectReason.HJ212_LENGTH: "HJ 212 frames (import hj212: the decoder's own)",
+    RejectReason.HJ212_CRC: "HJ 212 frames (import hj212: the decoder's own)",
+    RejectReason.HJ212_FIELD: "HJ 212 frames (import hj212: the decoder's own)",
+    RejectReason.HJ212_COMMAND: "HJ 212 frames (import hj212: the decoder's own)",
+    RejectReason.HJ212_PACKETISED: "HJ 212 frames (import hj212: the decoder's own)",
+    RejectReason.BAD_STATUS: "status messages",
+    RejectReason.DECODE_ERROR: "the live decode boundary (import hj212: the decoder's own)",
+    RejectReason.TOO_MANY_READINGS: "a message's reading cap",
+    RejectReason.POISON: "collector crashes",
+    RejectReason.WRITE_ERROR: "the collector's row isolation (an import fails whole)",
+}
 
 
 class ImportRefused(AirCarbonError):  # noqa: N818 - reads as the event it reports

@@ -256,6 +256,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 stations x 3 months")
     parser.add_argument("--stations", type=int, default=100)
     parser.add_argument("--years", type=float, default=3.0)
+    parser.add_argument("--days", type=int, default=None, help="instead of --years")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--no-validate", action="store_true", help="skip the GX suites")
     parser.add_argument("--write", action="store_true", help="replace the docs section")
@@ -269,7 +270,7 @@ def main() -> None:
         child_import(*args.child_import)
         return
     n_stations = 10 if args.quick else args.stations
-    days = 90 if args.quick else round(args.years * 365.25)
+    days = 90 if args.quick else args.days or round(args.years * 365.25)
     base = args.data_dir or Path(tempfile.gettempdir()) / "aircarbon-bench-history"
     data_dir = base / f"s{n_stations}-d{days}-v{FORMAT_VERSION}"
     if data_dir.exists():

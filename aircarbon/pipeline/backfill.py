@@ -19,17 +19,23 @@ of what was loaded, the journal only says what this command already did.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from aircarbon.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from aircarbon.catalog import Catalog
 
 __all__ = [
     "HOURLY_ROW_BUDGET",
@@ -37,6 +43,7 @@ __all__ = [
     "Journal",
     "Plan",
     "consecutive_runs",
+    "open_lake",
     "plan_day_batches",
     "plan_hour_batches",
 ]
@@ -49,6 +56,24 @@ HOURLY_ROW_BUDGET = 2_000_000
 _HOUR = dt.timedelta(hours=1)
 T = TypeVar("T")
 JOURNAL_DIR = "backfill"
+
+
+@contextlib.contextmanager
+def open_lake(
+    settings: Settings, catalog: Catalog, con: duckdb.DuckDBPyConnection | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``con`` when a back-fill already holds the lake open, else a fresh writer connection.
+
+    Opening the lake (connect, migrations check, dimension tables) costs about a second;
+    a back-fill opens it once for all its batches instead of once per batch.
+    """
+    if con is not None:
+        yield con
+        return
+    from aircarbon.pipeline.common import lake
+
+    with lake(settings, catalog) as opened:
+        yield opened
 
 
 @dataclass

@@ -19,11 +19,16 @@ import polars as pl
 
 from aircarbon.catalog import Catalog
 from aircarbon.errors import ValidationFailed
-from aircarbon.pipeline.backfill import Journal, Plan, consecutive_runs, plan_day_batches
+from aircarbon.pipeline.backfill import (
+    Journal,
+    Plan,
+    consecutive_runs,
+    open_lake,
+    plan_day_batches,
+)
 from aircarbon.pipeline.common import (
     NO_DATA,
     Validator,
-    lake,
     raw_location,
     refuse_future,
     refuse_shrink,
@@ -160,6 +165,7 @@ def process_days(
     build_docs: bool = True,
     lock_wait_s: float = 0.0,
     allow_shrink: bool = False,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> list[DayResult]:
     """The daily step for consecutive days at once: a back-fill's path (one transaction).
 
@@ -183,6 +189,7 @@ def process_days(
             validate=validate,
             build_docs=build_docs,
             allow_shrink=allow_shrink,
+            lake_con=con,
         )
 
 
@@ -205,6 +212,7 @@ def _process_days(
     validate: bool,
     build_docs: bool,
     allow_shrink: bool,
+    lake_con: duckdb.DuckDBPyConnection | None,
 ) -> list[DayResult]:
     from warehouse.load import Between, load_dead_letters, record_no_data
 
@@ -214,7 +222,7 @@ def _process_days(
     batch = days[0].isoformat() + (f"..{days[-1].isoformat()}" if len(days) > 1 else "")
     refuse_future(end, f"the day {days[-1]}")
     source = raw_location(settings)
-    with lake(settings, catalog) as con:
+    with open_lake(settings, catalog, lake_con) as con:
         window = catalog.validity.o3_8h_window_hours
         soc_window = dt.timedelta(days=catalog.indicators.soc_window_days - 1)
         lookback = dt.timedelta(hours=catalog.indicators.events.background_window_hours)
@@ -465,7 +473,10 @@ def run_days(
     """
     journal = plan.journal
     failed = False
-    with writing(settings, "daily backfill", lock_wait_s=lock_wait_s):
+    with (
+        writing(settings, "daily backfill", lock_wait_s=lock_wait_s),
+        open_lake(settings, catalog) as con,
+    ):
         for i, chunk in enumerate(plan.batches):
             docs = build_docs and i == len(plan.batches) - 1
             outcomes: list[tuple[dt.date, DayResult | ValidationFailed]]
@@ -477,6 +488,7 @@ def run_days(
                     validate=validate,
                     build_docs=docs,
                     allow_shrink=allow_shrink,
+                    con=con,
                 )
                 outcomes = list(zip(chunk, results, strict=True))
             except ValidationFailed as exc:
@@ -484,7 +496,7 @@ def run_days(
                     outcomes = [(chunk[0], exc)]
                 else:
                     outcomes = [(day, _one_day(settings, catalog, day, validate, docs,
-                                               allow_shrink)) for day in chunk]  # fmt: skip
+                                               allow_shrink, con)) for day in chunk]  # fmt: skip
             done = [day for day, r in outcomes if not isinstance(r, ValidationFailed)]
             failed = failed or len(done) < len(chunk)
             if journal is not None:
@@ -505,15 +517,18 @@ def _one_day(
     validate: bool,
     build_docs: bool,
     allow_shrink: bool,
+    con: duckdb.DuckDBPyConnection,
 ) -> DayResult | ValidationFailed:
     try:
-        return process_day(
+        (result,) = process_days(
             settings,
             catalog,
-            day,
+            [day],
             validate=validate,
             build_docs=build_docs,
             allow_shrink=allow_shrink,
+            con=con,
         )
     except ValidationFailed as exc:
         return exc
+    return result

@@ -20,12 +20,17 @@ import polars as pl
 
 from aircarbon.catalog import Catalog
 from aircarbon.errors import ValidationFailed
-from aircarbon.pipeline.backfill import Journal, Plan, consecutive_runs, plan_hour_batches
+from aircarbon.pipeline.backfill import (
+    Journal,
+    Plan,
+    consecutive_runs,
+    open_lake,
+    plan_hour_batches,
+)
 from aircarbon.pipeline.common import (
     NO_DATA,
     Validator,
     held_rows,
-    lake,
     raw_location,
     refuse_future,
     refuse_shrink,
@@ -125,6 +130,7 @@ def process_hour(
     build_docs: bool = True,
     lock_wait_s: float = 0.0,
     allow_shrink: bool = False,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> HourResult:
     """Run the hourly step for the hour ending ``hour_end`` (idempotent)."""
     (result,) = process_hours(
@@ -135,6 +141,7 @@ def process_hour(
         build_docs=build_docs,
         lock_wait_s=lock_wait_s,
         allow_shrink=allow_shrink,
+        con=con,
     )
     return result
 
@@ -148,6 +155,7 @@ def process_hours(
     build_docs: bool = True,
     lock_wait_s: float = 0.0,
     allow_shrink: bool = False,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> list[HourResult]:
     """Run the hourly step for consecutive hours at once: a backfill's (or the demo's) path.
 
@@ -173,6 +181,7 @@ def process_hours(
             validate=validate,
             build_docs=build_docs,
             allow_shrink=allow_shrink,
+            lake_con=con,
         )
 
 
@@ -184,6 +193,7 @@ def _process_hours(
     validate: bool,
     build_docs: bool,
     allow_shrink: bool,
+    lake_con: duckdb.DuckDBPyConnection | None,
 ) -> list[HourResult]:
     from transforms.aqi import aqi_hourly
     from warehouse.load import current_snapshot, hour_counts, replace_hours
@@ -215,7 +225,7 @@ def _process_hours(
     validator.check(clean, "readings", batch, (first_start, last_end))
     hourly = hourly_means(clean, catalog)
 
-    with lake(settings, catalog) as con:
+    with open_lake(settings, catalog, lake_con) as con:
         previous = recent_hourly(
             con, first_start - dt.timedelta(hours=23), first_start, _MOVING_SOURCES
         )
@@ -407,34 +417,24 @@ def _run_batch(
     validate: bool,
     build_docs: bool,
     allow_shrink: bool,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> Iterator[tuple[dt.datetime, HourResult | ValidationFailed]]:
     """One batch; when a critical expectation stops it, its hours one by one."""
+    options: dict[str, Any] = {
+        "validate": validate,
+        "build_docs": build_docs,
+        "allow_shrink": allow_shrink,
+        "con": con,
+    }
     try:
-        results = process_hours(
-            settings,
-            catalog,
-            chunk,
-            validate=validate,
-            build_docs=build_docs,
-            allow_shrink=allow_shrink,
-        )
+        results = process_hours(settings, catalog, chunk, **options)
     except ValidationFailed as exc:
         if len(chunk) == 1:
             yield chunk[0], exc
             return
         for end in chunk:
             try:
-                yield (
-                    end,
-                    process_hour(
-                        settings,
-                        catalog,
-                        end,
-                        validate=validate,
-                        build_docs=build_docs,
-                        allow_shrink=allow_shrink,
-                    ),
-                )
+                yield end, process_hour(settings, catalog, end, **options)
             except ValidationFailed as exc:
                 yield end, exc
     else:
@@ -492,12 +492,15 @@ def run_hours(
     """
     journal = plan.journal
     failed = False
-    with writing(settings, "hourly backfill", lock_wait_s=lock_wait_s):
+    with (
+        writing(settings, "hourly backfill", lock_wait_s=lock_wait_s),
+        open_lake(settings, catalog) as con,
+    ):
         for i, chunk in enumerate(plan.batches):
             last = i == len(plan.batches) - 1
             done: list[dt.datetime] = []
             for end, result in _run_batch(
-                settings, catalog, chunk, validate, build_docs and last, allow_shrink
+                settings, catalog, chunk, validate, build_docs and last, allow_shrink, con
             ):
                 if isinstance(result, ValidationFailed):
                     failed = True

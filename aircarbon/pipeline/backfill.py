@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from aircarbon.catalog import Catalog
 
 __all__ = [
+    "BACKFILL_MEMORY",
     "HOURLY_ROW_BUDGET",
     "RAW_ROW_BUDGET",
     "Journal",
@@ -53,6 +54,8 @@ __all__ = [
 RAW_ROW_BUDGET = 2_000_000
 #: Hourly rows one daily batch may read (its days plus the windows looking back).
 HOURLY_ROW_BUDGET = 2_000_000
+#: DuckDB's memory cap on a back-fill's lake connection (its inserts are a batch at a time).
+BACKFILL_MEMORY = "2GB"
 _HOUR = dt.timedelta(hours=1)
 T = TypeVar("T")
 JOURNAL_DIR = "backfill"
@@ -60,12 +63,18 @@ JOURNAL_DIR = "backfill"
 
 @contextlib.contextmanager
 def open_lake(
-    settings: Settings, catalog: Catalog, con: duckdb.DuckDBPyConnection | None = None
+    settings: Settings,
+    catalog: Catalog,
+    con: duckdb.DuckDBPyConnection | None = None,
+    *,
+    memory_limit: str | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """``con`` when a back-fill already holds the lake open, else a fresh writer connection.
 
     Opening the lake (connect, migrations check, dimension tables) costs about a second;
-    a back-fill opens it once for all its batches instead of once per batch.
+    a back-fill opens it once for all its batches instead of once per batch, and caps
+    DuckDB's memory (``memory_limit``): its default, 80 % of RAM, lets a connection that
+    lives through years of batches keep gigabytes of buffers it will not read again.
     """
     if con is not None:
         yield con
@@ -73,6 +82,8 @@ def open_lake(
     from aircarbon.pipeline.common import lake
 
     with lake(settings, catalog) as opened:
+        if memory_limit is not None:
+            opened.execute(f"SET memory_limit = '{memory_limit}'")
         yield opened
 
 

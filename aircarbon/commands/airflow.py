@@ -153,24 +153,15 @@ def _require_init(home: Path) -> None:
 
 
 def _date(value: str, what: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise AirCarbonError(f"{what} must be YYYY-MM-DD, not {value!r}") from None
+    from aircarbon.commands._when import parse_day
+
+    return parse_day(value, what)
 
 
 def _hour_end(value: str, settings: Settings) -> dt.datetime:
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise AirCarbonError(
-            f"--hour must be ISO 8601 (e.g. 2026-11-24T10:00+08:00), not {value!r}"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=settings.tz)
-    if (parsed.minute, parsed.second, parsed.microsecond) != (0, 0, 0):
-        raise AirCarbonError(f"--hour is the END of an hour, on the hour, not {value!r}")
-    return parsed
+    from aircarbon.commands._when import parse_hour_end
+
+    return parse_hour_end(value, settings.tz)
 
 
 def _midnight(day: dt.date, settings: Settings) -> dt.datetime:

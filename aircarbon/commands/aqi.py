@@ -69,10 +69,9 @@ def run(
         raise AirCarbonError(f"unknown --kind {kind!r} (valid: {', '.join(REPORT_KINDS)})")
     day: dt.date | None = None
     if date is not None:
-        try:
-            day = dt.date.fromisoformat(date)
-        except ValueError:
-            raise AirCarbonError(f"--date {date!r} is not YYYY-MM-DD") from None
+        from aircarbon.commands._when import parse_day
+
+        day = parse_day(date, "--date")
     catalog = catalog_for(load_settings())
     std = resolve_standard(catalog, standard, day=day)
     values = parse_pairs(pairs, input_codes(std, kind))

@@ -6,14 +6,11 @@ matplotlib load inside :func:`run`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from aircarbon.errors import AirCarbonError
 
 __all__ = ["bulletin_command", "run"]
 
@@ -22,13 +19,11 @@ def run(*, date: str, lang: str | None, pdf: bool, output_dir: Path | None, as_j
     """Write the bulletins of ``date`` and print where they are (or the JSON summary)."""
     from aircarbon.bulletin import write_bulletins
     from aircarbon.catalog import catalog_for
+    from aircarbon.commands._when import parse_day
     from aircarbon.settings import load_settings
     from aircarbon.writer_lock import writer_lock
 
-    try:
-        day = dt.date.fromisoformat(date)
-    except ValueError:
-        raise AirCarbonError(f"--date {date!r} is not YYYY-MM-DD") from None
+    day = parse_day(date, "--date")
     settings = load_settings()
     catalog = catalog_for(settings)
     langs = (lang,) if lang else ("zh", "en")

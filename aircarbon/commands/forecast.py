@@ -31,10 +31,9 @@ app = typer.Typer(
 
 
 def _day(value: str, what: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise AirCarbonError(f"{what} {value!r} is not YYYY-MM-DD") from None
+    from aircarbon.commands._when import parse_day
+
+    return parse_day(value, what)
 
 
 def _print_issue(summary: dict[str, Any]) -> None:

@@ -43,22 +43,10 @@ app = typer.Typer(
 )
 
 
-def _hour(value: str, tz: str) -> dt.datetime:
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise AirCarbonError(
-            f"--hour must be ISO 8601 (e.g. 2026-11-24T10:00+08:00), not {value!r}"
-        ) from None
-    if parsed.tzinfo is None:
-        from zoneinfo import ZoneInfo
+def _hour(value: str, tz: str, option: str = "--hour") -> dt.datetime:
+    from aircarbon.commands._when import parse_hour_end
 
-        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
-    if parsed.minute or parsed.second or parsed.microsecond:
-        raise AirCarbonError(f"--hour must be the end of an hour (minutes :00), not {value!r}")
-    if not 1970 <= parsed.year <= 2099:  # the raw store holds 1970-2099 (ingest refuses others)
-        raise AirCarbonError(f"--hour must be in the years 1970 to 2099, not {value!r}")
-    return parsed
+    return parse_hour_end(value, tz, option)
 
 
 def _range(first: dt.datetime, last: dt.datetime | None) -> list[dt.datetime]:
@@ -100,7 +88,7 @@ def hourly(
 
     settings = load_settings()
     catalog = catalog_for(settings)
-    last = _hour(until, settings.timezone) if until else None
+    last = _hour(until, settings.timezone, "--until") if until else None
     hours = _range(_hour(hour, settings.timezone), last)
     failed: list[str] = []
     loaded = no_data = 0
@@ -169,18 +157,14 @@ def daily(
 ) -> None:
     """A local day's hourly means → daily statistics and AQI → the warehouse."""
     from aircarbon.catalog import catalog_for
+    from aircarbon.commands._when import parse_day
     from aircarbon.errors import ValidationFailed
     from aircarbon.pipeline.daily import plan_days, run_days
     from aircarbon.settings import load_settings
     from aircarbon.writer_lock import writer_lock
 
-    try:
-        first = dt.date.fromisoformat(date)
-        last = dt.date.fromisoformat(until) if until else first
-    except ValueError as exc:
-        raise AirCarbonError(f"dates must be YYYY-MM-DD: {exc}") from None
-    if not (1970 <= first.year <= 2099 and 1970 <= last.year <= 2099):
-        raise AirCarbonError("dates must be in the years 1970 to 2099 (what the raw store holds)")
+    first = parse_day(date, "--date")
+    last = parse_day(until, "--until") if until else first
     settings = load_settings()
     catalog = catalog_for(settings)
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]

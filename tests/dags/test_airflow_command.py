@@ -69,7 +69,7 @@ def test_hour_end_is_local_unless_an_offset_is_given() -> None:
     local = command._hour_end("2026-11-24T10:00", settings)
     assert local == dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
     assert command._hour_end("2026-11-24T02:00Z", settings) == local
-    with pytest.raises(AirCarbonError, match="END of an hour"):
+    with pytest.raises(AirCarbonError, match="end of an hour"):
         command._hour_end("2026-11-24T10:30", settings)
 
 

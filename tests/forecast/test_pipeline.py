@@ -73,7 +73,7 @@ def test_cli_issues_and_prints_json(
     with pytest.raises(SystemExit) as bad:
         main(["forecast", "--date", "06/01/2026"])
     assert bad.value.code == 2
-    assert "is not YYYY-MM-DD" in capsys.readouterr().err
+    assert "must be YYYY-MM-DD" in capsys.readouterr().err
 
 
 def test_forecast_vs_observed_macro_pairs_forecasts_with_observations(tmp_path: Path) -> None:

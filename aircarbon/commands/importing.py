@@ -89,7 +89,15 @@ def table(
         Path, typer.Argument(help="Wide CSV or Parquet: a time column, one column per parameter.")
     ],
     *,
-    station: Annotated[str, typer.Option("--station", help="The station the file is of.")],
+    station: Annotated[
+        str | None, typer.Option("--station", help="The station the file is of.")
+    ] = None,
+    station_column: Annotated[
+        str | None,
+        typer.Option(
+            "--station-column", help="Instead of --station: the column naming each row's station."
+        ),
+    ] = None,
     time_column: Annotated[str, typer.Option("--time-column", help="The column holding the time.")],
     tz: Annotated[
         str | None, typer.Option("--tz", help="Zone of naive times (default: the network's).")
@@ -136,6 +144,7 @@ def table(
             settings=settings,
             catalog=catalog,
             station=station,
+            station_column=station_column,
             time_column=time_column,
             tz=tz,
             period_s=period_s,

@@ -129,8 +129,9 @@ def import_table(
     *,
     settings: Settings,
     catalog: Catalog,
-    station: str,
+    station: str | None = None,
     time_column: str,
+    station_column: str | None = None,
     tz: str | None = None,
     period_s: int = 3600,
     time_marks: TimeMarks = "end",
@@ -143,6 +144,11 @@ def import_table(
     """Import a wide CSV or Parquet file of one station: a time column and one column per
     parameter (named by its code, or renamed with ``rename={"PM2.5": "pm25"}``).
 
+    ``station_column`` instead of ``station``: a platform export of several stations, the
+    station id in that column (each row checked like a long file's: unknown stations and
+    parameters a station does not measure are refused per row). One import of such a file
+    writes one file per hour for all its stations; one file per station writes as many.
+
     ``tz`` is the zone of naive timestamps (default: the network's). ``time_marks="start"``
     says the file labels each period by its start (the raw store labels by the end).
     ``units`` gives a column's unit when it is not the parameter's canonical one. A column
@@ -152,9 +158,11 @@ def import_table(
     rename = dict(rename or {})
     units = dict(units or {})
     skipped_cols = list(skip)
-    if station not in catalog.stations:
+    if (station is None) == (station_column is None):
+        raise ImportRefused("give either --station ID or --station-column COL")
+    if station is not None and station not in catalog.stations:
         raise UnknownStationError(station)
-    measured = set(catalog.stations[station].params)
+    measured = set(catalog.stations[station].params) if station is not None else None
     zone = _check_zone(tz or catalog.network.timezone)
     _check_period(period_s)
     if time_marks not in ("start", "end"):
@@ -167,6 +175,7 @@ def import_table(
     ctx = ImportContext.from_settings(settings, catalog, progress=progress)
     options = {
         "station": station,
+        "station_column": station_column,
         "time_column": time_column,
         "tz": zone,
         "period_s": period_s,
@@ -182,9 +191,11 @@ def import_table(
             raise ImportRefused(
                 f"{file.name}: no time column {time_column!r} (columns: {', '.join(data.columns)})"
             )
+        if station_column is not None and station_column not in data.columns:
+            raise ImportRefused(f"{file.name}: no station column {station_column!r}")
         mapping: dict[str, str] = {}
         for column in data.columns:
-            if column == time_column or column in skipped_cols:
+            if column in (time_column, station_column) or column in skipped_cols:
                 continue
             param = rename.get(column, column)
             if param not in catalog.parameters:
@@ -192,7 +203,7 @@ def import_table(
                     f"{file.name}: column {column!r} is neither a parameter, renamed "
                     f"(--rename {column}=PARAM) nor skipped (--skip {column})"
                 )
-            if param not in measured:
+            if measured is not None and param not in measured:
                 raise ImportRefused(
                     f"{file.name}: station {station} does not measure {param} (column "
                     f"{column!r}); add it to the station or --skip {column}"
@@ -203,15 +214,18 @@ def import_table(
         if not mapping:
             raise ImportRefused(f"{file.name}: no parameter columns besides {time_column!r}")
         first_line = 2 if is_csv else 1
-        wide = (
-            data.select(time_column, *mapping)
-            .rename({time_column: "_ts_raw"})
-            .with_row_index("line", offset=first_line)
+        station_of = (
+            pl.col(station_column).cast(pl.String).str.strip_chars()
+            if station_column is not None
+            else pl.lit(station, pl.String)
         )
+        wide = data.select(
+            pl.col(time_column).alias("_ts_raw"), station_of.alias("_station"), *mapping
+        ).with_row_index("line", offset=first_line)
         wide = wide.with_columns(
             pl.lit(None, pl.String).alias("reason"), pl.lit(None, pl.String).alias("detail")
         )
-        wide = resolve_times(wide, "_ts_raw", zone, series=[])
+        wide = resolve_times(wide, "_ts_raw", zone, series=["_station"])
         if time_marks == "start":
             wide = wide.with_columns(pl.col("ts") + period_s * 1_000_000)
         cells = list(mapping)
@@ -219,7 +233,7 @@ def import_table(
         if len(same) > 1:
             wide = wide.with_columns(pl.col(cells).cast(pl.String))
         long = wide.unpivot(
-            index=["_ts_raw", "line", "ts", "reason", "detail"],
+            index=["_ts_raw", "_station", "line", "ts", "reason", "detail"],
             on=cells,
             variable_name="_column",
             value_name="_cell",
@@ -229,7 +243,7 @@ def import_table(
         unit_of = param_of.replace_strict(units, default=None, return_dtype=pl.String)
         frame = _frame(
             {
-                "station": station,
+                "station": pl.col("_station"),
                 "param": param_of,
                 "ts": pl.col("ts"),
                 "ts_raw": _text_or_null(long, "_ts_raw"),

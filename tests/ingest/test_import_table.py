@@ -252,3 +252,36 @@ def test_a_crash_before_the_manifest_is_rerun_without_duplicates(
     assert store_listing(settings.data_dir) == listing
     assert raw_rows(settings.data_dir).height == rows.height
     assert dead_rows(settings.data_dir).height == dead.height
+
+
+def test_platform_export_of_several_stations(tmp_path: Path) -> None:
+    """--station-column: one wide file for the network, each row checked like a long file's,
+    one raw file per hour for all its stations."""
+    settings, catalog = write_network(
+        tmp_path / "data",
+        [{"id": "SY-01", "params": CRITERIA}, {"id": "SY-02", "params": ["pm25", "pm10"]}],
+    )
+    path = tmp_path / "platform.csv"
+    path.write_text(
+        "站点,时间,pm25,co\n"
+        "SY-01,2024-01-01 01:00,10,0.5\n"
+        "SY-02,2024-01-01 01:00,20,0.6\n"
+        "SY-09,2024-01-01 01:00,30,0.7\n"
+        "SY-01,2024-01-01 02:00,11,—\n",
+        encoding="utf-8",
+    )
+    report = import_table(
+        path, settings=settings, catalog=catalog, station_column="站点", time_column="时间"
+    )
+    assert dict(report.rejected) == {"param_not_measured": 1, "unknown_station": 2}
+    assert (report.landed, report.skipped_markers) == (4, 1)
+    assert len(report.files) == 2  # two hours, every station in each hour's one file
+    rows = raw_rows(settings.data_dir)
+    assert rows.select("station", "param", "value").rows() == [
+        ("SY-01", "co", 0.5),
+        ("SY-01", "pm25", 10.0),
+        ("SY-01", "pm25", 11.0),
+        ("SY-02", "pm25", 20.0),
+    ]
+    with pytest.raises(ImportRefused, match="either --station ID or --station-column COL"):
+        import_table(path, settings=settings, catalog=catalog, time_column="时间")

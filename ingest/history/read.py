@@ -81,13 +81,23 @@ def decode_text(data: bytes) -> bytes:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16").encode("utf-8")
     try:
-        data.decode("utf-8")
+        _check_utf8(data)
     except UnicodeDecodeError:
         try:
             return data.decode("gb18030").encode("utf-8")
         except UnicodeDecodeError as exc:
             raise ImportRefused(f"neither UTF-8 nor GBK/GB 18030 text (byte {exc.start})") from None
     return data
+
+
+def _check_utf8(data: bytes, chunk: int = 1 << 24) -> None:
+    """Raise UnicodeDecodeError unless ``data`` is UTF-8, in 16 MB steps (a 1 GB export is
+    not turned into a 1-4 GB Python string only to be checked)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, len(data), chunk):
+        decoder.decode(view[start : start + chunk], final=False)
+    decoder.decode(b"", final=True)
 
 
 def read_table_file(path: Path) -> tuple[pl.DataFrame, bool]:

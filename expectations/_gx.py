@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from aircarbon.errors import AirCarbonError
+from expectations.data_docs_offline import make_offline
 from expectations.suites import Condition, ExpectationSpec, SuiteSpec
 
 __all__ = ["build_docs", "docs_index", "gx_root", "run_suite"]
@@ -34,6 +35,7 @@ _SITE = "local_site"
 _lock = threading.Lock()
 _contexts: dict[Path, Any] = {}
 _suite_fingerprints: dict[tuple[Path, str], str] = {}
+_suite_pages: set[tuple[Path, str, str | None]] = set()  # suite pages rendered this process
 
 
 def gx_root(data_dir: Path) -> Path:
@@ -82,6 +84,12 @@ def _context(data_dir: Path) -> Any:
         # tqdm bars on stderr of a DAG task or a CLI run are noise, and cost time
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         ctx.variables.save()
+    site: Any = (ctx.variables.data_docs_sites or {}).get(_SITE)
+    if isinstance(site, dict) and site.get("show_how_to_buttons", True):
+        # GX's "how to" footer and walkthrough pop-up link to its online tutorials: noise
+        # on an operator's (often offline) site
+        config: Any = {**site, "show_how_to_buttons": False}
+        ctx.update_data_docs_site(_SITE, config)
     _contexts[root] = ctx
     return ctx
 
@@ -234,7 +242,9 @@ def build_docs(data_dir: Path, suite: str, run_name: str, run_time: dt.datetime)
     """Render one run's page and rebuild the Data Docs index; the page's path.
 
     Incremental on purpose: a full ``build_data_docs()`` re-renders every stored result
-    (~0.1 s each), which grows with the retention setting.
+    (~0.1 s each), which grows with the retention setting. The suite's page is rendered too
+    when missing (the index links it), and the site is made to work offline
+    (:mod:`expectations.data_docs_offline`).
     """
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -247,13 +257,22 @@ def build_docs(data_dir: Path, suite: str, run_name: str, run_time: dt.datetime)
         run_id=RunIdentifier(run_name=run_name, run_time=run_time),
         batch_identifier=f"{_DATASOURCE}-{suite}",
     )
+    site = docs_index(data_dir).parent
     with _lock:
-        ctx = _context(data_dir.resolve())
+        root = data_dir.resolve()
+        ctx = _context(root)
+        keys = [key]
+        # the suite's own page, which the index and every result page link to: rendered when
+        # missing or when the suite changed in this process (not on every run: ~0.1-0.3 s)
+        built = (root, suite, _suite_fingerprints.get((root, suite)))
+        if built not in _suite_pages or not (site / "expectations" / f"{suite}.html").exists():
+            keys.append(ExpectationSuiteIdentifier(name=suite))
         try:
-            ctx.build_data_docs(site_names=[_SITE], resource_identifiers=[key])
+            ctx.build_data_docs(site_names=[_SITE], resource_identifiers=keys)
+            _suite_pages.add(built)
+            make_offline(site)  # GX's pages load CSS/JS from CDNs: rewrite them to local files
         except (ValueError, TypeError, KeyError, OSError) as exc:
             raise AirCarbonError(f"GX could not build Data Docs: {exc}") from exc
-    site = docs_index(data_dir).parent
     page = site.joinpath("validations", *(str(part) for part in key.to_tuple()))
     page = page.with_name(page.name + ".html")
     return page if page.exists() else docs_index(data_dir)

@@ -1,9 +1,10 @@
 """A self-contained HTML page of recent validation runs: readable offline.
 
-GX's Data Docs load their CSS and JavaScript from public CDNs, so on an offline monitoring
-network they render unstyled. This page has inline CSS, no script and no external URL; it
-reads the interim ``validation_runs`` Parquet store and links each run to its Data Docs
-page (relative links, so the ``gx/`` folder can be copied or served as a whole).
+One page for all suites, readable anywhere (mail it, open it on a phone): inline CSS, no
+script and no external URL (the Data Docs work offline too, see
+``expectations.data_docs_offline``, but need their whole folder and JavaScript). It reads
+the interim ``validation_runs`` Parquet store and links each run to its Data Docs page
+(relative links, so the ``gx/`` folder can be copied or served as a whole).
 """
 
 from __future__ import annotations

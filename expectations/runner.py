@@ -369,8 +369,15 @@ def _schema_mismatch(actual: pl.Schema, contract: pl.Schema) -> dict[str, str]:
 
 
 def _safe_name(batch_id: str) -> str:
-    """The batch id as one path segment (GX uses the run name as a directory)."""
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", batch_id).strip("._") or "batch"
+    """The batch id as one path segment (GX uses the run name as a directory).
+
+    A range ``D1..D2`` is written ``D1_to_D2``: GX titles a docs page by parsing the run
+    name as a time (dateutil), and ``2023-01-01..2023-01-31`` parses into a UTC offset of
+    -31 h, which makes the page's rendering fail ("offset must be a timedelta strictly
+    between …") for every batched back-fill.
+    """
+    name = re.sub(r"[^A-Za-z0-9._=+-]+", "_", batch_id.replace("..", "_to_"))
+    return name.strip("._") or "batch"
 
 
 # --------------------------------------------------------------------------------------

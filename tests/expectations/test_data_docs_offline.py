@@ -264,3 +264,15 @@ def test_styled_and_filled_in_chromium_offline(
             assert errors == []
         finally:
             browser.close()
+
+
+def test_a_batched_range_renders_its_page(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A back-fill batch ``D1..D2``: GX parses run names as times, and this one used to
+    parse into a -31 h UTC offset that broke rendering of the batch's page."""
+    batch = "2023-01-01..2023-01-31"
+    with caplog.at_level("ERROR"):
+        outcome = _run(FRAMES["daily"](), "daily", tmp_path, batch)
+    assert not [r for r in caplog.records if "data docs rendering" in r.getMessage()]
+    assert outcome.docs_path is not None
+    pages = list((docs_index(tmp_path).parent / "validations" / "daily").rglob("*.html"))
+    assert [p for p in pages if "2023-01-01_to_2023-01-31" in str(p)], pages

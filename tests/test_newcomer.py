@@ -271,6 +271,18 @@ def test_analysts_sql_examples(newcomer: tuple[Path, dict[str, str]]) -> None:
             empty.append(sql)
     assert not failures, "\n".join(failures)
     assert not empty, f"examples that show nothing on the demo: {empty}"
+    # scripts/analyst_examples.py fills the doc's outputs from this lake (printed, not written)
+    render = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from analyst_examples import render; "
+        "from pathlib import Path; print(render(Path(sys.argv[2]), 3))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", render, str(ROOT / "scripts"), DEMO_NAME],
+        cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    outputs = re.findall(r"<!-- output:[\w-]+ -->\n(\| .*?)<!-- /output -->", done.stdout, re.S)
+    assert len(outputs) == len(blocks), "every sql block has its output block"
 
 
 def test_analysts_command_lines(newcomer: tuple[Path, dict[str, str]]) -> None:

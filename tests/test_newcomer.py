@@ -43,7 +43,8 @@ import pytest
 from ingest.embedded_broker import free_port
 from tests.fixtures.brokers import wait_for_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# the demo (~1 min) is set up within the first test; a loaded CI machine takes longer
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_NAME = "data/demo"  # the docs' name of the demo's data directory (relative to the cwd)

@@ -46,23 +46,34 @@ def run(*, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
+    # Ten columns fold into fragments on an 80-column terminal; there the id, the name, the
+    # type, the parameter count and the service dates are what an operator scans for (the
+    # rest is in --json).
+    wide = console.width >= 120
+    columns = (
+        ("id", "name", "type", "lat", "lon", "params", "mn", "code", "from", "to")
+        if wide
+        else ("id", "name", "type", "params", "from", "to")
+    )
     table = Table(title=f"{catalog.network.name_en} ({catalog.network.name_zh}) stations")
-    for col in ("id", "name", "type", "lat", "lon", "params", "mn", "code", "from", "to"):
-        table.add_column(col)
+    for col in columns:
+        table.add_column(col, no_wrap=col in {"id", "type", "from", "to", "mn"})
     for s in records:
-        table.add_row(
-            s["id"],
-            f"{s['name']} {s['name_zh']}",
-            s["type"],
-            f"{s['lat']:.4f}",
-            f"{s['lon']:.4f}",
-            str(len(s["params"])),
-            s["mn"],
-            s["national_code"] or "",
-            s["valid_from"] or "",
-            s["valid_to"] or "",
-        )
-    Console().print(table)
+        cells = {
+            "id": s["id"],
+            "name": f"{s['name']} {s['name_zh']}",
+            "type": s["type"],
+            "lat": f"{s['lat']:.4f}",
+            "lon": f"{s['lon']:.4f}",
+            "params": str(len(s["params"])),
+            "mn": s["mn"],
+            "code": s["national_code"] or "",
+            "from": s["valid_from"] or "",
+            "to": s["valid_to"] or "",
+        }
+        table.add_row(*(cells[c] for c in columns))
+    console.print(table)
 
 
 @app.command("add")

@@ -322,3 +322,12 @@ def test_bad_config_file(tmp_path: Path) -> None:
     assert "timezone" in result.stderr
     assert "Mars/Base" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_stations_table_reads_at_80_columns() -> None:
+    result = run_cli("stations", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert rows
+    assert all(len(line) <= 80 for line in result.stdout.splitlines())
+    assert any(line.startswith("│ SY-TY-01 ") for line in rows)  # ids whole, not "SY-T…"

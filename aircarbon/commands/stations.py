@@ -76,6 +76,10 @@ def run(*, as_json: bool) -> None:
     console.print(table)
 
 
+def _count(n: int) -> str:
+    return f"{n} station" if n == 1 else f"{n} stations"
+
+
 @app.command("add")
 def add_command(
     station_id: Annotated[str, typer.Argument(metavar="ID", help="Station id, e.g. CH-LP-01.")],
@@ -131,7 +135,7 @@ def add_command(
     (station,), catalog = add_stations(load_settings(), [(f"station {station_id!r}", row)])
     print(
         f"added {station.id} ({station.type.value}, {len(station.params)} parameters, "
-        f"MN {station.mn}) to {catalog.network.name_en}: {len(catalog.stations)} stations"
+        f"MN {station.mn}) to {catalog.network.name_en}: {_count(len(catalog.stations))}"
     )
 
 
@@ -151,8 +155,8 @@ def import_command(
 
     added, catalog = import_stations_csv(load_settings(), file)
     print(
-        f"imported {len(added)} station(s) from {file.name} into {catalog.network.name_en}: "
-        f"{len(catalog.stations)} stations"
+        f"imported {_count(len(added))} from {file.name} into {catalog.network.name_en}: "
+        f"{_count(len(catalog.stations))} in all"
     )
 
 

@@ -146,7 +146,7 @@ def test_import_bom_and_gbk(tmp_path: Path) -> None:
     )
     result = _cli(data, "stations", "import", str(bom))
     assert result.returncode == 0, result.stderr
-    assert "imported 2 station(s)" in result.stdout
+    assert "imported 2 stations" in result.stdout
     gbk = tmp_path / "gbk.csv"
     gbk.write_bytes(
         (

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def _demo(data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRCARBON_")}
-    env["COLUMNS"] = "120"
+    env["COLUMNS"] = "80"  # a usual terminal: the paths must still come out whole
     return subprocess.run(
         [
             *(sys.executable, "-m", "aircarbon", "demo", "--days", "1"),
@@ -63,6 +63,7 @@ def test_short_demo_fills_the_lake_and_reruns_safely(tmp_path: Path) -> None:
         assert (days[0] / name).stat().st_size > 0, name
     docs = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert docs.is_file()
+    assert str(docs) in first.stdout  # whole, on one line, to copy
     health = (tmp_path / "health" / "index.html").read_text(encoding="utf-8")
     assert "SY-TY-01" in health  # the page as it was at the end of ingest, data inlined
     initial = json.loads(

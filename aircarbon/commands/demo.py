@@ -255,7 +255,7 @@ def _print_summary(
     stats = summary["stats"]
     table = Table(title="AirCarbon demo", show_header=False)
     table.add_column("what", no_wrap=True)
-    table.add_column("value", overflow="fold")  # paths whole, folded, never cut with "…"
+    table.add_column("value", overflow="fold")
     table.add_row("simulated", summary["simulated"])
     table.add_row("messages published", f"{summary['published']:,}")
     table.add_row("faults injected", ", ".join(f"{k} {v}" for k, v in summary["faults"].items()))
@@ -270,18 +270,24 @@ def _print_summary(
     )
     for line in summary.get("failed", []):
         table.add_row("[red]stopped batch[/]", line)
-    table.add_row("raw store", str(settings.data_dir / "raw"))
-    table.add_row("dead letters", str(settings.data_dir / "dead_letter"))
-    table.add_row("warehouse", f"ducklake:{settings.lake_catalog}  (aircarbon sql)")
-    health = settings.data_dir / "health" / "index.html"
-    table.add_row("health page", f"{health} (as at the end of ingest)")
-    docs = settings.data_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    table.add_row("Data Docs", str(docs))
-    pages = [f for f in summary["bulletins"]["files"] if f.endswith(".html")]
-    table.add_row("bulletins", "\n".join(pages))
     table.add_row("forecast", _outlook_line(summary["forecast"]))
     table.add_row("elapsed", f"{summary['elapsed_s']:.1f} s")
     console.print(table)
+    # Paths are printed whole, one per line, outside the table: a table cell cuts or
+    # folds them at the terminal's width, and a path is for copying.
+    health = settings.data_dir / "health" / "index.html"
+    docs = settings.data_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    pages = [f for f in summary["bulletins"]["files"] if f.endswith(".html")]
+    where = [
+        ("raw store", str(settings.data_dir / "raw")),
+        ("dead letters", str(settings.data_dir / "dead_letter")),
+        ("warehouse", f"ducklake:{settings.lake_catalog}  (aircarbon sql)"),
+        ("health page", f"{health}  (as at the end of ingest)"),
+        ("Data Docs", str(docs)),
+        *(("bulletin", page) for page in pages),
+    ]
+    for what, path in where:
+        console.print(f"{what:<13} {path}", soft_wrap=True, highlight=False, markup=False)
     _print_aqi(settings, catalog, summary["dates"], stations)
     for line in next_steps(settings):
         console.print(line, soft_wrap=True, highlight=False)

@@ -108,7 +108,7 @@ def test_metadata_url_prefers_the_environment(tmp_path: Path) -> None:
     assert command.metadata_url(tmp_path, env) == "postgresql+psycopg2://p@h/a"
 
 
-def test_validation_day_counts_single_hour_batches() -> None:
+def test_validation_day_counts_the_batches_covering_the_day() -> None:
     sql = (
         Path(__file__).resolve().parents[2] / "aircarbon/bulletin/sql/validation_day.sql"
     ).read_text()
@@ -123,6 +123,13 @@ def test_validation_day_counts_single_hour_batches() -> None:
         ("raw", "hour=2026-11-24T03:00Z", False),  # the old naming
         ("raw", "2026-11-23T16:00Z", True),  # the hour ending at the day's start: not in it
         ("daily", "2026-11-24", True),
+        # back-fill batches (process --until): a month of hours, a month of days
+        ("readings", "2026-10-31T16:00Z..2026-11-30T16:00Z", True),
+        ("daily", "2026-11-01..2026-11-30", False),
+        # neighbours that only touch the day's bounds are not in it
+        ("readings", "2026-11-22T16:00Z..2026-11-23T16:00Z", True),
+        ("readings", "2026-11-24T16:00Z..2026-11-25T16:00Z", True),
+        ("daily", "2026-11-25..2026-11-30", True),
     ]
     for suite, batch, ok in rows:
         con.execute(
@@ -131,7 +138,11 @@ def test_validation_day_counts_single_hour_batches() -> None:
         )
     t0, t1 = dt.datetime(2026, 11, 23, 16), dt.datetime(2026, 11, 24, 16)
     found = con.execute(sql, {"day_text": "2026-11-24", "t0": t0, "t1": t1}).fetchall()
-    assert {(r[0], r[1], r[2]) for r in found} == {("daily", 1, 1), ("raw", 3, 2)}
+    assert {(r[0], r[1], r[2]) for r in found} == {
+        ("daily", 2, 1),
+        ("raw", 3, 2),
+        ("readings", 1, 1),
+    }
 
 
 @pytest.mark.slow

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from aircarbon.errors import AirCarbonError
 
 if TYPE_CHECKING:
+    from aircarbon.catalog import Catalog
+    from aircarbon.settings import Settings
     from ingest.history import ImportReport
 
 __all__ = ["app"]
@@ -83,6 +85,31 @@ def _print(reports: Sequence[ImportReport], as_json: bool) -> None:
             typer.echo(f"  removed {len(r.removed_files)} files of the earlier import")
 
 
+def _run(
+    kind: str,
+    as_json: bool,
+    call: Callable[[Settings, Catalog, bool], Sequence[ImportReport]],
+) -> None:
+    """What every import does around its reader: settings, network, the writer lock, report."""
+    from aircarbon.catalog import catalog_for
+    from aircarbon.settings import load_settings
+    from aircarbon.writer_lock import writer_lock
+
+    settings = load_settings()
+    catalog = catalog_for(settings)
+    with writer_lock(settings.data_dir, command=f"aircarbon import {kind}"):
+        reports = call(settings, catalog, sys.stderr.isatty())
+    _print(reports, as_json)
+
+
+def _time_marks(value: str) -> Literal["start", "end"]:
+    if value == "start":
+        return "start"
+    if value == "end":
+        return "end"
+    raise AirCarbonError(f"--time-marks must be start or end, not {value!r}")
+
+
 @app.command("table")
 def table(
     file: Annotated[
@@ -129,33 +156,31 @@ def table(
     (with or without BOM), UTF-16, GBK; separators , ; or tab; blank, —, NA, -, -- are
     empty cells.
     """
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
-    from aircarbon.writer_lock import writer_lock
     from ingest.history import import_table
 
-    if time_marks not in ("start", "end"):
-        raise AirCarbonError(f"--time-marks must be start or end, not {time_marks!r}")
-    settings = load_settings()
-    catalog = catalog_for(settings)
-    with writer_lock(settings.data_dir, command="aircarbon import table"):
-        report = import_table(
-            file,
-            settings=settings,
-            catalog=catalog,
-            station=station,
-            station_column=station_column,
-            time_column=time_column,
-            tz=tz,
-            period_s=period_s,
-            time_marks="start" if time_marks == "start" else "end",
-            rename=_pairs(rename, "--rename"),
-            skip=list(skip or ()),
-            units=_pairs(unit, "--unit"),
-            progress=sys.stderr.isatty(),
-            force=force,
-        )
-    _print([report], as_json)
+    marks = _time_marks(time_marks)
+    _run(
+        "table",
+        as_json,
+        lambda settings, catalog, progress: [
+            import_table(
+                file,
+                settings=settings,
+                catalog=catalog,
+                station=station,
+                station_column=station_column,
+                time_column=time_column,
+                tz=tz,
+                period_s=period_s,
+                time_marks=marks,
+                rename=_pairs(rename, "--rename"),
+                skip=list(skip or ()),
+                units=_pairs(unit, "--unit"),
+                progress=progress,
+                force=force,
+            )
+        ],
+    )
 
 
 @app.command("long")
@@ -176,27 +201,25 @@ def long(
     force: Annotated[bool, _FORCE] = False,
 ) -> None:
     """A long table: one reading per row, any stations and parameters."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
-    from aircarbon.writer_lock import writer_lock
     from ingest.history import import_long
 
-    if time_marks not in ("start", "end"):
-        raise AirCarbonError(f"--time-marks must be start or end, not {time_marks!r}")
-    settings = load_settings()
-    catalog = catalog_for(settings)
-    with writer_lock(settings.data_dir, command="aircarbon import long"):
-        report = import_long(
-            file,
-            settings=settings,
-            catalog=catalog,
-            tz=tz,
-            period_s=period_s,
-            time_marks="start" if time_marks == "start" else "end",
-            progress=sys.stderr.isatty(),
-            force=force,
-        )
-    _print([report], as_json)
+    marks = _time_marks(time_marks)
+    _run(
+        "long",
+        as_json,
+        lambda settings, catalog, progress: [
+            import_long(
+                file,
+                settings=settings,
+                catalog=catalog,
+                tz=tz,
+                period_s=period_s,
+                time_marks=marks,
+                progress=progress,
+                force=force,
+            )
+        ],
+    )
 
 
 @app.command("cnemc")
@@ -208,22 +231,15 @@ def cnemc(
     force: Annotated[bool, _FORCE] = False,
 ) -> None:
     """China's national network hourly files; codes map through stations' national_code."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
-    from aircarbon.writer_lock import writer_lock
     from ingest.history import import_cnemc
 
-    settings = load_settings()
-    catalog = catalog_for(settings)
-    with writer_lock(settings.data_dir, command="aircarbon import cnemc"):
-        reports = import_cnemc(
-            files,
-            settings=settings,
-            catalog=catalog,
-            progress=sys.stderr.isatty(),
-            force=force,
-        )
-    _print(reports, as_json)
+    _run(
+        "cnemc",
+        as_json,
+        lambda settings, catalog, progress: import_cnemc(
+            files, settings=settings, catalog=catalog, progress=progress, force=force
+        ),
+    )
 
 
 @app.command("hj212")
@@ -235,15 +251,12 @@ def hj212(
     force: Annotated[bool, _FORCE] = False,
 ) -> None:
     """A data logger's or platform's HJ 212 log, through the live HJ 212 decoder."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
-    from aircarbon.writer_lock import writer_lock
     from ingest.history import import_hj212
 
-    settings = load_settings()
-    catalog = catalog_for(settings)
-    with writer_lock(settings.data_dir, command="aircarbon import hj212"):
-        report = import_hj212(
-            file, settings=settings, catalog=catalog, progress=sys.stderr.isatty(), force=force
-        )
-    _print([report], as_json)
+    _run(
+        "hj212",
+        as_json,
+        lambda settings, catalog, progress: [
+            import_hj212(file, settings=settings, catalog=catalog, progress=progress, force=force)
+        ],
+    )

@@ -51,6 +51,26 @@ def _start_collector(url: str, data_dir: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _wait_handles_sigterm(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Wait until the collector catches SIGTERM (its handler is set once it has started).
+
+    A SIGTERM sent while the interpreter is still importing kills it with -15, which says
+    nothing about the collector's shutdown: on a loaded machine the last restart of the kill
+    loop may not have got that far when the stream is already complete.
+    """
+    status = Path(f"/proc/{proc.pid}/status")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        caught = next(
+            (int(line.split()[1], 16) for line in status.read_text().splitlines()
+             if line.startswith("SigCgt:")),
+            0,
+        )  # fmt: skip
+        if caught & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_kill_9_at_random_moments_loses_nothing(mosquitto: Any, tmp_path: Path) -> None:
     n = 20_000
@@ -95,6 +115,7 @@ def test_kill_9_at_random_moments_loses_nothing(mosquitto: Any, tmp_path: Path) 
         while _distinct_readings(tmp_path) < expected and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
+        _wait_handles_sigterm(proc)
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
         pool.shutdown()

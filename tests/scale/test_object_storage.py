@@ -28,7 +28,7 @@ STATIONS = 40  # enough rows that DuckLake writes Parquet files instead of inlin
 
 
 def _layout(keys: list[str], root: str) -> set[str]:
-    """``main/hourly`` from ``<root>/main/hourly/ducklake-….parquet``: the folders, not names."""
+    """``main/hourly/…`` from ``<root>/main/hourly/…/ducklake-….parquet``: folders, not names."""
     return {k.removeprefix(root).rsplit("/", 1)[0] for k in keys if k.endswith(".parquet")}
 
 
@@ -74,7 +74,9 @@ def test_lake_on_s3_with_postgres_catalog(tmp_path: Path, s3: S3Server, pg_catal
         local.close()
     local_root = Path(local_settings.lake_data)
     local_keys = [p.relative_to(local_root).as_posix() for p in local_root.rglob("*.parquet")]
-    assert _layout(remote, "warehouse/") == _layout(local_keys, "") == {"main/hourly"}
+    # hourly is partitioned by month (migration 0012): the same folders in both places
+    month = f"main/hourly/year={HOUR.year}/month={HOUR.month}"
+    assert _layout(remote, "warehouse/") == _layout(local_keys, "") == {month}
 
 
 def _raw_batch(hour_end: dt.datetime, n: int) -> pl.DataFrame:

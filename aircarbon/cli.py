@@ -2,7 +2,7 @@
 
 Every command imports what it needs inside its body, so ``aircarbon --help`` and
 ``aircarbon stations --json`` answer in a fraction of a second (GX alone costs 7-8 s).
-Library errors (:class:`~aircarbon.errors.AirCarbonError`) become one-line messages on
+Library errors (:class:`~aircarbon.core.errors.AirCarbonError`) become one-line messages on
 stderr with exit code 2; ``--debug`` shows the full traceback instead.
 """
 
@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 __all__ = ["app", "main"]
 

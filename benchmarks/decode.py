@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from aircarbon.catalog import ParamGroup, load_catalog
+from aircarbon.core.catalog import ParamGroup, load_catalog
 from benchmarks._report import DOC, machine_line, markdown_table, publish, section
 from ingest.batch import ReadingBatch
 from ingest.decode import DecodeRules, decode_message, to_us

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help="rewrite the docs section")
     args = parser.parse_args(argv)
 
-    from aircarbon.catalog import load_catalog
+    from aircarbon.core.catalog import load_catalog
     from aircarbon.simulator.episodes import winter_episodes
     from aircarbon.simulator.history import met_forecast_frame, simulate_hourly
     from transforms.forecast_design import feature_columns, origins_utc

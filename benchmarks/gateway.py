@@ -66,7 +66,7 @@ assert len(PARAMS) == READINGS_PER_MESSAGE
 
 def frames_for(total: int) -> list[bytes]:
     """``total`` distinct minute frames spread over the national stations (6 readings)."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.core.catalog import load_catalog
     from ingest.hj212 import build_data_segment, build_frame
 
     catalog = load_catalog()

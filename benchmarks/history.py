@@ -191,8 +191,8 @@ def generate(folder: Path, n_stations: int, days: int, seed: int = 17) -> dict[s
 
 def child_import(data_dir: Path, folder: Path) -> None:
     """The import, in its own process: ``import_long`` of every monthly file."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
     from ingest.history import import_long
 
     settings = load_settings({}, data_dir=data_dir)
@@ -260,7 +260,7 @@ def bare_duckdb(data_dir: Path, env: dict[str, str]) -> tuple[float, float, floa
 
 def lake_counts(data_dir: Path, env: dict[str, str]) -> dict[str, int]:
     code = (
-        "from aircarbon.settings import load_settings\n"
+        "from aircarbon.core.settings import load_settings\n"
         "from warehouse.lake import connect\n"
         "import json\n"
         "con = connect(load_settings(), read_only=True)\n"

@@ -29,7 +29,7 @@ import polars as pl
 # benchmarks/transforms.py would shadow the `transforms` package when run as a script
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 
-from aircarbon.catalog import ParamGroup, load_catalog  # noqa: E402
+from aircarbon.core.catalog import ParamGroup, load_catalog  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     DOC,
     machine_line,

@@ -94,7 +94,7 @@ TIMEOUT_S = 120.0
 
 def _stations() -> list[tuple[str, tuple[tuple[str, float, float], ...]]]:
     """Each catalog station with its first 6 parameters and their plausible ranges."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.core.catalog import load_catalog
 
     catalog = load_catalog()
     out = []
@@ -279,8 +279,8 @@ def role_collector(args: argparse.Namespace) -> None:
     import asyncio
     import logging
 
-    from aircarbon.catalog import load_catalog
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import load_catalog
+    from aircarbon.core.settings import load_settings
     from ingest.collector import Collector
 
     logging.basicConfig(level=logging.WARNING)

@@ -34,8 +34,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from aircarbon.catalog import load_catalog
-from aircarbon.settings import load_settings
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.settings import load_settings
 from benchmarks._report import DOC, machine_line, markdown_table, publish, section
 from transforms.aqi import aqi_daily
 from transforms.schemas import DAILY, EMISSION_EVENTS, HOURLY

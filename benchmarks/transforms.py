@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-from aircarbon.catalog import Catalog, ParamGroup, load_catalog  # noqa: E402
+from aircarbon.core.catalog import Catalog, ParamGroup, load_catalog  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     DOC,
     machine_line,

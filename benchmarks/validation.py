@@ -33,7 +33,7 @@ import polars as pl
 # run as a script, benchmarks/transforms.py would shadow the `transforms` package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from aircarbon.catalog import Catalog, load_catalog  # noqa: E402
+from aircarbon.core.catalog import Catalog, load_catalog  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     DOC,
     machine_line,

@@ -23,7 +23,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
 
-from aircarbon.settings import load_settings
+from aircarbon.core.settings import load_settings
 
 DOC_MD = """
 ### AirCarbon daily
@@ -171,8 +171,8 @@ def aircarbon_daily() -> None:
 
         from airflow.sdk.exceptions import AirflowFailException
 
-        from aircarbon.catalog import catalog_for
-        from aircarbon.errors import CatalogError, SettingsError, ValidationFailed
+        from aircarbon.core.catalog import catalog_for
+        from aircarbon.core.errors import CatalogError, SettingsError, ValidationFailed
         from aircarbon.pipeline import process_day
         from aircarbon.pipeline.schedule import day_loads
 
@@ -210,9 +210,9 @@ def aircarbon_daily() -> None:
         data_interval_end: dt.datetime | None = None,
     ) -> dict[str, Any]:
         """The 72-hour forecast issued at the end of the day, its warnings (stored, published)."""
-        from aircarbon.catalog import catalog_for
+        from aircarbon.core.catalog import catalog_for
+        from aircarbon.core.writer_lock import writer_lock
         from aircarbon.pipeline.forecast import forecast_day
-        from aircarbon.writer_lock import writer_lock
 
         settings = load_settings()
         day = _local_day(data_interval_start, data_interval_end, settings.timezone)
@@ -232,7 +232,7 @@ def aircarbon_daily() -> None:
     ) -> dict[str, Any]:
         """The day's bulletins (zh and en, HTML and Markdown) under ``bulletins/{date}/``."""
         from aircarbon.bulletin import write_bulletins
-        from aircarbon.catalog import catalog_for
+        from aircarbon.core.catalog import catalog_for
 
         settings = load_settings()
         day = _local_day(data_interval_start, data_interval_end, settings.timezone)

@@ -21,7 +21,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from aircarbon.settings import load_settings
+from aircarbon.core.settings import load_settings
 
 DOC_MD = """
 ### AirCarbon hourly
@@ -110,8 +110,8 @@ def aircarbon_hourly() -> None:
 
         from airflow.sdk.exceptions import AirflowFailException
 
-        from aircarbon.catalog import catalog_for
-        from aircarbon.errors import CatalogError, SettingsError, ValidationFailed
+        from aircarbon.core.catalog import catalog_for
+        from aircarbon.core.errors import CatalogError, SettingsError, ValidationFailed
         from aircarbon.pipeline import process_hour
         from aircarbon.pipeline.schedule import describe_hour
 

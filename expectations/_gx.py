@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 from expectations.data_docs_offline import make_offline
 from expectations.suites import Condition, ExpectationSpec, SuiteSpec
 

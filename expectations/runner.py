@@ -4,7 +4,7 @@
 batches to their profile (``expectations.profile``), hands pandas to GX (the only path
 GX 1.x offers: no Polars datasource, DuckDB unsupported), and folds GX's result into a
 typed :class:`ValidationOutcome`. ``raise_on_critical()`` turns a critical failure into
-:class:`~aircarbon.errors.ValidationFailed`; warnings never raise.
+:class:`~aircarbon.core.errors.ValidationFailed`; warnings never raise.
 
 Persistence: GX writes one result JSON per run under ``<data_dir>/gx/uncommitted/
 validations/`` and never prunes them, so every run keeps the newest ``keep_results`` per
@@ -37,8 +37,8 @@ from typing import Any
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import ValidationFailed
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import ValidationFailed
 from expectations import _gx
 from expectations.profile import for_pandas, profile, with_bounds
 from expectations.suites import (

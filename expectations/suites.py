@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from aircarbon.catalog import Catalog, Parameter
+from aircarbon.core.catalog import Catalog, Parameter
 from transforms.aggregate import MOVING_SOURCES
 from transforms.schemas import DAILY, HOURLY, RAW, READINGS, QcReason
 

@@ -45,8 +45,8 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from aircarbon.catalog import Catalog, catalog_for
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import Catalog, catalog_for
+from aircarbon.core.settings import Settings
 from ingest.batch import ReadingBatch
 from ingest.dead_letter import DeadLetterBatch
 from ingest.decode import Decoded, DecodeRules, decode_failure, parse_topic

@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from aircarbon.catalog import Catalog, HJ212Version, Parameter
-from aircarbon.errors import UnknownUnitError
+from aircarbon.core.catalog import Catalog, HJ212Version, Parameter
+from aircarbon.core.errors import UnknownUnitError
 from ingest.batch import ReadingBatch
 from ingest.hj212 import HJ212Error, Packet, parse_packet, require_data_upload
 from ingest.reasons import RejectReason

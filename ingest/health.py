@@ -12,7 +12,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 
 __all__ = ["LATENCY_BUCKETS_S", "Alert", "AlertRules", "IngestStats", "StationHealth"]
 

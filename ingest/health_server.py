@@ -17,7 +17,7 @@ Design choices worth knowing:
 - uvicorn must not touch signals: the collector owns SIGTERM/SIGINT and stops this server
   itself (:meth:`HealthServer.shutdown` or cancelling :meth:`HealthServer.serve`).
 - The socket is bound by us before uvicorn starts, so ``port=0`` yields a known free port and a
-  port conflict raises :class:`~aircarbon.errors.AirCarbonError` instead of uvicorn's
+  port conflict raises :class:`~aircarbon.core.errors.AirCarbonError` instead of uvicorn's
   ``sys.exit``.
 """
 
@@ -48,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 from ingest.health import LATENCY_BUCKETS_S, IngestStats
 
 __all__ = ["HealthServer", "IngestMetricsCollector", "evaluate_health"]
@@ -68,8 +68,8 @@ _GATEWAY_TTL_S = 5.0  # the HJ 212 gateway's /health, re-read at most this often
 
 def _lake_warnings() -> dict[str, Any]:
     """The latest forecast warnings from the lake of the configured data dir (read-only)."""
+    from aircarbon.core.settings import load_settings
     from aircarbon.pipeline.forecast_io import latest_warnings
-    from aircarbon.settings import load_settings
 
     return latest_warnings(load_settings())
 

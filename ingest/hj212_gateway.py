@@ -43,8 +43,8 @@ from typing import Any, Literal
 
 import aiomqtt
 
-from aircarbon.catalog import Catalog, Station
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import Catalog, Station
+from aircarbon.core.settings import Settings
 from ingest.dead_letter import DeadLetterBatch
 from ingest.hj212 import DATA_COMMANDS, HJ212Error, Packet, build_frame, parse_packet
 from ingest.hj212_framer import Chunk, Framer
@@ -81,7 +81,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """Everything the gateway needs, from :class:`~aircarbon.settings.Settings` and the CLI."""
+    """Everything the gateway needs, from :class:`~aircarbon.core.settings.Settings` and the CLI."""
 
     host: str
     port: int

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 if TYPE_CHECKING:
     import duckdb
 
-    from aircarbon.settings import Settings
+    from aircarbon.core.settings import Settings
 
 __all__ = ["SyncResult", "sync_raw"]
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aircarbon.parquet_check import parquet_intact
+from aircarbon.core.parquet_check import parquet_intact
 from ingest.batch import ReadingBatch, reading_schema
 from ingest.decode import DecodeRules, decode_message
 from ingest.raw_store import write_readings
@@ -262,9 +262,9 @@ def replay_dead_letters(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ingest.replay``: replay the dead-letter store of the configured data dir."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.errors import AirCarbonError
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.errors import AirCarbonError
+    from aircarbon.core.settings import load_settings
 
     parser = argparse.ArgumentParser(
         prog="python -m ingest.replay",

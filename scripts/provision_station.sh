@@ -103,9 +103,9 @@ else
 fi
 
 # A station of the catalog? Only a warning: the broker does not need the catalog.
-catalog="$(dirname "${BASH_SOURCE[0]}")/../aircarbon/catalog/data/stations.toml"
+catalog="$(dirname "${BASH_SOURCE[0]}")/../aircarbon/core/catalog/data/stations.toml"
 if [[ -f "$catalog" ]] && ! grep -Eq "^id = \"${station}\"" "$catalog"; then
-    note "warning: $station is not in aircarbon/catalog/data/stations.toml; the collector" \
+    note "warning: $station is not in aircarbon/core/catalog/data/stations.toml; the collector" \
         "dead-letters its messages (unknown_station) until it is added there"
 fi
 

@@ -26,7 +26,7 @@ def _cell(text: str | None) -> str:
 
 def render() -> str:
     """The schema as Markdown: one section per table, one row per column."""
-    from aircarbon.settings import load_settings
+    from aircarbon.core.settings import load_settings
     from warehouse import connect, migrate
     from warehouse.lake import read_sql
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.settings import load_settings
+from aircarbon.core.settings import load_settings
 from warehouse.lake import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.errors import SettingsError
-from aircarbon.settings import BrokerTarget, Settings, load_settings
+from aircarbon.core.errors import SettingsError
+from aircarbon.core.settings import BrokerTarget, Settings, load_settings
 
 
 def _write(path: Path, text: str) -> Path:

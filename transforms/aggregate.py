@@ -17,7 +17,7 @@ import math
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from transforms.schemas import DAILY, HOURLY
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Air quality index (HJ 633-2012 and HJ 633-2026), computed from the catalog's rules.
 
 Every breakpoint, special rule, report composition and input-rounding rule comes from
-``aircarbon/catalog/data/aqi.toml`` (both versions as data), so this module holds the
+``aircarbon/core/catalog/data/aqi.toml`` (both versions as data), so this module holds the
 *method* only: the same code computes 2012 and 2026 AQI, and a future revision is a data
 change. Two layers share one definition of the method:
 
@@ -61,8 +61,8 @@ from typing import Any, Final, Literal, TypeAlias
 import numpy as np
 import polars as pl
 
-from aircarbon.catalog import AqiCategory, AqiStandard, Catalog
-from aircarbon.errors import AirCarbonError, CatalogError
+from aircarbon.core.catalog import AqiCategory, AqiStandard, Catalog
+from aircarbon.core.errors import AirCarbonError, CatalogError
 from transforms.schemas import AQI_DAILY, AQI_HOURLY
 
 __all__ = [

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from transforms.aggregate import daily_stats, hourly_means, moving_averages
 from transforms.aqi import aqi_daily, aqi_hourly
 from transforms.qc import QcConfig, apply_qc

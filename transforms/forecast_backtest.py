@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from transforms.forecast_daily import daily_aqi, daily_values, issues_daily
 from transforms.forecast_design import feature_columns, origins_utc
 from transforms.forecast_model import fit_forecast_model, lead_day, predict

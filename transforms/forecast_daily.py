@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 
 __all__ = ["daily_aqi", "daily_values"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from transforms.forecast_daily import daily_aqi, daily_values
 from transforms.forecast_design import design_matrix, lag_table, wide_hourly
 from transforms.forecast_model import ForecastModel, predict

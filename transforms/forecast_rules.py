@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from aircarbon.errors import CatalogError
+from aircarbon.core.errors import CatalogError
 
 __all__ = [
     "ForecastRules",
@@ -165,7 +165,7 @@ def _load(directory: Path) -> ForecastRules:
 
 def load_forecast_rules(catalog_dir: Path | None = None) -> ForecastRules:
     """``forecast.toml`` of the catalog override when it has one, else the shipped one."""
-    from aircarbon.catalog import DEFAULT_CATALOG_DIR
+    from aircarbon.core.catalog import DEFAULT_CATALOG_DIR
 
     if catalog_dir is not None and (catalog_dir / "forecast.toml").is_file():
         return _load(catalog_dir.resolve())

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from transforms.forecast_daily import daily_aqi, daily_values, issues_daily
 from transforms.forecast_design import (
     design_matrix,

@@ -22,7 +22,7 @@ from typing import Literal
 
 import polars as pl
 
-from aircarbon.catalog import Catalog, ParamGroup
+from aircarbon.core.catalog import Catalog, ParamGroup
 from transforms.aggregate import local_date
 from transforms.schemas import INDICATORS_DAILY
 

@@ -30,7 +30,7 @@ from typing import Any, cast
 import numpy as np
 import polars as pl
 
-from aircarbon.catalog import Catalog, ParamGroup
+from aircarbon.core.catalog import Catalog, ParamGroup
 from transforms.schemas import READINGS, QcReason
 
 __all__ = ["QcConfig", "apply_qc", "parameter_limits"]

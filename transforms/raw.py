@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from aircarbon.parquet_check import parquet_intact
+from aircarbon.core.parquet_check import parquet_intact
 from transforms.schemas import RAW
 
 __all__ = [

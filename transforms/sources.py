@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from aircarbon.catalog import Catalog, EventRules, Fingerprint, ParamGroup
+from aircarbon.core.catalog import Catalog, EventRules, Fingerprint, ParamGroup
 from transforms.schemas import EMISSION_EVENTS
 
 __all__ = [

@@ -11,7 +11,7 @@ Readers (analysts, ``aircarbon sql``, bulletins)::
     con = warehouse.connect_readonly()         # or aircarbon.analyst.connect()
     con.sql("select * from daily").pl()
 
-Errors of DuckDB/DuckLake surface as :class:`aircarbon.errors.WarehouseError`.
+Errors of DuckDB/DuckLake surface as :class:`aircarbon.core.errors.WarehouseError`.
 """
 
 from warehouse.lake import LAKE, connect, connect_readonly, load_lock

@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from aircarbon.errors import WarehouseError
+from aircarbon.core.errors import WarehouseError
 
 if TYPE_CHECKING:
-    from aircarbon.settings import Settings
+    from aircarbon.core.settings import Settings
     from warehouse.readonly import ReadOnlySession
 
 __all__ = [
@@ -64,7 +64,7 @@ LAKE = "aircarbon"
 
 _SQL_DIR = Path(__file__).with_name("sql")
 # A DuckDB variable carrying the data directory of a read-write connection, so loaders that
-# receive only the connection take that directory's writer lock (aircarbon.writer_lock).
+# receive only the connection take that directory's writer lock (aircarbon.core.writer_lock).
 _LOCK_VARIABLE = "aircarbon_writer_dir"
 #: How long a write through a bare connection (a script, a benchmark: no step holds the lock
 #: yet) waits for another writer before it gives up, naming it.
@@ -362,7 +362,7 @@ def connect_readonly(data_dir: Path | str | None = None) -> ReadOnlySession:
         con = connect()
         con.sql("select station, date, aqi from aqi_daily order by date desc").pl()
     """
-    from aircarbon.settings import load_settings
+    from aircarbon.core.settings import load_settings
 
     settings = load_settings(data_dir=Path(data_dir) if data_dir is not None else None)
     return open_session(settings)
@@ -386,12 +386,12 @@ def load_lock(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
     Two processes committing to one SQLite catalog fail with "database is locked", and two
     runs of one interval race each other's delete-and-insert on any catalog, so every write
-    takes :func:`aircarbon.writer_lock.writer_lock`. The pipeline steps already hold it for
+    takes :func:`aircarbon.core.writer_lock.writer_lock`. The pipeline steps already hold it for
     the whole step (re-entrant: this is then free); a write through a bare connection waits
     up to :data:`BARE_WRITE_WAIT_S` for another writer. Read-only connections carry no data
     directory and never get here with anything to write.
     """
-    from aircarbon.writer_lock import writer_lock
+    from aircarbon.core.writer_lock import writer_lock
 
     try:
         row = con.execute(f"SELECT getvariable('{_LOCK_VARIABLE}')").fetchone()

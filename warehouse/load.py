@@ -31,11 +31,11 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
-from aircarbon.errors import WarehouseError
+from aircarbon.core.errors import WarehouseError
 from warehouse.lake import LAKE, load_lock, read_sql, rollback, set_commit_message, warehouse_error
 
 if TYPE_CHECKING:
-    from aircarbon.catalog import Catalog, Station
+    from aircarbon.core.catalog import Catalog, Station
     from transforms.raw import RawLocation
 
 __all__ = [

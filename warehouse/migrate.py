@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from aircarbon.errors import WarehouseError
+from aircarbon.core.errors import WarehouseError
 from warehouse.lake import load_lock, read_sql, rollback, set_commit_message, warehouse_error
 
 __all__ = ["MIGRATIONS_DIR", "Migration", "applied_migrations", "migrate", "migrations"]

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import duckdb
 
-from aircarbon.errors import ReadOnlyViolation, WarehouseError
+from aircarbon.core.errors import ReadOnlyViolation, WarehouseError
 
 if TYPE_CHECKING:
     import pandas as pd

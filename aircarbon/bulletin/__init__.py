@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aircarbon.catalog import Catalog
-    from aircarbon.settings import Settings
+    from aircarbon.core.catalog import Catalog
+    from aircarbon.core.settings import Settings
 
 __all__ = ["BulletinResult", "write_bulletins"]
 
@@ -67,7 +67,7 @@ def _require_data(con: Any, day: dt.date) -> None:
     official; refusing says what is missing and how to fill it (the daily DAG's task fails
     visibly instead of publishing an empty page).
     """
-    from aircarbon.errors import IntervalRefused
+    from aircarbon.core.errors import IntervalRefused
 
     row = con.execute("SELECT count(*) FROM daily WHERE date = ?", [day]).fetchone()
     if not row or not row[0]:
@@ -90,14 +90,14 @@ def write_bulletins(
 ) -> BulletinResult:
     """Write the bulletins of local ``day`` under ``<data_dir>/bulletins/YYYY-MM-DD/``.
 
-    Refuses (:class:`~aircarbon.errors.IntervalRefused`) a day without daily data;
+    Refuses (:class:`~aircarbon.core.errors.IntervalRefused`) a day without daily data;
     ``require_data=False`` renders it anyway, every section saying what is missing (for
     previews and tests of those sections, never for publication).
 
     Holds the data directory's writer lock (``lock_wait_s``: 0 fails at once naming the
     holder, scheduled tasks wait), so a bulletin never reads a day a reload is replacing.
     """
-    from aircarbon.writer_lock import writer_lock
+    from aircarbon.core.writer_lock import writer_lock
 
     with writer_lock(settings.data_dir, command=f"bulletin {day}", wait_s=lock_wait_s):
         return _write_bulletins(

@@ -4,7 +4,7 @@ Chinese labels need a CJK font: the base image has none, and matplotlib's defaul
 draws boxes (with a "Glyph … missing" warning). :func:`cjk_font` finds one through
 ``matplotlib.font_manager`` (Noto Sans CJK from Debian's ``fonts-noto-cjk`` first) and every
 text of every chart is drawn with it, in both languages, so one code path serves both.
-No CJK font installed → one-line :class:`~aircarbon.errors.AirCarbonError` naming the package.
+No CJK font installed → one-line :class:`~aircarbon.core.errors.AirCarbonError` naming the package.
 Each chart returns PNG bytes, or None when its data is missing (the section then says so).
 """
 
@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -32,13 +32,13 @@ from aircarbon.bulletin.model import (
     Trend,
     VocStation,
 )
-from aircarbon.catalog import Catalog
-from aircarbon.errors import CatalogError, WarehouseError
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import CatalogError, WarehouseError
 
 if TYPE_CHECKING:
     import duckdb
 
-    from aircarbon.settings import Settings
+    from aircarbon.core.settings import Settings
 
 __all__ = ["ASSESSMENT_TYPES", "build_context", "city_days", "load_targets", "query"]
 
@@ -87,7 +87,7 @@ def _bounds(day: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
 
 def load_targets(catalog_dir: Path | None) -> dict[str, Any]:
     """``targets.toml`` of the catalog (shipped one when an override lacks it), sources checked."""
-    from aircarbon.catalog import DEFAULT_CATALOG_DIR
+    from aircarbon.core.catalog import DEFAULT_CATALOG_DIR
 
     directory = catalog_dir if catalog_dir and (catalog_dir / "targets.toml").is_file() else None
     directory = directory or DEFAULT_CATALOG_DIR
@@ -106,7 +106,7 @@ def load_targets(catalog_dir: Path | None) -> dict[str, Any]:
 @cache
 def _readings() -> dict[str, list[tuple[float, float, str, str]]]:
     """``readings.toml``: indicator → ranges [lo, hi) with sentence key and source (checked)."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.core.catalog import load_catalog
 
     doc = tomllib.loads(_READINGS.read_text(encoding="utf-8"))
     known = {*load_catalog().sources, *doc.get("sources", {})}

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from aircarbon.catalog import AqiCategory
+from aircarbon.core.catalog import AqiCategory
 
 __all__ = [
     "BulletinContext",

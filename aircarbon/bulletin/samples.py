@@ -46,8 +46,8 @@ def screenshot(html: Path, png: Path, *, width: int = 1024) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Write the bulletins of ``--date`` (default: the last day in the lake) to ``--out``."""
     from aircarbon.bulletin import write_bulletins
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
     from warehouse.lake import connect
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

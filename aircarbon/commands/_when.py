@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 __all__ = ["parse_day", "parse_hour_end"]
 

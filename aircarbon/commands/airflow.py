@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 if TYPE_CHECKING:  # pydantic costs ~0.5 s: imported only when a command runs
-    from aircarbon.settings import Settings
+    from aircarbon.core.settings import Settings
 
 __all__ = ["app"]
 
@@ -62,7 +62,7 @@ DataDir = Annotated[Path | None, typer.Option(help="AirCarbon data directory.")]
 
 
 def _settings(data_dir: Path | None) -> Settings:
-    from aircarbon.settings import load_settings
+    from aircarbon.core.settings import load_settings
 
     return load_settings(data_dir=data_dir)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 if TYPE_CHECKING:
     from transforms.aqi import AqiResult
@@ -61,8 +61,8 @@ def run(
     pairs: list[str], *, standard: str | None, kind: str, as_json: bool, date: str | None
 ) -> None:
     """Compute and print the AQI of ``pairs`` under the chosen HJ 633 version and report."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
     from transforms.aqi import REPORT_KINDS, compute_aqi, input_codes, resolve_standard
 
     if kind not in REPORT_KINDS:

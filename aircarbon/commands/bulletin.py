@@ -18,10 +18,10 @@ __all__ = ["bulletin_command", "run"]
 def run(*, date: str, lang: str | None, pdf: bool, output_dir: Path | None, as_json: bool) -> None:
     """Write the bulletins of ``date`` and print where they are (or the JSON summary)."""
     from aircarbon.bulletin import write_bulletins
-    from aircarbon.catalog import catalog_for
     from aircarbon.commands._when import parse_day
-    from aircarbon.settings import load_settings
-    from aircarbon.writer_lock import writer_lock
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
+    from aircarbon.core.writer_lock import writer_lock
 
     day = parse_day(date, "--date")
     settings = load_settings()

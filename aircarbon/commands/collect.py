@@ -13,8 +13,8 @@ import signal
 from pathlib import Path
 from typing import Literal
 
-from aircarbon.catalog import catalog_for
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import catalog_for
+from aircarbon.core.settings import Settings, load_settings
 
 __all__ = ["run", "serve"]
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from aircarbon.catalog import Catalog, catalog_for
-from aircarbon.errors import AirCarbonError
-from aircarbon.settings import load_settings
+from aircarbon.core.catalog import Catalog, catalog_for
+from aircarbon.core.errors import AirCarbonError
+from aircarbon.core.settings import load_settings
 from ingest.batch import ReadingBatch
 from ingest.decode import Decoded, DecodeRules, decode_failure, decode_payload, to_us
 

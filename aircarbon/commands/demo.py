@@ -5,7 +5,7 @@ faults) → collector (ack-after-durable into the raw Parquet store, dead letter
 live health page; then a one-screen summary of what landed and where everything is.
 Later stages (processing, warehouse, bulletins) join this command as they are built.
 Re-running is safe: the demo's raw store is replaced, never appended to twice. The whole
-run holds the data directory's writer lock (:mod:`aircarbon.writer_lock`), taken before
+run holds the data directory's writer lock (:mod:`aircarbon.core.writer_lock`), taken before
 anything is deleted: a second demo (or any writer) on the same directory fails at once
 naming this one, instead of wiping its raw store mid-run and mixing both runs' messages.
 """
@@ -24,8 +24,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from aircarbon.catalog import Catalog, catalog_for, init_sample_network
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import Catalog, catalog_for, init_sample_network
+from aircarbon.core.settings import Settings, load_settings
 
 __all__ = ["run"]
 
@@ -59,7 +59,7 @@ def run(*, days: int, stations: str | None, seed: int, data_dir: Path | None) ->
     if chosen:
         for sid in chosen:
             catalog.station(sid)  # unknown ids fail here with a one-line message
-    from aircarbon.writer_lock import writer_lock
+    from aircarbon.core.writer_lock import writer_lock
 
     with writer_lock(settings.data_dir, command="aircarbon demo"):
         _run_locked(settings, catalog, days=days, stations=chosen, seed=seed)
@@ -100,7 +100,7 @@ def _process(settings: Settings, catalog: Catalog, *, days: int) -> dict[str, An
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from aircarbon.bulletin import write_bulletins
-    from aircarbon.errors import ValidationFailed
+    from aircarbon.core.errors import ValidationFailed
     from aircarbon.pipeline import process_day
     from aircarbon.pipeline.daily import day_bounds
     from aircarbon.pipeline.forecast import forecast_day

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from aircarbon.errors import AirCarbonError
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.errors import AirCarbonError
+from aircarbon.core.settings import Settings, load_settings
 
 __all__ = ["Check", "run", "run_checks"]
 
@@ -113,7 +113,7 @@ def check_data_dir(settings: Settings) -> Check:
 
 
 def check_network(settings: Settings) -> Check:
-    from aircarbon.catalog import catalog_for
+    from aircarbon.core.catalog import catalog_for
 
     try:
         catalog = catalog_for(settings)

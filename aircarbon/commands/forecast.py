@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 __all__ = ["app"]
 
@@ -72,9 +72,9 @@ def forecast(
         return
     if date is None:
         raise AirCarbonError("give --date YYYY-MM-DD (or a subcommand: backtest, simulate)")
-    from aircarbon.catalog import catalog_for
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
     from aircarbon.pipeline.forecast import forecast_day
-    from aircarbon.settings import load_settings
 
     first = _day(date, "--date")
     last = _day(until, "--until") if until else first
@@ -106,9 +106,9 @@ def simulate(
     ] = False,
 ) -> None:
     """Load a simulated hourly history (winter episodes) and its met forecasts into the lake."""
-    from aircarbon.catalog import catalog_for
     from aircarbon.commands.forecast_sim import load_simulated
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
 
     settings = load_settings()
     report = load_simulated(

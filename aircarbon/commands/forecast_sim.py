@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from aircarbon.catalog import Catalog
-    from aircarbon.settings import Settings
+    from aircarbon.core.catalog import Catalog
+    from aircarbon.core.settings import Settings
     from aircarbon.simulator.episodes import Episode
 
 __all__ = ["load_simulated", "run_backtest", "skill_markdown"]
@@ -210,7 +210,8 @@ def run_backtest(
     from rich.console import Console
     from rich.progress import Progress
 
-    from aircarbon.catalog import catalog_for
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
     from aircarbon.pipeline.common import lake
     from aircarbon.pipeline.forecast import _read_history
     from aircarbon.pipeline.forecast_io import (
@@ -219,7 +220,6 @@ def run_backtest(
         observed_city_met,
         read_met_forecasts,
     )
-    from aircarbon.settings import load_settings
     from aircarbon.simulator.history import met_forecast_frame
     from transforms.forecast_backtest import backtest
     from transforms.forecast_design import origins_utc

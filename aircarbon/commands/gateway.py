@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 if TYPE_CHECKING:
     from ingest.hj212_gateway import Gateway
@@ -45,8 +45,8 @@ def hj212_command(
 ) -> None:
     """Run the HJ 212 TCP gateway: frames → aircarbon/v1/{station}/hj212, QoS 1, answered
     (CN=9014) only after the broker's PUBACK; bad frames and unknown MNs never answered."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
     from ingest.hj212_gateway import Gateway, GatewayConfig
 
     settings = load_settings(data_dir=data_dir, gateway_health_port=health_port)

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 if TYPE_CHECKING:
-    from aircarbon.catalog import Catalog
-    from aircarbon.settings import Settings
+    from aircarbon.core.catalog import Catalog
+    from aircarbon.core.settings import Settings
     from ingest.history import ImportReport
 
 __all__ = ["app"]
@@ -91,9 +91,9 @@ def _run(
     call: Callable[[Settings, Catalog, bool], Sequence[ImportReport]],
 ) -> None:
     """What every import does around its reader: settings, network, the writer lock, report."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
-    from aircarbon.writer_lock import writer_lock
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
+    from aircarbon.core.writer_lock import writer_lock
 
     settings = load_settings()
     catalog = catalog_for(settings)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from aircarbon.errors import CatalogError
+from aircarbon.core.errors import CatalogError
 
 __all__ = ["app"]
 
@@ -55,8 +55,8 @@ def init_command(
     ] = False,
 ) -> None:
     """Create this data directory's network (no stations yet: `aircarbon stations add`)."""
-    from aircarbon.catalog import init_network, init_sample_network
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import init_network, init_sample_network
+    from aircarbon.core.settings import load_settings
 
     settings = load_settings()
     if sample:
@@ -86,8 +86,8 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object (for scripts).")] = False,
 ) -> None:
     """The network in use: its file (or the sample), city, time zone, centre, stations."""
-    from aircarbon.catalog import describe_network
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import describe_network
+    from aircarbon.core.settings import load_settings
 
     info = describe_network(load_settings())
     if as_json:

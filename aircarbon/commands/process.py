@@ -23,7 +23,7 @@ from typing import Annotated
 
 import typer
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 __all__ = ["app"]
 
@@ -80,11 +80,11 @@ def hourly(
     quiet: Annotated[bool, typer.Option("--quiet", help=_QUIET_HELP)] = False,
 ) -> None:
     """Raw partition → clean readings → hourly means and AQI → the warehouse."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.errors import ValidationFailed
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.errors import ValidationFailed
+    from aircarbon.core.settings import load_settings
+    from aircarbon.core.writer_lock import writer_lock
     from aircarbon.pipeline.hourly import plan_hours, run_hours
-    from aircarbon.settings import load_settings
-    from aircarbon.writer_lock import writer_lock
 
     settings = load_settings()
     catalog = catalog_for(settings)
@@ -156,12 +156,12 @@ def daily(
     quiet: Annotated[bool, typer.Option("--quiet", help=_QUIET_HELP)] = False,
 ) -> None:
     """A local day's hourly means → daily statistics and AQI → the warehouse."""
-    from aircarbon.catalog import catalog_for
     from aircarbon.commands._when import parse_day
-    from aircarbon.errors import ValidationFailed
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.errors import ValidationFailed
+    from aircarbon.core.settings import load_settings
+    from aircarbon.core.writer_lock import writer_lock
     from aircarbon.pipeline.daily import plan_days, run_days
-    from aircarbon.settings import load_settings
-    from aircarbon.writer_lock import writer_lock
 
     first = parse_day(date, "--date")
     last = parse_day(until, "--until") if until else first

@@ -29,7 +29,7 @@ def sync_command(
     Same layout (raw/date=…/hour=…/<file>), idempotent, local files kept: run it from a timer
     on every collector host. Credentials and endpoint: AIRCARBON_WAREHOUSE_S3_*.
     """
-    from aircarbon.settings import load_settings
+    from aircarbon.core.settings import load_settings
     from ingest.raw_sync import sync_raw
 
     result = sync_raw(load_settings(), dry_run=dry_run)

@@ -10,7 +10,7 @@ DETACH, USE, COPY, EXPORT, INSTALL, LOAD, SET, CHECKPOINT, DuckLake maintenance 
 readers and every write are refused with one line naming the statement (exit 2).
 
 Register with ``app.command("sql")(sql_command)``. Errors (bad SQL, no lake yet) are
-:class:`~aircarbon.errors.AirCarbonError` one-liners, which the CLI prints without traceback.
+:class:`~aircarbon.core.errors.AirCarbonError` one-liners, which the CLI prints without traceback.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -107,8 +107,8 @@ def _cell(value: Any) -> str:
 def execute(con: ReadOnlySession, query: str) -> pa.Table | None:
     """Run ``query`` (one or more read statements); the last statement's result.
 
-    Refusals (:class:`~aircarbon.errors.ReadOnlyViolation`) and DuckDB errors are
-    one-line :class:`~aircarbon.errors.WarehouseError` messages, passwords redacted.
+    Refusals (:class:`~aircarbon.core.errors.ReadOnlyViolation`) and DuckDB errors are
+    one-line :class:`~aircarbon.core.errors.WarehouseError` messages, passwords redacted.
     """
     result = con.sql(query)
     # Keep DuckDB's own type names (VARCHAR[], TIMESTAMP WITH TIME ZONE) for table headers.
@@ -184,7 +184,7 @@ def emit(
 
 
 def _connect(data_dir: Path | None, output: Path | None = None) -> ReadOnlySession:
-    from aircarbon.settings import load_settings
+    from aircarbon.core.settings import load_settings
     from warehouse.lake import open_session
 
     settings = load_settings(data_dir=data_dir)
@@ -401,7 +401,7 @@ def sql_command(
 ) -> None:
     """Query the warehouse read-only; tables are named bare (select * from daily)."""
     if print_attach:
-        from aircarbon.settings import load_settings
+        from aircarbon.core.settings import load_settings
         from warehouse.lake import attach_script
 
         settings = load_settings()

@@ -35,8 +35,8 @@ def _list(
 
 def run(*, as_json: bool) -> None:
     """Print the network's stations (a table, or the SPEC §2 JSON records)."""
-    from aircarbon.catalog import catalog_for
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
 
     catalog = catalog_for(load_settings())
     records = catalog.stations_json()
@@ -115,8 +115,8 @@ def add_command(
     ] = None,
 ) -> None:
     """Add a station to the network (a running collector accepts its readings shortly)."""
-    from aircarbon.catalog import add_stations, station_row
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import add_stations, station_row
+    from aircarbon.core.settings import load_settings
 
     row = station_row(
         station_id,
@@ -150,8 +150,8 @@ def import_command(
     ],
 ) -> None:
     """Add every station of a CSV: all rows or none, every bad row named."""
-    from aircarbon.catalog import import_stations_csv
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import import_stations_csv
+    from aircarbon.core.settings import load_settings
 
     added, catalog = import_stations_csv(load_settings(), file)
     print(
@@ -166,9 +166,9 @@ def retire_command(
     date: Annotated[str, typer.Option("--date", help="Last local day in service (YYYY-MM-DD).")],
 ) -> None:
     """Retire a station: readings after that day are dead-lettered; its history stays."""
-    from aircarbon.catalog import retire_station
-    from aircarbon.catalog._edit import parse_date
-    from aircarbon.settings import load_settings
+    from aircarbon.core.catalog import retire_station
+    from aircarbon.core.catalog._edit import parse_date
+    from aircarbon.core.settings import load_settings
 
     day: dt.date = parse_date(date, "--date")
     station = retire_station(load_settings(), station_id, day)

@@ -7,7 +7,7 @@ no dependency and starts fast.
 
 Exit code: 0 when the collector reports itself healthy, 1 when it is degraded (so scripts and
 cron jobs can branch on it); an unreachable collector raises
-:class:`~aircarbon.errors.AirCarbonError`, which the CLI turns into a one-line message.
+:class:`~aircarbon.core.errors.AirCarbonError`, which the CLI turns into a one-line message.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 
 __all__ = ["fetch_document", "render_table", "run"]
 
@@ -28,7 +28,7 @@ _HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "silent": "bold red"}
 
 def _base_url(url: str | None) -> str:
     if url is None:
-        from aircarbon.settings import load_settings
+        from aircarbon.core.settings import load_settings
 
         settings = load_settings()
         host = settings.health_host

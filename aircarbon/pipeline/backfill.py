@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from aircarbon.settings import Settings
+from aircarbon.core.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
 
-    from aircarbon.catalog import Catalog
+    from aircarbon.core.catalog import Catalog
 
 __all__ = [
     "BACKFILL_MEMORY",

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import IntervalRefused, ShrinkRefused
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import IntervalRefused, ShrinkRefused
+from aircarbon.core.settings import Settings
 from transforms.raw import RawLocation
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def writing(settings: Settings, what: str, *, lock_wait_s: float = 0.0) -> Itera
     Interactive callers keep ``lock_wait_s=0`` and fail at once naming the holder; scheduled
     tasks pass a wait, so a backfill in progress delays them instead of failing them.
     """
-    from aircarbon.writer_lock import writer_lock
+    from aircarbon.core.writer_lock import writer_lock
 
     with writer_lock(settings.data_dir, command=what, wait_s=lock_wait_s):
         yield

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import ValidationFailed
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import ValidationFailed
+from aircarbon.core.settings import Settings
 from aircarbon.pipeline.backfill import (
     BACKFILL_MEMORY,
     Journal,
@@ -37,7 +38,6 @@ from aircarbon.pipeline.common import (
     writing,
 )
 from aircarbon.pipeline.hourly import recent_hourly
-from aircarbon.settings import Settings
 from transforms.aggregate import daily_stats, local_date, moving_averages
 
 if TYPE_CHECKING:
@@ -469,7 +469,7 @@ def run_days(
 
     Yields ``(day, result)`` per day, in order. When a critical expectation stops a batch,
     its days are re-run one by one, so every good day still lands and the bad one comes
-    back as its :class:`~aircarbon.errors.ValidationFailed`. A run that loads every day
+    back as its :class:`~aircarbon.core.errors.ValidationFailed`. A run that loads every day
     removes the journal; one that stopped leaves it for the same command to resume.
     """
     journal = plan.journal

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import BrokerError
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import BrokerError
+from aircarbon.core.settings import Settings
 from aircarbon.pipeline.common import lake
-from aircarbon.settings import Settings
 from transforms.forecast_design import MET_COLUMNS, origins_utc
 from transforms.forecast_rules import ForecastRules, load_forecast_rules
 

@@ -176,7 +176,7 @@ def latest_warnings(settings: Any) -> dict[str, Any]:
     ``{"issued_date": ISO date or None, "warnings": [...]}``; an empty answer when the lake
     or its 0008 tables do not exist yet.
     """
-    from aircarbon.errors import WarehouseError
+    from aircarbon.core.errors import WarehouseError
     from warehouse.lake import connect
 
     empty: dict[str, Any] = {"issued_date": None, "warnings": []}

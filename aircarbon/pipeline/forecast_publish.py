@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from aircarbon.settings import Settings
+from aircarbon.core.settings import Settings
 
 __all__ = ["WARNINGS_TOPIC", "publish_warnings", "warnings_payload"]
 
@@ -64,7 +64,7 @@ def warnings_payload(
 def publish_warnings(settings: Settings, payload: bytes, *, timeout_s: float = 10.0) -> bool:
     """Publish (QoS 1, retained) and wait for the broker's PUBACK; False when no broker set.
 
-    A broker that cannot be reached raises :class:`~aircarbon.errors.BrokerError`: the
+    A broker that cannot be reached raises :class:`~aircarbon.core.errors.BrokerError`: the
     caller decides whether that fails the run (the forecast is already stored).
     """
     if settings.broker_url is None:

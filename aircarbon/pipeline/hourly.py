@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import ValidationFailed
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import ValidationFailed
+from aircarbon.core.settings import Settings
 from aircarbon.pipeline.backfill import (
     BACKFILL_MEMORY,
     Journal,
@@ -39,7 +40,6 @@ from aircarbon.pipeline.common import (
     utc_hour,
     writing,
 )
-from aircarbon.settings import Settings
 from transforms.aggregate import MOVING_PARAMS, hourly_means, moving_averages
 from transforms.qc import apply_qc
 from transforms.raw import deduplicate, scan_raw, scan_status
@@ -386,7 +386,7 @@ def iter_process_hours(
 
     Yields ``(hour_end, result)`` per hour, in order. When a critical expectation stops a
     batch, its hours are re-run one by one, so every good hour still lands and the bad one
-    comes back as its :class:`~aircarbon.errors.ValidationFailed` (what the hourly DAG
+    comes back as its :class:`~aircarbon.core.errors.ValidationFailed` (what the hourly DAG
     would have reported for it). The writer lock is held from the first batch to the last.
     """
     ends = [utc_hour(h) for h in hour_ends]
@@ -487,7 +487,7 @@ def run_hours(
     """Run a planned back-fill batch by batch, journalling each committed batch.
 
     Yields ``(hour_end, result)`` per hour, in order (a hour a critical expectation stopped
-    comes back as its :class:`~aircarbon.errors.ValidationFailed`, its batch's other hours
+    comes back as its :class:`~aircarbon.core.errors.ValidationFailed`, its batch's other hours
     re-run one by one). A run that ends with every hour loaded removes the journal; one that
     stopped (a crash, a stopped hour) leaves it, and the same command resumes from it.
     """

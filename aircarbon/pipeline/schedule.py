@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from aircarbon.settings import Settings
+from aircarbon.core.settings import Settings
 
 __all__ = [
     "HOUR",

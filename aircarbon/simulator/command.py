@@ -106,7 +106,7 @@ def simulate(
         _offline(config, dry_run=dry_run, output=output, count=count, truth_path=truth)
         return
 
-    from aircarbon.settings import load_settings
+    from aircarbon.core.settings import load_settings
     from aircarbon.simulator.publisher import (
         BrokerConnection,
         publish_realtime,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aircarbon.catalog import Station, StationType
+from aircarbon.core.catalog import Station, StationType
 from aircarbon.simulator.timebase import FloatArray, Timeline
 
 __all__ = [

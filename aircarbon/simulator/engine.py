@@ -16,7 +16,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from aircarbon.catalog import Catalog, Station, load_catalog
+from aircarbon.core.catalog import Catalog, Station, load_catalog
 from aircarbon.simulator import emissions as em
 from aircarbon.simulator.chemistry import OzoneModel
 from aircarbon.simulator.config import SimulationConfig

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from aircarbon.simulator.config import SimulationConfig
 from aircarbon.simulator.engine import Engine
 from aircarbon.simulator.timebase import FloatArray, Timeline

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from aircarbon.simulator.config import SimulationConfig
 from aircarbon.simulator.episodes import Episode, EpisodeEngine
 

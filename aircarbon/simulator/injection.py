@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from aircarbon.simulator.faults import FaultConfig, GroundTruth
 from aircarbon.simulator.stream import Out
 from aircarbon.simulator.timebase import FloatArray

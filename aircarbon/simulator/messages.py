@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aircarbon.catalog import Catalog, StationType
+from aircarbon.core.catalog import Catalog, StationType
 from aircarbon.simulator.config import SimulationConfig
 from aircarbon.simulator.engine import Block, Engine, Purpose, StationBlock
 from aircarbon.simulator.faults import GroundTruth

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aircarbon.catalog import Catalog, Parameter, ParamGroup, Station, StationType
+from aircarbon.core.catalog import Catalog, Parameter, ParamGroup, Station, StationType
 from aircarbon.simulator import emissions as em
 from aircarbon.simulator.chemistry import (
     MOLAR_VOLUME_L,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from aircarbon.catalog import Catalog, ParamGroup
+from aircarbon.core.catalog import Catalog, ParamGroup
 from aircarbon.simulator.timebase import FloatArray, Timeline
 
 __all__ = ["FLAG_C", "FLAG_LETTERS", "FLAG_M", "FLAG_N", "Window", "apply_windows", "plan_windows"]

@@ -29,7 +29,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from aircarbon.errors import BrokerError
+from aircarbon.core.errors import BrokerError
 from aircarbon.simulator.config import SimulationConfig
 from aircarbon.simulator.engine import Block
 from aircarbon.simulator.messages import Simulation

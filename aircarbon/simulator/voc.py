@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from aircarbon.simulator import emissions as em
 from aircarbon.simulator.chemistry import MOLAR_VOLUME_L, aged, oh_concentration
 from aircarbon.simulator.noise import ou_matrix

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 import numpy as np
 
-from aircarbon.catalog import Catalog, Station, StationType
+from aircarbon.core.catalog import Catalog, Station, StationType
 from ingest.hj212 import build_data_segment, build_frame
 
 __all__ = [

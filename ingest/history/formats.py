@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import UnknownParameterError, UnknownStationError
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import UnknownParameterError, UnknownStationError
 from ingest.history.land import (
     FRAME_SCHEMA,
     ImportContext,
@@ -29,7 +29,7 @@ from ingest.history.read import is_marker, parse_numbers, read_table_file, resol
 from ingest.history.report import ImportReport
 
 if TYPE_CHECKING:
-    from aircarbon.settings import Settings
+    from aircarbon.core.settings import Settings
 
 __all__ = [
     "CNEMC_DERIVED",

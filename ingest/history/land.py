@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import polars as pl
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import AirCarbonError, UnknownUnitError
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import AirCarbonError, UnknownUnitError
 from ingest.batch import reading_schema
 from ingest.dead_letter import DeadLetterBatch
 from ingest.history.report import ImportReport
@@ -62,7 +62,7 @@ from ingest.reasons import RejectReason
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from aircarbon.settings import Settings
+    from aircarbon.core.settings import Settings
 
 __all__ = [
     "CHECKED_REASONS",

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from aircarbon.bulletin import write_bulletins
-from aircarbon.catalog import Catalog
-from aircarbon.errors import IntervalRefused
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import IntervalRefused
+from aircarbon.core.settings import Settings
 from tests.bulletin.conftest import DAY
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.catalog import Catalog
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.settings import Settings
 from tests.bulletin.conftest import DAY
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aircarbon.bulletin import write_bulletins
-from aircarbon.catalog import Catalog
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.settings import Settings, load_settings
 from tests.bulletin.conftest import DAY
 
 pytestmark = pytest.mark.integration
@@ -103,7 +103,7 @@ def test_outlook_shows_the_issued_forecast(
 
 def test_without_a_cjk_font_the_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     from aircarbon.bulletin import charts
-    from aircarbon.errors import AirCarbonError
+    from aircarbon.core.errors import AirCarbonError
 
     monkeypatch.setattr(charts, "CJK_FAMILIES", ("No Such CJK Font AirCarbon",))
     with pytest.raises(AirCarbonError, match="install fonts-noto-cjk") as info:

@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 
-from aircarbon.catalog import (
+from aircarbon.core.catalog import (
     DEFAULT_CATALOG_DIR,
     Catalog,
     ParamGroup,
     StationType,
     load_catalog,
 )
-from aircarbon.errors import (
+from aircarbon.core.errors import (
     CatalogError,
     UnknownParameterError,
     UnknownStationError,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.catalog import (
+from aircarbon.core.catalog import (
     DEFAULT_CATALOG_DIR,
     add_stations,
     catalog_for,
@@ -22,8 +22,8 @@ from aircarbon.catalog import (
     retire_station,
     station_row,
 )
-from aircarbon.errors import CatalogError, SettingsError, UnknownStationError
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.errors import CatalogError, SettingsError, UnknownStationError
+from aircarbon.core.settings import Settings, load_settings
 
 
 def _settings(tmp_path: Path, **extra: object) -> Settings:

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aircarbon.catalog import Catalog, Parameter, ParamGroup, load_catalog
-from aircarbon.errors import UnknownUnitError
+from aircarbon.core.catalog import Catalog, Parameter, ParamGroup, load_catalog
+from aircarbon.core.errors import UnknownUnitError
 
 CATALOG = load_catalog()
 VM = 8.314462618 * 298.15 / 101325 * 1000  # L/mol, = 24.46540369658722

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aircarbon.commands._when import parse_day, parse_hour_end
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.errors import AirCarbonError
 from tests.cli.test_cli import run_cli
 
 

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from aircarbon.commands import airflow as command
-from aircarbon.errors import AirCarbonError
-from aircarbon.settings import load_settings
+from aircarbon.core.errors import AirCarbonError
+from aircarbon.core.settings import load_settings
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 

@@ -19,8 +19,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from aircarbon.catalog import load_catalog
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.settings import Settings, load_settings
 from ingest.batch import ReadingBatch
 from ingest.decode import DecodeRules, decode_message
 from ingest.raw_store import write_readings

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 DAG_FILES = sorted(DAGS.glob("*.py"))
 #: What a DAG file may import at top level: the standard library bits it uses and the Task SDK.
-LIGHT = {"__future__", "datetime", "typing", "airflow.sdk", "pendulum", "aircarbon.settings"}
+LIGHT = {"__future__", "datetime", "typing", "airflow.sdk", "pendulum", "aircarbon.core.settings"}
 
 
 def _interval(pair: list[str]) -> tuple[dt.datetime, dt.datetime]:

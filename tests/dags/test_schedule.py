@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from aircarbon.commands import airflow as command
-from aircarbon.errors import AirCarbonError
-from aircarbon.settings import load_settings
+from aircarbon.core.errors import AirCarbonError
+from aircarbon.core.settings import load_settings
 from tests.dags.conftest import DAY, SHANGHAI
 
 UTC = dt.UTC
@@ -147,7 +147,7 @@ def test_validation_day_counts_the_batches_covering_the_day() -> None:
 
 @pytest.mark.slow
 def test_a_reloaded_hour_makes_its_day_stale(tmp_path: Path) -> None:
-    from aircarbon.catalog import load_catalog
+    from aircarbon.core.catalog import load_catalog
     from aircarbon.pipeline import process_day, process_hour, process_hours
     from aircarbon.pipeline.schedule import day_hours, day_loads, stale_days
     from aircarbon.simulator import SimulationConfig, iter_messages
@@ -191,7 +191,7 @@ def test_great_expectations_is_quiet_in_task_logs(
 
     import polars as pl
 
-    from aircarbon.catalog import load_catalog
+    from aircarbon.core.catalog import load_catalog
     from expectations.runner import validate
     from transforms.schemas import HOURLY
 

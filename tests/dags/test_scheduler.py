@@ -35,8 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from aircarbon.core.settings import load_settings
 from aircarbon.pipeline.schedule import day_loads
-from aircarbon.settings import load_settings
 from ingest.raw_store import write_readings
 from tests.dags.conftest import ROOT
 
@@ -100,7 +100,7 @@ def _free_port() -> int:
 
 def _simulated(day: dt.date, zone: str) -> pa.Table:
     """Two local days of one station's readings, decoded as the collector decodes them."""
-    from aircarbon.catalog import load_catalog
+    from aircarbon.core.catalog import load_catalog
     from aircarbon.simulator import SimulationConfig, iter_messages
     from ingest.batch import ReadingBatch
     from ingest.decode import DecodeRules, decode_message
@@ -118,7 +118,7 @@ def _simulated(day: dt.date, zone: str) -> pa.Table:
 def _cli_path(env: dict[str, str], days: list[dt.date]) -> None:
     """What an operator without Airflow runs, in order: hours, then each day's three steps."""
     from aircarbon.bulletin import write_bulletins
-    from aircarbon.catalog import catalog_for
+    from aircarbon.core.catalog import catalog_for
     from aircarbon.pipeline import process_day, process_hours
     from aircarbon.pipeline.forecast import forecast_day
     from aircarbon.pipeline.schedule import day_hours
@@ -257,7 +257,7 @@ def _bulletin(folder: Path, day: dt.date, lang: str) -> tuple[list[str], bool]:
 
 def _network_in_zone(data_dir: Path, zone: str) -> None:
     """The sample network moved to ``zone``, as the data directory's own ``network.toml``."""
-    from aircarbon.catalog import DEFAULT_CATALOG_DIR
+    from aircarbon.core.catalog import DEFAULT_CATALOG_DIR
 
     sample = (DEFAULT_CATALOG_DIR / "stations.toml").read_text(encoding="utf-8")
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,7 @@ def test_the_lock_is_free_again_after_use(tmp_path: Path) -> None:
 _VALIDATE = """
 import sys
 from pathlib import Path
-from aircarbon.catalog import load_catalog
+from aircarbon.core.catalog import load_catalog
 from expectations import validate
 from tests.expectations.test_suites import hourly_frame
 outcome = validate(hourly_frame(), "hourly", batch_id=sys.argv[2], interval=None,

@@ -14,8 +14,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from aircarbon.catalog import DEFAULT_CATALOG_DIR, Catalog, load_catalog
-from aircarbon.errors import ValidationFailed
+from aircarbon.core.catalog import DEFAULT_CATALOG_DIR, Catalog, load_catalog
+from aircarbon.core.errors import ValidationFailed
 from expectations import (
     SUITE_NAMES,
     build_suite,

@@ -8,8 +8,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from aircarbon.catalog import DEFAULT_CATALOG_DIR, Catalog, load_catalog
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import DEFAULT_CATALOG_DIR, Catalog, load_catalog
+from aircarbon.core.settings import Settings, load_settings
 from aircarbon.simulator.episodes import Episode
 
 #: Two national stations: enough for station and city series, small enough to train in seconds.

@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from aircarbon.catalog import load_catalog
+from aircarbon.core.catalog import load_catalog
 from aircarbon.simulator.episodes import Episode
 from aircarbon.simulator.history import met_forecast_frame, simulate_hourly
 from transforms.forecast_backtest import backtest

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from aircarbon.catalog import load_catalog
-from aircarbon.errors import WarehouseError
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.errors import WarehouseError
+from aircarbon.core.settings import load_settings
 from aircarbon.pipeline.forecast import forecast_day
 from aircarbon.pipeline.forecast_io import latest_warnings
-from aircarbon.settings import load_settings
 from ingest.health import AlertRules, IngestStats
 from ingest.health_server import HealthServer
 from tests.forecast.conftest import simulated_lake

@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from aircarbon.errors import BrokerError
+from aircarbon.core.errors import BrokerError
+from aircarbon.core.settings import load_settings
 from aircarbon.pipeline.forecast_publish import WARNINGS_TOPIC, publish_warnings, warnings_payload
-from aircarbon.settings import load_settings
 from tests.fixtures.brokers import MosquittoBroker, free_port
 from transforms.forecast_rules import load_forecast_rules
 from transforms.warnings import heavy_pollution_warnings

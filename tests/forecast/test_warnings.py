@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from aircarbon.errors import CatalogError
+from aircarbon.core.errors import CatalogError
 from transforms.forecast_rules import load_forecast_rules, parse_forecast_rules
 from transforms.warnings import heavy_pollution_warnings, o3_episode_alerts, warning_level
 
@@ -83,7 +83,7 @@ def test_o3_episode_needs_consecutive_days_above_the_limit() -> None:
 def test_rules_need_known_sources() -> None:
     import tomllib
 
-    from aircarbon.catalog import DEFAULT_CATALOG_DIR
+    from aircarbon.core.catalog import DEFAULT_CATALOG_DIR
 
     doc = tomllib.loads((DEFAULT_CATALOG_DIR / "forecast.toml").read_text(encoding="utf-8"))
     doc["heavy_pollution"]["source"] = "nowhere_2099"

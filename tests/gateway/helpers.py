@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from aircarbon.catalog import load_catalog
+from aircarbon.core.catalog import load_catalog
 from ingest.hj212 import Packet, build_data_segment, build_frame, parse_packet
 from ingest.hj212_framer import Framer
 from ingest.hj212_gateway import Gateway, GatewayConfig

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.catalog import add_stations, catalog_for, init_sample_network, station_row
-from aircarbon.settings import load_settings
+from aircarbon.core.catalog import add_stations, catalog_for, init_sample_network, station_row
+from aircarbon.core.settings import load_settings
 from ingest.hj212 import parse_packet
 from ingest.hj212_gateway import Gateway
 from tests.fixtures.brokers import MosquittoBroker

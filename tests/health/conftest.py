@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from aircarbon.catalog import Catalog, load_catalog
+from aircarbon.core.catalog import Catalog, load_catalog
 from ingest.health import AlertRules, IngestStats
 from ingest.health_server import HealthServer
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 
 from .conftest import NOISY, SILENT, ThreadedServer
 

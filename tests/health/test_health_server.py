@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import AirCarbonError
 from ingest.health import LATENCY_BUCKETS_S, IngestStats
 from ingest.health_server import HealthServer
 

@@ -8,9 +8,9 @@ import socket
 
 import pytest
 
-from aircarbon.catalog import Catalog
 from aircarbon.commands import status
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import AirCarbonError
 
 from .conftest import NOISY, SILENT, ThreadedServer
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 import polars as pl
 
-from aircarbon.catalog import load_catalog
+from aircarbon.core.catalog import load_catalog
 from ingest.collector import Collector, CollectorConfig
 from ingest.decode import DecodeRules
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import polars as pl
 
-from aircarbon.catalog import Catalog, catalog_for
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import Catalog, catalog_for
+from aircarbon.core.settings import Settings, load_settings
 
 CRITERIA = ["so2", "no2", "o3", "co", "pm10", "pm25"]
 

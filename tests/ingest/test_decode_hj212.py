@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from aircarbon.catalog import Parameter, load_catalog
+from aircarbon.core.catalog import Parameter, load_catalog
 from ingest.batch import ReadingBatch
 from ingest.decode import Decoded, DecodeRules, decode_hj212, decode_message, to_us
 from ingest.hj212 import DATA_COMMANDS, DATA_FLAGS, build_data_segment, build_frame, hj212_crc16
@@ -651,8 +651,8 @@ def test_hj212_2005_table_is_cited_and_consistent() -> None:
 def test_catalog_refuses_bad_hj212_data(tmp_path: Path, edit: str, message: str) -> None:
     import shutil
 
-    from aircarbon.catalog import DEFAULT_CATALOG_DIR
-    from aircarbon.errors import CatalogError
+    from aircarbon.core.catalog import DEFAULT_CATALOG_DIR
+    from aircarbon.core.errors import CatalogError
 
     data = tmp_path / "catalog"
     shutil.copytree(DEFAULT_CATALOG_DIR, data)

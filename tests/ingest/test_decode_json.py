@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aircarbon.catalog import Parameter, load_catalog
+from aircarbon.core.catalog import Parameter, load_catalog
 from ingest.batch import READING_COLUMNS, ReadingBatch, reading_schema
 from ingest.decode import (
     Decoded,

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ingest.decode as decode_module
-from aircarbon.catalog import load_catalog
 from aircarbon.commands.decode import decode_lines
+from aircarbon.core.catalog import load_catalog
 from ingest.batch import ReadingBatch
 from ingest.dead_letter import DETAIL_CHARS, DeadLetterBatch
 from ingest.decode import DecodeRules, decode_message, decode_payload, decode_status, to_us

@@ -15,8 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from aircarbon.catalog import Catalog
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.settings import Settings
 from ingest.batch import ReadingBatch
 from ingest.decode import DecodeRules, decode_json, to_us
 from ingest.history import ImportRefused, import_long

@@ -15,9 +15,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import AirCarbonError, UnknownStationError, UnknownUnitError
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import AirCarbonError, UnknownStationError, UnknownUnitError
+from aircarbon.core.settings import Settings
 from ingest.history import ImportRefused, import_table
 from tests.ingest.history_helpers import CRITERIA, dead_rows, raw_rows, store_listing, write_network
 

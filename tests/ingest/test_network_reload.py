@@ -19,8 +19,14 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from aircarbon.catalog import add_stations, catalog_for, init_network, retire_station, station_row
-from aircarbon.settings import load_settings
+from aircarbon.core.catalog import (
+    add_stations,
+    catalog_for,
+    init_network,
+    retire_station,
+    station_row,
+)
+from aircarbon.core.settings import load_settings
 from ingest.collector import Collector
 from tests.fixtures.brokers import paho_publish
 from tests.ingest.collector_helpers import read_dead, read_raw, running, wait_for

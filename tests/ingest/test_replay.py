@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from aircarbon.catalog import Catalog, load_catalog
+from aircarbon.core.catalog import Catalog, load_catalog
 from ingest.batch import ReadingBatch
 from ingest.dead_letter import DeadLetterBatch
 from ingest.decode import DecodeRules, decode_message

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.catalog import load_catalog
-from aircarbon.errors import SettingsError
-from aircarbon.settings import load_settings, redact_url
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.errors import SettingsError
+from aircarbon.core.settings import load_settings, redact_url
 from ingest.health import IngestStats
 from ingest.health_server import evaluate_health
 

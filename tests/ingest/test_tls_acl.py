@@ -31,8 +31,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from aircarbon.catalog import load_catalog
-from aircarbon.settings import load_settings
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.settings import load_settings
 from ingest.collector import Collector
 from tests.fixtures.brokers import find_mosquitto, free_port, wait_for_port
 from tests.ingest.collector_helpers import PARAMS, read_raw, reading_message, running, wait_for

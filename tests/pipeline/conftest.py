@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.catalog import Catalog, load_catalog
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import Catalog, load_catalog
+from aircarbon.core.settings import Settings, load_settings
 from aircarbon.simulator import iter_messages
 from aircarbon.simulator.config import SimulationConfig
 from ingest.decode import DecodeRules

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from aircarbon.catalog import Catalog, catalog_for
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import Catalog, catalog_for
+from aircarbon.core.settings import Settings, load_settings
 
 STATIONS = ("HX-01", "HX-02")
 PARAMS = ("so2", "no2", "o3", "co", "pm10", "pm25", "co2", "wd", "ws")

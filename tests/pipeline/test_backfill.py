@@ -22,10 +22,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from aircarbon.catalog import catalog_for
+from aircarbon.core.catalog import catalog_for
+from aircarbon.core.settings import Settings, load_settings
 from aircarbon.pipeline import DayResult, HourResult, process_day, process_hour
 from aircarbon.pipeline.backfill import JOURNAL_DIR
-from aircarbon.settings import Settings, load_settings
 from tests.pipeline.history_data import STATIONS, TIMEZONE, History, import_history
 from warehouse.lake import connect
 from warehouse.load import Between, partition_label

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from aircarbon.catalog import Catalog, load_catalog
-from aircarbon.errors import IntervalRefused, ShrinkRefused
+from aircarbon.core.catalog import Catalog, load_catalog
+from aircarbon.core.errors import IntervalRefused, ShrinkRefused
+from aircarbon.core.settings import Settings, load_settings
 from aircarbon.pipeline import missing_hours, process_day, process_hour, process_hours
 from aircarbon.pipeline.daily import day_bounds
-from aircarbon.settings import Settings, load_settings
 from tests.pipeline.conftest import DAY, land_day
 from warehouse.lake import connect
 

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aircarbon.catalog import catalog_for
-from aircarbon.settings import load_settings
+from aircarbon.core.catalog import catalog_for
+from aircarbon.core.settings import load_settings
 from aircarbon.simulator import iter_messages
 from aircarbon.simulator.config import SimulationConfig
 from ingest.decode import DecodeRules

@@ -9,11 +9,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import ValidationFailed
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import ValidationFailed
+from aircarbon.core.settings import Settings
 from aircarbon.pipeline import process_day, process_hour
 from aircarbon.pipeline.daily import day_bounds
-from aircarbon.settings import Settings
 from ingest.batch import ReadingBatch
 from ingest.raw_store import write_readings
 from tests.pipeline.conftest import DAY, STATIONS

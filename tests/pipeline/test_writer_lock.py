@@ -12,15 +12,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from aircarbon.errors import AirCarbonError, WriterLockHeld
-from aircarbon.writer_lock import holder, writer_lock
+from aircarbon.core.errors import AirCarbonError, WriterLockHeld
+from aircarbon.core.writer_lock import holder, writer_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 
 _HOLD = """
 import sys
 from pathlib import Path
-from aircarbon.writer_lock import writer_lock
+from aircarbon.core.writer_lock import writer_lock
 with writer_lock(Path(sys.argv[1]), command="aircarbon demo"):
     print("held", flush=True)
     sys.stdin.readline()

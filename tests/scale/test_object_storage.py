@@ -16,7 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import warehouse
-from aircarbon.settings import load_settings
+from aircarbon.core.settings import load_settings
 from ingest.raw_store import write_readings
 from ingest.raw_sync import sync_raw
 from tests.scale.conftest import S3Server

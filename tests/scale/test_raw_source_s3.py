@@ -16,10 +16,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from aircarbon.catalog import load_catalog
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.settings import Settings, load_settings
 from aircarbon.pipeline import process_hour
 from aircarbon.pipeline.common import raw_location
-from aircarbon.settings import Settings, load_settings
 from aircarbon.simulator import iter_messages
 from aircarbon.simulator.config import SimulationConfig
 from aircarbon.simulator.faults import FaultConfig

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from aircarbon.catalog import Catalog, load_catalog
+from aircarbon.core.catalog import Catalog, load_catalog
 from aircarbon.simulator.config import SimulationConfig
 from aircarbon.simulator.stream import SimMessage
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from aircarbon.catalog import Catalog
-from aircarbon.errors import UnknownUnitError
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.errors import UnknownUnitError
 from aircarbon.simulator.faults import FAULT_KINDS, FaultConfig, FaultEvent, GroundTruth
 from aircarbon.simulator.messages import Simulation, simulate_frame
 from aircarbon.simulator.stream import SimMessage

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from aircarbon.simulator.config import SimulationConfig
 from aircarbon.simulator.messages import simulate_frame
 from aircarbon.simulator.sources import load_sources, to_xy

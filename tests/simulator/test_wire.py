@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from aircarbon.simulator.messages import Simulation, iter_messages
 from aircarbon.simulator.wire import command_for
 from ingest.hj212 import parse_packet

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from aircarbon.catalog import Catalog
+from aircarbon.core.catalog import Catalog
 from transforms.aggregate import _hour_end, _mean
 from transforms.qc import QcConfig, _station_flag_valid, parameter_limits
 from transforms.schemas import HOURLY, READINGS, QcReason

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from aircarbon.catalog import load_catalog
+from aircarbon.core.catalog import load_catalog
 from tests.transforms.frames import T0, hourly, readings
 from transforms.aggregate import daily_stats, hourly_means, moving_averages
 from transforms.qc import apply_qc

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aircarbon.catalog import AqiStandard, Catalog, load_catalog
 from aircarbon.commands.aqi import run
-from aircarbon.errors import AirCarbonError
+from aircarbon.core.catalog import AqiStandard, Catalog, load_catalog
+from aircarbon.core.errors import AirCarbonError
 from transforms.aqi import (
     aqi_daily,
     aqi_hourly,

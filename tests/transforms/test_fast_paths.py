@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from aircarbon.catalog import load_catalog
+from aircarbon.core.catalog import load_catalog
 from tests.transforms.frames import T0, readings
 from tests.transforms.reference import (
     apply_qc_reference,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import polars as pl
 import pytest
 
-from aircarbon.catalog import Catalog, load_catalog
+from aircarbon.core.catalog import Catalog, load_catalog
 from transforms.indicators import (
     CITY,
     daily_indicators,

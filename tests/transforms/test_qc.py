@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aircarbon.catalog import load_catalog
+from aircarbon.core.catalog import load_catalog
 from tests.transforms.frames import T0, readings
 from transforms.qc import apply_qc
 from transforms.schemas import READINGS

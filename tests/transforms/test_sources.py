@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import polars as pl
 import pytest
 
-from aircarbon.catalog import Catalog, load_catalog
+from aircarbon.core.catalog import Catalog, load_catalog
 from transforms.schemas import EMISSION_EVENTS, HOURLY
 from transforms.sources import (
     bivariate_stats,

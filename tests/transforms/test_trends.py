@@ -10,7 +10,7 @@ import polars as pl
 import pymannkendall as pmk
 import pytest
 
-from aircarbon.catalog import load_catalog
+from aircarbon.core.catalog import load_catalog
 from transforms.schemas import DAILY
 from transforms.trends import mann_kendall, monthly_means, theil_sen, trend_table
 

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from aircarbon.errors import AirCarbonError
-from aircarbon.settings import load_settings
+from aircarbon.core.errors import AirCarbonError
+from aircarbon.core.settings import load_settings
 
 
 def main(role: str, data_dir: str, seconds: float) -> None:

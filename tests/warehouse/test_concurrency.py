@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import warehouse
-from aircarbon.settings import load_settings
+from aircarbon.core.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

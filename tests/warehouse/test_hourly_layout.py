@@ -18,8 +18,8 @@ import numpy as np
 import polars as pl
 
 import warehouse
-from aircarbon.catalog import load_catalog
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.settings import Settings
 from transforms.schemas import DAILY, HOURLY
 from warehouse.lake import LAKE
 from warehouse.load import Between, replace_partitions

@@ -12,9 +12,9 @@ import polars.testing
 import pytest
 
 import warehouse
-from aircarbon.catalog import load_catalog
-from aircarbon.errors import WarehouseError
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.errors import WarehouseError
+from aircarbon.core.settings import Settings
 from ingest.dead_letter import dead_letter_schema
 from tests.warehouse.conftest import HOUR, daily_frame, hourly_frame
 from transforms.schemas import AQI_HOURLY, HOURLY, READINGS
@@ -286,14 +286,14 @@ def test_read_only_connection_cannot_write(
 
 
 def test_read_only_needs_an_existing_lake(tmp_path: Path) -> None:
-    from aircarbon.settings import load_settings
+    from aircarbon.core.settings import load_settings
 
     with pytest.raises(WarehouseError, match="no warehouse at"):
         warehouse.connect(load_settings({}, data_dir=tmp_path / "empty"), read_only=True)
 
 
 def test_bad_catalog_spec_is_refused(tmp_path: Path) -> None:
-    from aircarbon.settings import load_settings
+    from aircarbon.core.settings import load_settings
 
     s = load_settings({}, data_dir=tmp_path, warehouse_catalog=str(tmp_path / "x.duckdb"))
     with pytest.raises(WarehouseError, match="expected 'sqlite:<file>'"):

@@ -6,8 +6,8 @@ import duckdb
 import pytest
 
 import warehouse
-from aircarbon.errors import WarehouseError
-from aircarbon.settings import Settings
+from aircarbon.core.errors import WarehouseError
+from aircarbon.core.settings import Settings
 from warehouse.migrate import migrations
 
 EXPECTED_TABLES = {

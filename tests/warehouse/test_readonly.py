@@ -19,9 +19,9 @@ import duckdb
 import pytest
 
 import warehouse
-from aircarbon.catalog import load_catalog
-from aircarbon.errors import ReadOnlyViolation, WarehouseError
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.errors import ReadOnlyViolation, WarehouseError
+from aircarbon.core.settings import Settings, load_settings
 from tests.warehouse.conftest import HOUR, hourly_frame
 from warehouse.lake import open_session
 from warehouse.readonly import ReadOnlySession, redact
@@ -214,7 +214,7 @@ def test_redact_masks_passwords() -> None:
 
 def test_output_files_never_land_in_the_lake(lake_dir: Path, tmp_path: Path) -> None:
     from aircarbon.commands.sql import run
-    from aircarbon.errors import AirCarbonError
+    from aircarbon.core.errors import AirCarbonError
 
     before = fingerprint(lake_dir)
     parquet = sorted((lake_dir / "warehouse").rglob("*.parquet"))[0]

@@ -19,8 +19,8 @@ import duckdb
 import pytest
 
 import warehouse
-from aircarbon.errors import ReadOnlyViolation, WarehouseError
-from aircarbon.settings import load_settings
+from aircarbon.core.errors import ReadOnlyViolation, WarehouseError
+from aircarbon.core.settings import load_settings
 from tests.fixtures.postgres import pg_catalog
 from tests.scale.conftest import S3Server, s3
 from tests.warehouse.conftest import HOUR, hourly_frame

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import warehouse
-from aircarbon.settings import load_settings
+from aircarbon.core.settings import load_settings
 from tests.warehouse.conftest import HOUR, hourly_frame
 from warehouse.load import load_hour
 

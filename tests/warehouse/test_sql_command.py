@@ -14,10 +14,10 @@ import polars as pl
 import pytest
 
 import warehouse
-from aircarbon.catalog import load_catalog
 from aircarbon.commands.sql import Shell, run
-from aircarbon.errors import AirCarbonError, WarehouseError
-from aircarbon.settings import Settings
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.errors import AirCarbonError, WarehouseError
+from aircarbon.core.settings import Settings
 from tests.warehouse.conftest import HOUR, hourly_frame
 
 

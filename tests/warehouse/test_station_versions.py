@@ -16,8 +16,14 @@ import duckdb
 import polars as pl
 
 import warehouse
-from aircarbon.catalog import add_stations, catalog_for, init_network, retire_station, station_row
-from aircarbon.settings import Settings, load_settings
+from aircarbon.core.catalog import (
+    add_stations,
+    catalog_for,
+    init_network,
+    retire_station,
+    station_row,
+)
+from aircarbon.core.settings import Settings, load_settings
 from transforms.schemas import DAILY
 
 D1 = dt.date(2026, 3, 1)

@@ -33,8 +33,8 @@ def aircarbon_station_groups() -> None:
     @task
     def groups() -> list[list[str]]:
         """The catalog's stations cut into groups of GROUP_SIZE (one mapped task each)."""
-        from aircarbon.catalog import catalog_for
-        from aircarbon.settings import load_settings
+        from aircarbon.core.catalog import catalog_for
+        from aircarbon.core.settings import load_settings
 
         stations = sorted(catalog_for(load_settings()).stations)
         return [stations[i : i + GROUP_SIZE] for i in range(0, len(stations), GROUP_SIZE)]
@@ -48,7 +48,7 @@ def aircarbon_station_groups() -> None:
 
         import polars as pl
 
-        from aircarbon.settings import load_settings
+        from aircarbon.core.settings import load_settings
         from transforms.raw import deduplicate, scan_raw
 
         assert data_interval_end is not None

@@ -87,8 +87,8 @@ echo "metadata DB: $AIRFLOW__DATABASE__SQL_ALCHEMY_CONN; broker: $BROKER_URL"
 (cd "$ROOT" && python - <<'EOF')
 import datetime as dt
 
-from aircarbon.catalog import load_catalog
-from aircarbon.settings import load_settings
+from aircarbon.core.catalog import load_catalog
+from aircarbon.core.settings import load_settings
 from ingest.batch import ReadingBatch
 from ingest.raw_store import write_readings
 

@@ -2,7 +2,7 @@
 
 Configuration is read once, at the edge (the CLI or a DAG task), validated, and passed on
 as this typed object; no module reads the environment on its own. A bad value fails with
-a one-line :class:`~aircarbon.errors.SettingsError` naming the key as the user wrote it.
+a one-line :class:`~aircarbon.core.errors.SettingsError` naming the key as the user wrote it.
 
 Precedence, highest first: explicit overrides (CLI flags), ``AIRCARBON_*`` variables,
 the TOML file named by ``AIRCARBON_CONFIG`` (keys without the prefix, e.g.
@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from aircarbon.errors import SettingsError
+from aircarbon.core.errors import SettingsError
 
 __all__ = ["ENV_PREFIX", "BrokerTarget", "Settings", "load_settings", "redact_url"]
 
@@ -276,7 +276,7 @@ class Settings(BaseModel):
         Not a setting of its own: a second source could disagree with the network's
         ``[network] timezone`` and put a station's day boundaries in the wrong place.
         """
-        from aircarbon.catalog import network_timezone  # the catalog imports settings types
+        from aircarbon.core.catalog import network_timezone  # the catalog imports settings types
 
         return network_timezone(self)
 

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aircarbon.catalog._model import (
+from aircarbon.core.catalog._model import (
     AqiCategory,
     AqiStandard,
     DataFlag,
@@ -25,8 +25,8 @@ from aircarbon.catalog._model import (
     Station,
     Validity,
 )
-from aircarbon.catalog._units import IDENTITY, Conversion, UnitRegistry
-from aircarbon.errors import UnknownParameterError, UnknownStationError, UnknownUnitError
+from aircarbon.core.catalog._units import IDENTITY, Conversion, UnitRegistry
+from aircarbon.core.errors import UnknownParameterError, UnknownStationError, UnknownUnitError
 
 __all__ = ["Catalog"]
 

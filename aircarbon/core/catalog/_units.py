@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aircarbon.errors import UnknownUnitError
+from aircarbon.core.errors import UnknownUnitError
 
 __all__ = ["Conversion", "UnitDef", "UnitRegistry"]
 

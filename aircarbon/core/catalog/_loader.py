@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aircarbon.catalog._catalog import Catalog
-from aircarbon.catalog._model import (
+from aircarbon.core.catalog._catalog import Catalog
+from aircarbon.core.catalog._model import (
     AqiCategory,
     AqiStandard,
     CoexceedanceLimits,
@@ -35,8 +35,8 @@ from aircarbon.catalog._model import (
     StationType,
     Validity,
 )
-from aircarbon.catalog._units import UnitDef, UnitRegistry
-from aircarbon.errors import CatalogError
+from aircarbon.core.catalog._units import UnitDef, UnitRegistry
+from aircarbon.core.errors import CatalogError
 
 __all__ = ["DEFAULT_CATALOG_DIR", "load_catalog"]
 
@@ -50,7 +50,7 @@ def load_catalog(
 
     The network (city, time zone, station sets and stations) comes from ``network_file``
     when given, else from the directory's own ``stations.toml`` (the Shenyang sample).
-    Entry points go through :func:`aircarbon.catalog.catalog_for`, which picks the
+    Entry points go through :func:`aircarbon.core.catalog.catalog_for`, which picks the
     operator's network file from the settings; this stays for the shipped catalog.
     """
     base = _load_base(Path(directory) if directory is not None else DEFAULT_CATALOG_DIR)

@@ -25,18 +25,18 @@ from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
-from aircarbon.catalog._catalog import Catalog
-from aircarbon.catalog._loader import (
+from aircarbon.core.catalog._catalog import Catalog
+from aircarbon.core.catalog._loader import (
     _load_stations,
     check_timezone,
     load_catalog,
 )
-from aircarbon.catalog._model import Station
-from aircarbon.catalog._network import network_path, own_network_path, sample_network_path
-from aircarbon.errors import CatalogError
+from aircarbon.core.catalog._model import Station
+from aircarbon.core.catalog._network import network_path, own_network_path, sample_network_path
+from aircarbon.core.errors import CatalogError
 
 if TYPE_CHECKING:
-    from aircarbon.settings import Settings
+    from aircarbon.core.settings import Settings
 
 __all__ = [
     "CSV_COLUMNS",

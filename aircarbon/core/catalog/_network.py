@@ -15,12 +15,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aircarbon.catalog._catalog import Catalog
-from aircarbon.catalog._loader import DEFAULT_CATALOG_DIR, check_timezone, load_catalog
-from aircarbon.errors import CatalogError
+from aircarbon.core.catalog._catalog import Catalog
+from aircarbon.core.catalog._loader import DEFAULT_CATALOG_DIR, check_timezone, load_catalog
+from aircarbon.core.errors import CatalogError
 
 if TYPE_CHECKING:
-    from aircarbon.settings import Settings
+    from aircarbon.core.settings import Settings
 
 __all__ = [
     "NETWORK_FILE_NAME",

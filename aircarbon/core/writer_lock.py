@@ -11,7 +11,7 @@ for the whole step::
         ...
 
 and a second writer fails at once (``wait_s=0``, what interactive commands use) or waits up
-to ``wait_s`` seconds (scheduled tasks), then raises :class:`~aircarbon.errors.WriterLockHeld`
+to ``wait_s`` seconds (scheduled tasks), then raises :class:`~aircarbon.core.errors.WriterLockHeld`
 naming the holder: ``data dir D is being written by pid N (`aircarbon demo`), since T``.
 
 Design points:
@@ -47,7 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from aircarbon.errors import WriterLockHeld
+from aircarbon.core.errors import WriterLockHeld
 
 __all__ = ["LOCK_NAME", "Holder", "holder", "writer_lock"]
 
@@ -165,7 +165,7 @@ def writer_lock(data_dir: Path, *, command: str, wait_s: float = 0.0) -> Iterato
 
     ``command`` is how a refused writer names this one (``"aircarbon demo"``). ``wait_s=0``
     fails at once; a positive value waits up to that many seconds. Raises
-    :class:`~aircarbon.errors.WriterLockHeld` when another thread or process holds it.
+    :class:`~aircarbon.core.errors.WriterLockHeld` when another thread or process holds it.
     """
     path = _lock_path(data_dir)
     key = (str(path.resolve()), threading.get_ident())

@@ -5,8 +5,8 @@ One source of truth for ingest, transforms, GX suites and SQL. The data files un
 the result, so callers may call it freely.
 """
 
-from aircarbon.catalog._catalog import Catalog
-from aircarbon.catalog._edit import (
+from aircarbon.core.catalog._catalog import Catalog
+from aircarbon.core.catalog._edit import (
     add_stations,
     describe_network,
     import_stations_csv,
@@ -16,8 +16,8 @@ from aircarbon.catalog._edit import (
     retire_station,
     station_row,
 )
-from aircarbon.catalog._loader import DEFAULT_CATALOG_DIR, load_catalog
-from aircarbon.catalog._model import (
+from aircarbon.core.catalog._loader import DEFAULT_CATALOG_DIR, load_catalog
+from aircarbon.core.catalog._model import (
     AqiCategory,
     AqiStandard,
     CoexceedanceLimits,
@@ -34,7 +34,7 @@ from aircarbon.catalog._model import (
     StationType,
     Validity,
 )
-from aircarbon.catalog._network import (
+from aircarbon.core.catalog._network import (
     NETWORK_FILE_NAME,
     catalog_for,
     network_path,
@@ -42,7 +42,7 @@ from aircarbon.catalog._network import (
     own_network_path,
     sample_network_path,
 )
-from aircarbon.catalog._units import Conversion, UnitRegistry
+from aircarbon.core.catalog._units import Conversion, UnitRegistry
 
 __all__ = [
     "DEFAULT_CATALOG_DIR",

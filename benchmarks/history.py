@@ -47,8 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
+from aircarbon.core.contracts import RAW  # noqa: E402
 from benchmarks._report import machine_line, markdown_table, publish, section  # noqa: E402
-from transforms.schemas import RAW  # noqa: E402
 
 SECTION = "## History back-fill"
 TIMEZONE = "Asia/Shanghai"

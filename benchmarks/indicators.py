@@ -30,6 +30,7 @@ import polars as pl
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 
 from aircarbon.core.catalog import ParamGroup, load_catalog  # noqa: E402
+from aircarbon.core.contracts import HOURLY  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     DOC,
     machine_line,
@@ -40,7 +41,6 @@ from benchmarks._report import (  # noqa: E402
 )
 from transforms.aggregate import daily_stats  # noqa: E402
 from transforms.indicators import daily_indicators  # noqa: E402
-from transforms.schemas import HOURLY  # noqa: E402
 from transforms.sources import bivariate_stats, cpf, emission_events, sector_stats  # noqa: E402
 
 SECTION = "## Indicators"

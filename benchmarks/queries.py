@@ -35,10 +35,10 @@ import numpy as np
 import polars as pl
 
 from aircarbon.core.catalog import load_catalog
+from aircarbon.core.contracts import DAILY, EMISSION_EVENTS, HOURLY
 from aircarbon.core.settings import load_settings
 from benchmarks._report import DOC, machine_line, markdown_table, publish, section
 from transforms.aqi import aqi_daily
-from transforms.schemas import DAILY, EMISSION_EVENTS, HOURLY
 from warehouse.lake import connect
 from warehouse.load import Between, compact, load_dimensions, replace_partitions
 from warehouse.migrate import migrate

@@ -43,6 +43,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 
 from aircarbon.core.catalog import Catalog, ParamGroup, load_catalog  # noqa: E402
+from aircarbon.core.contracts import RAW  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     DOC,
     machine_line,
@@ -51,7 +52,6 @@ from benchmarks._report import (  # noqa: E402
     publish,
     section,
 )
-from transforms.schemas import RAW  # noqa: E402
 
 SECTION = "## Transforms"
 START = dt.datetime(2026, 1, 14, 16, tzinfo=dt.UTC)  # local midnight, Asia/Shanghai

@@ -34,6 +34,7 @@ import polars as pl
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from aircarbon.core.catalog import Catalog, load_catalog  # noqa: E402
+from aircarbon.core.contracts import DAILY, HOURLY, RAW, READINGS  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     DOC,
     machine_line,
@@ -43,7 +44,6 @@ from benchmarks._report import (  # noqa: E402
     section,
 )
 from expectations import build_suite, validate  # noqa: E402
-from transforms.schemas import DAILY, HOURLY, RAW, READINGS  # noqa: E402
 
 SECTION = "## Validation"
 START = dt.datetime(2026, 1, 14, 16, tzinfo=dt.UTC)  # local midnight, Asia/Shanghai

@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from aircarbon.core.catalog import Catalog, Parameter
+from aircarbon.core.contracts import DAILY, HOURLY, RAW, READINGS, QcReason
 from transforms.aggregate import MOVING_SOURCES
-from transforms.schemas import DAILY, HOURLY, RAW, READINGS, QcReason
 
 __all__ = [
     "COMPLETENESS_SHARE",

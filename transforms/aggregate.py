@@ -18,7 +18,7 @@ import math
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
-from transforms.schemas import DAILY, HOURLY
+from aircarbon.core.contracts import DAILY, HOURLY
 
 __all__ = [
     "MOVING_PARAMS",

@@ -62,8 +62,8 @@ import numpy as np
 import polars as pl
 
 from aircarbon.core.catalog import AqiCategory, AqiStandard, Catalog
+from aircarbon.core.contracts import AQI_DAILY, AQI_HOURLY
 from aircarbon.core.errors import AirCarbonError, CatalogError
-from transforms.schemas import AQI_DAILY, AQI_HOURLY
 
 __all__ = [
     "REPORT_KINDS",
@@ -92,7 +92,7 @@ FallbackValue: TypeAlias = Callable[[str], float | None] | Mapping[str, float | 
 # Float-noise guard before the ceiling (domain.md §1.5). Not a domain number: it only
 # removes interpolation round-off, far below any concentration's resolution.
 _CEIL_GUARD_DECIMALS: Final = 6
-# An hourly row's ts is the END of its hour (transforms.schemas.HOURLY).
+# An hourly row's ts is the END of its hour (aircarbon.core.contracts.HOURLY).
 _HOUR: Final = dt.timedelta(hours=1)
 # above_top rule kinds in aqi.toml.
 _FALLBACK: Final = "fallback"

@@ -95,6 +95,6 @@ def process_partitions(
 
 
 def _empty_readings() -> pl.Schema:
-    from transforms.schemas import READINGS
+    from aircarbon.core.contracts import READINGS
 
     return READINGS

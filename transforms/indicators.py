@@ -23,8 +23,8 @@ from typing import Literal
 import polars as pl
 
 from aircarbon.core.catalog import Catalog, ParamGroup
+from aircarbon.core.contracts import INDICATORS_DAILY
 from transforms.aggregate import local_date
-from transforms.schemas import INDICATORS_DAILY
 
 __all__ = [
     "CITY",

@@ -1,6 +1,6 @@
 """Quality control: flag, never delete.
 
-Every reading keeps its row; QC adds ``qc`` (a list of :class:`~transforms.schemas.QcReason`
+Every reading keeps its row; QC adds ``qc`` (a list of :class:`~aircarbon.core.contracts.QcReason`
 codes) and ``valid`` (no reason at all). Later steps average only valid values, and an
 analyst can always see what was excluded and why.
 
@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from aircarbon.core.catalog import Catalog, ParamGroup
-from transforms.schemas import READINGS, QcReason
+from aircarbon.core.contracts import READINGS, QcReason
 
 __all__ = ["QcConfig", "apply_qc", "parameter_limits"]
 

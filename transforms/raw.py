@@ -19,8 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
+from aircarbon.core.contracts import RAW
 from aircarbon.core.parquet_check import parquet_intact
-from transforms.schemas import RAW
 
 __all__ = [
     "RawLocation",

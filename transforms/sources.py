@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from aircarbon.core.catalog import Catalog, EventRules, Fingerprint, ParamGroup
-from transforms.schemas import EMISSION_EVENTS
+from aircarbon.core.contracts import EMISSION_EVENTS
 
 __all__ = [
     "RATIO_METRICS",

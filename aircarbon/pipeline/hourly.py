@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
+from aircarbon.core.contracts import HOURLY
 from aircarbon.core.errors import ValidationFailed
 from aircarbon.core.settings import Settings
 from aircarbon.pipeline.backfill import (
@@ -43,7 +44,6 @@ from aircarbon.pipeline.common import (
 from transforms.aggregate import MOVING_PARAMS, hourly_means, moving_averages
 from transforms.qc import apply_qc
 from transforms.raw import deduplicate, scan_raw, scan_status
-from transforms.schemas import HOURLY
 
 if TYPE_CHECKING:
     import duckdb

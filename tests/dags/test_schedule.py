@@ -192,8 +192,8 @@ def test_great_expectations_is_quiet_in_task_logs(
     import polars as pl
 
     from aircarbon.core.catalog import load_catalog
+    from aircarbon.core.contracts import HOURLY
     from expectations.runner import validate
-    from transforms.schemas import HOURLY
 
     caplog.set_level(logging.INFO)
     frame = pl.DataFrame(schema=dict(HOURLY))

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from aircarbon.core.catalog import DEFAULT_CATALOG_DIR, Catalog, load_catalog
+from aircarbon.core.contracts import DAILY, HOURLY, RAW, READINGS
 from aircarbon.core.errors import ValidationFailed
 from expectations import (
     SUITE_NAMES,
@@ -27,7 +28,6 @@ from expectations import (
 )
 from expectations.runner import ValidationOutcome
 from expectations.suites import suite_parameters
-from transforms.schemas import DAILY, HOURLY, RAW, READINGS
 
 CATALOG = load_catalog()
 START = dt.datetime(2026, 1, 14, 16, tzinfo=dt.UTC)  # 2026-01-15 00:00 Asia/Shanghai

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from transforms.schemas import HOURLY
+from aircarbon.core.contracts import HOURLY
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # 08:00 local

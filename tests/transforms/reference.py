@@ -6,9 +6,9 @@ from __future__ import annotations
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
+from aircarbon.core.contracts import HOURLY, READINGS, QcReason
 from transforms.aggregate import _hour_end, _mean
 from transforms.qc import QcConfig, _station_flag_valid, parameter_limits
-from transforms.schemas import HOURLY, READINGS, QcReason
 
 
 def deduplicate_reference(raw: pl.LazyFrame) -> pl.LazyFrame:

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from aircarbon.commands.aqi import run
 from aircarbon.core.catalog import AqiStandard, Catalog, load_catalog
+from aircarbon.core.contracts import AQI_DAILY, AQI_HOURLY
 from aircarbon.core.errors import AirCarbonError
 from transforms.aqi import (
     aqi_daily,
@@ -34,7 +35,6 @@ from transforms.aqi import (
     resolve_standard,
     round_half_even,
 )
-from transforms.schemas import AQI_DAILY, AQI_HOURLY
 
 CATALOG = load_catalog()
 S2012 = CATALOG.aqi_standards["2012"]

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from aircarbon.core.catalog import Catalog, load_catalog
+from aircarbon.core.contracts import DAILY, HOURLY, INDICATORS_DAILY
 from transforms.indicators import (
     CITY,
     daily_indicators,
@@ -20,7 +21,6 @@ from transforms.indicators import (
     molecules_per_ppb,
     top_species,
 )
-from transforms.schemas import DAILY, HOURLY, INDICATORS_DAILY
 
 DAY = dt.date(2026, 7, 14)  # local (Asia/Shanghai): hours end 2026-07-13T17:00Z … 07-14T16:00Z
 FIRST_END = dt.datetime(2026, 7, 13, 17, tzinfo=dt.UTC)

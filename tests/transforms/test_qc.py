@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aircarbon.core.catalog import load_catalog
+from aircarbon.core.contracts import READINGS
 from tests.transforms.frames import T0, readings
 from transforms.qc import apply_qc
-from transforms.schemas import READINGS
 
 CATALOG = load_catalog()
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from aircarbon.core.catalog import Catalog, load_catalog
-from transforms.schemas import EMISSION_EVENTS, HOURLY
+from aircarbon.core.contracts import EMISSION_EVENTS, HOURLY
 from transforms.sources import (
     bivariate_stats,
     classify,

@@ -11,7 +11,7 @@ import pymannkendall as pmk
 import pytest
 
 from aircarbon.core.catalog import load_catalog
-from transforms.schemas import DAILY
+from aircarbon.core.contracts import DAILY
 from transforms.trends import mann_kendall, monthly_means, theil_sen, trend_table
 
 

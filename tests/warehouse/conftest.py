@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 import warehouse
+from aircarbon.core.contracts import DAILY, HOURLY
 from aircarbon.core.settings import Settings, load_settings
-from transforms.schemas import DAILY, HOURLY
 
 HOUR = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
 

@@ -19,8 +19,8 @@ import polars as pl
 
 import warehouse
 from aircarbon.core.catalog import load_catalog
+from aircarbon.core.contracts import DAILY, HOURLY
 from aircarbon.core.settings import Settings
-from transforms.schemas import DAILY, HOURLY
 from warehouse.lake import LAKE
 from warehouse.load import Between, replace_partitions
 

@@ -13,11 +13,11 @@ import pytest
 
 import warehouse
 from aircarbon.core.catalog import load_catalog
+from aircarbon.core.contracts import AQI_HOURLY, HOURLY, READINGS
 from aircarbon.core.errors import WarehouseError
 from aircarbon.core.settings import Settings
 from ingest.dead_letter import dead_letter_schema
 from tests.warehouse.conftest import HOUR, daily_frame, hourly_frame
-from transforms.schemas import AQI_HOURLY, HOURLY, READINGS
 
 H = dt.timedelta(hours=1)
 

@@ -9,7 +9,7 @@ import polars as pl
 import pymannkendall as mk
 import pytest
 
-from transforms.schemas import DAILY, HOURLY
+from aircarbon.core.contracts import DAILY, HOURLY
 from warehouse.load import replace_partition
 
 D0 = dt.date(2026, 1, 1)

@@ -23,8 +23,8 @@ from aircarbon.core.catalog import (
     retire_station,
     station_row,
 )
+from aircarbon.core.contracts import DAILY
 from aircarbon.core.settings import Settings, load_settings
-from transforms.schemas import DAILY
 
 D1 = dt.date(2026, 3, 1)
 D2 = dt.date(2026, 3, 10)

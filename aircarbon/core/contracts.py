@@ -1,4 +1,4 @@
-"""Column contracts of the tables transforms produce (SPEC §3), as Polars schemas.
+"""Column contracts of every dataset (SPEC §3), as Polars schemas: declared once, here.
 
 One place that names every column and its type, so transforms, GX suites, the warehouse
 DDL and the tests agree. Timestamps are UTC microseconds; ``date`` is the local calendar

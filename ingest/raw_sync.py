@@ -60,7 +60,7 @@ def sync_raw(settings: Settings, *, dry_run: bool = False) -> SyncResult:
     """Upload the completed raw, dead-letter and status files missing from ``raw_sync_url``."""
     import duckdb
 
-    from warehouse.lake import object_store, warehouse_error
+    from aircarbon.core.duck import object_store, warehouse_error
 
     url = settings.raw_sync_url
     if not url or not url.startswith("s3://"):
@@ -100,7 +100,7 @@ def sync_raw(settings: Settings, *, dry_run: bool = False) -> SyncResult:
 def _upload(con: duckdb.DuckDBPyConnection, path: Path, target: str) -> None:
     import duckdb
 
-    from warehouse.lake import warehouse_error
+    from aircarbon.core.duck import warehouse_error
 
     try:
         con.execute(

@@ -27,8 +27,6 @@ SQLite extension's own file access, DuckLake maintenance calls) no setting close
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.resources
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -37,6 +35,14 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from aircarbon.core.duck import (
+    configure_s3,
+    extension_file,
+    load_extension,
+    object_store,
+    warehouse_error,
+)
+from aircarbon.core.duck import sql_literal as _literal
 from aircarbon.core.errors import WarehouseError
 
 if TYPE_CHECKING:
@@ -71,45 +77,10 @@ _LOCK_VARIABLE = "aircarbon_writer_dir"
 BARE_WRITE_WAIT_S = 600.0
 
 
-def warehouse_error(action: str, exc: BaseException) -> WarehouseError:
-    """Our one-line error for a DuckDB failure: ``"<action>: <first line of DuckDB's message>"``."""
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return WarehouseError(f"{action}: {first}")
-
-
 @cache
 def read_sql(name: str) -> str:
     """The text of ``warehouse/sql/<name>.sql`` (SQL is kept in files, loaded by name)."""
     return (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-
-
-def _literal(value: str) -> str:
-    """A SQL string literal: ATTACH and CREATE SECRET take no prepared parameters."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _extension_file(name: str) -> Path:
-    module = importlib.import_module(f"duckdb_extension_{name}")
-    root = Path(str(importlib.resources.files(module)))
-    return root / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
-
-
-def _load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    try:
-        path = _extension_file(name)
-    except ModuleNotFoundError:
-        raise WarehouseError(
-            f"DuckDB extension {name!r} is not installed: add duckdb-extension-"
-            f"{name.replace('_', '-')}=={duckdb.__version__} to the environment"
-        ) from None
-    if not path.is_file():
-        raise WarehouseError(
-            f"DuckDB extension {name!r} has no build for duckdb {duckdb.__version__} ({path})"
-        )
-    try:
-        con.execute(f"LOAD {_literal(str(path))}")
-    except duckdb.Error as exc:
-        raise warehouse_error(f"cannot load DuckDB extension {name!r}", exc) from exc
 
 
 def _sqlite_path(catalog: str) -> Path | None:
@@ -185,73 +156,6 @@ def secret_values(settings: Settings) -> list[str]:
     return values
 
 
-def _configure_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Load httpfs and, when credentials are configured, a secret for the lake's bucket."""
-    _load_extension(con, "httpfs")
-    options: list[str] = ["TYPE s3"]
-    if settings.warehouse_s3_key_id:
-        options.append(f"KEY_ID {_literal(settings.warehouse_s3_key_id)}")
-    if settings.warehouse_s3_secret is not None:
-        options.append(f"SECRET {_literal(settings.warehouse_s3_secret.get_secret_value())}")
-    if settings.warehouse_s3_region:
-        options.append(f"REGION {_literal(settings.warehouse_s3_region)}")
-    if settings.warehouse_s3_endpoint:
-        endpoint = settings.warehouse_s3_endpoint
-        use_ssl = not endpoint.startswith("http://")
-        host = endpoint.split("://", 1)[-1].rstrip("/")
-        # S3-compatible stores (MinIO, Ceph) on a private endpoint expect path-style URLs.
-        options += [
-            f"ENDPOINT {_literal(host)}",
-            "URL_STYLE 'path'",
-            f"USE_SSL {'true' if use_ssl else 'false'}",
-        ]
-    if len(options) > 1:
-        try:
-            con.execute(f"CREATE OR REPLACE SECRET aircarbon_s3 ({', '.join(options)})")
-        except duckdb.Error as exc:
-            raise warehouse_error("cannot configure S3 credentials", exc) from exc
-
-
-def storage_options(settings: Settings) -> dict[str, str]:
-    """Polars' (object_store's) ``storage_options`` for the same S3 settings as the lake's.
-
-    What :func:`object_store` gives DuckDB, for Polars' cloud reader: keys, region, and a
-    private endpoint addressed path-style (``http://`` allowed when the endpoint says so).
-    """
-    options: dict[str, str] = {}
-    if settings.warehouse_s3_key_id:
-        options["aws_access_key_id"] = settings.warehouse_s3_key_id
-    if settings.warehouse_s3_secret is not None:
-        options["aws_secret_access_key"] = settings.warehouse_s3_secret.get_secret_value()
-    if settings.warehouse_s3_region:
-        options["aws_region"] = settings.warehouse_s3_region
-    if settings.warehouse_s3_endpoint:
-        endpoint = settings.warehouse_s3_endpoint.rstrip("/")
-        options["aws_endpoint_url"] = endpoint
-        options["aws_virtual_hosted_style_request"] = "false"
-        if endpoint.startswith("http://"):
-            options["aws_allow_http"] = "true"
-    return options
-
-
-def object_store(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that reads and writes ``s3://`` with the ``warehouse_s3_*`` settings.
-
-    For what ships files to the same object store as the lake (``aircarbon raw sync``): one
-    set of credentials and one endpoint per deployment, configured once.
-    """
-    con = duckdb.connect(
-        ":memory:",
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-    )
-    try:
-        _configure_s3(con, settings)
-    except BaseException:
-        con.close()
-        raise
-    return con
-
-
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake attached as ``aircarbon`` and made the default.
 
@@ -291,10 +195,10 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     except duckdb.Error as exc:  # pragma: no cover - only on a broken installation
         raise warehouse_error("cannot start DuckDB", exc) from exc
     try:
-        _load_extension(con, "ducklake")
-        _load_extension(con, "sqlite_scanner" if sqlite_file is not None else "postgres_scanner")
+        load_extension(con, "ducklake")
+        load_extension(con, "sqlite_scanner" if sqlite_file is not None else "postgres_scanner")
         if is_s3:
-            _configure_s3(con, settings)
+            configure_s3(con, settings)
         if sqlite_file is None:
             catalog, credentials = postgres_catalog(settings, read_only=read_only)
             if credentials:
@@ -447,7 +351,7 @@ def attach_script(settings: Settings, *, read_only: bool = True) -> str:
         f"-- AirCarbon lake, DuckDB {duckdb.__version__} (extensions from the installed wheels)",
         "SET autoinstall_known_extensions = false;",
         "SET autoload_known_extensions = false;",
-        *(f"LOAD {_literal(str(_extension_file(name)))};" for name in names),
+        *(f"LOAD {_literal(str(extension_file(name)))};" for name in names),
     ]
     if is_s3:
         lines.append("-- object storage: CREATE SECRET (TYPE s3, ...) with your credentials here")

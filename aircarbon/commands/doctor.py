@@ -75,7 +75,7 @@ def check_extensions() -> Check:
     """The DuckDB extensions load from the installed wheels, with downloads switched off."""
     import duckdb
 
-    from warehouse.lake import _load_extension
+    from aircarbon.core.duck import load_extension
 
     con = duckdb.connect(
         ":memory:",
@@ -83,7 +83,7 @@ def check_extensions() -> Check:
     )
     try:
         for name in ("ducklake", "sqlite_scanner", "postgres_scanner", "httpfs"):
-            _load_extension(con, name)
+            load_extension(con, name)
     except AirCarbonError as exc:
         return Check("duckdb extensions", "fail", str(exc), "run `make bootstrap`")
     finally:

@@ -58,7 +58,7 @@ def raw_location(settings: Settings) -> RawLocation:
     url = settings.raw_source_url
     if not url:
         return RawLocation(settings.data_dir)
-    from warehouse.lake import storage_options
+    from aircarbon.core.duck import storage_options
 
     return RawLocation(url.rstrip("/"), storage_options(settings))
 

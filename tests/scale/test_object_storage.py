@@ -16,6 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import warehouse
+from aircarbon.core.duck import object_store
 from aircarbon.core.settings import load_settings
 from ingest.raw_store import write_readings
 from ingest.raw_sync import sync_raw
@@ -121,7 +122,7 @@ def test_raw_sync_ships_the_same_layout(tmp_path: Path, s3: S3Server) -> None:
 
     # the shipped files read back as the local ones: same rows, same types
     local = pl.concat([pl.read_parquet(p) for p in [*written, *more]]).sort("ts")
-    con = warehouse.lake.object_store(settings)
+    con = object_store(settings)
     try:
         con.execute("SET TimeZone = 'UTC'")
         remote = con.execute(

@@ -1,7 +1,6 @@
 """Read-only in a deployment: a SELECT-only PostgreSQL role, no password on screen, s3 lakes.
 
-PostgreSQL tests use the machine's server (tests/fixtures/postgres.py) and skip, saying why,
-where it is absent; the role is made by the deployment's own init script
+PostgreSQL tests use the tests' own cluster (tests/fixtures/postgres.py); the role is made by the deployment's own init script
 (docker/postgres/20-aircarbon-reader.sh) run with ``psql``. The object-storage test uses
 moto's S3 server (tests/scale/conftest.py).
 """
@@ -19,12 +18,13 @@ import duckdb
 import pytest
 
 import warehouse
+from aircarbon.core.duck import load_extension
 from aircarbon.core.errors import ReadOnlyViolation, WarehouseError
 from aircarbon.core.settings import load_settings
 from tests.fixtures.postgres import pg_catalog
 from tests.scale.conftest import S3Server, s3
 from tests.warehouse.conftest import HOUR, hourly_frame
-from warehouse.lake import _libpq, _load_extension, open_session
+from warehouse.lake import _libpq, open_session
 
 __all__ = ["pg_catalog", "s3"]  # fixtures used below
 
@@ -111,7 +111,7 @@ def test_sessions_read_as_the_select_only_role(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     try:
-        _load_extension(raw, "postgres_scanner")
+        load_extension(raw, "postgres_scanner")
         conninfo = catalog.split(":", 1)[1]
         raw.execute(f"ATTACH '{conninfo} user={role} password={PASSWORD}' AS pg (TYPE postgres)")
         assert raw.execute("select count(*) from pg.public.ducklake_data_file").fetchone()

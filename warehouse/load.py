@@ -24,7 +24,6 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -36,7 +35,6 @@ from warehouse.lake import LAKE, load_lock, read_sql, rollback, set_commit_messa
 
 if TYPE_CHECKING:
     from aircarbon.core.catalog import Catalog, Station
-    from transforms.raw import RawLocation
 
 __all__ = [
     "LOADABLE_TABLES",
@@ -873,18 +871,15 @@ def _unchanged(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) 
 
 
 def load_dead_letters(
-    con: duckdb.DuckDBPyConnection, data_dir: Path | RawLocation, date: dt.date
+    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame | None, date: dt.date
 ) -> LoadResult | None:
-    """Load ``dead_letter/date=D/*.parquet`` (the UTC day the messages were received).
+    """Load the dead letters received on the UTC day ``date``, replacing that day's rows.
 
-    ``data_dir`` is the local data directory or a :class:`transforms.raw.RawLocation` (an
-    object store the collectors ship to). Replaces the rows received on that UTC day. A day
-    whose folder is gone (retention pruned the raw store) returns None and leaves the
-    warehouse as it is, rather than erasing the only remaining copy.
+    ``frame`` is what ``transforms.raw.read_dead_letters`` read for the day (the pipeline
+    reads, the warehouse loads: the two layers stay siblings). None means the day's folder is
+    gone (retention pruned the raw store): nothing is loaded and the warehouse keeps the only
+    remaining copy rather than erasing it.
     """
-    from transforms.raw import read_dead_letters
-
-    frame = read_dead_letters(data_dir, date)
     if frame is None:
         return None
     start = dt.datetime.combine(date, dt.time(0), tzinfo=dt.UTC)

@@ -161,13 +161,14 @@ def _load_todays_dead_letters(settings: Settings, catalog: Catalog, dates: list[
     lake with tomorrow's run.
     """
     from aircarbon.pipeline.common import lake, raw_location
+    from transforms.raw import read_dead_letters
     from warehouse.load import load_dead_letters
 
     today = dt.datetime.now(dt.UTC).date()
     if today in dates:
         return
     with lake(settings, catalog, what="aircarbon demo") as con:
-        load_dead_letters(con, raw_location(settings), today)
+        load_dead_letters(con, read_dead_letters(raw_location(settings), today), today)
 
 
 def _step(bar: Any, label: str, run: Callable[[], Any]) -> dict[str, Any]:

@@ -215,6 +215,7 @@ def _process_days(
     allow_shrink: bool,
     lake_con: duckdb.DuckDBPyConnection | None,
 ) -> list[DayResult]:
+    from transforms.raw import read_dead_letters
     from warehouse.load import Between, load_dead_letters, record_no_data
 
     tz = settings.timezone
@@ -256,7 +257,7 @@ def _process_days(
                     skipped += skipped_validations(("daily",), day.isoformat())
             done = record_no_data(con, partitions, skipped, f"no_data daily {batch}")
             for day in empty:
-                dead = load_dead_letters(con, source, day)
+                dead = load_dead_letters(con, read_dead_letters(source, day), day)
                 snapshot = dead.snapshot if dead is not None else done[-1].snapshot
                 results[day] = DayResult(
                     day, 0, 0, 0, 0, 0, dead.rows if dead else 0, snapshot, outcome=NO_DATA
@@ -303,6 +304,7 @@ def _load_days(
     """Compute and load the days that have input (or rows to replace), in one transaction."""
     from transforms.aqi import aqi_daily
     from transforms.indicators import daily_indicators
+    from transforms.raw import read_dead_letters
     from transforms.sources import emission_events
     from warehouse.load import (
         current_snapshot,
@@ -375,7 +377,7 @@ def _load_days(
     source = raw_location(settings)
     results: dict[dt.date, DayResult] = {}
     for day in days:
-        dead = load_dead_letters(con, source, day)
+        dead = load_dead_letters(con, read_dead_letters(source, day), day)
         if dead is not None:
             snapshot = dead.snapshot
         hours, daily_n, aqi_n, indicators_n, events_n = counts[day]

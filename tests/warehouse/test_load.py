@@ -18,6 +18,7 @@ from aircarbon.core.errors import WarehouseError
 from aircarbon.core.settings import Settings
 from ingest.dead_letter import dead_letter_schema
 from tests.warehouse.conftest import HOUR, daily_frame, hourly_frame
+from transforms.raw import read_dead_letters
 
 H = dt.timedelta(hours=1)
 
@@ -180,13 +181,18 @@ def test_load_dead_letters_from_the_store(
     )  # fmt: skip
     pq.write_table(table, folder / "c1.parquet")
     (folder / ".c2.parquet.tmp").write_bytes(b"half-written")
-    first = warehouse.load_dead_letters(lake, settings.data_dir, day)
-    second = warehouse.load_dead_letters(lake, settings.data_dir, day)
+    first = warehouse.load_dead_letters(lake, read_dead_letters(settings.data_dir, day), day)
+    second = warehouse.load_dead_letters(lake, read_dead_letters(settings.data_dir, day), day)
     assert first is not None
     assert second is not None
     assert (first.rows, first.checksum) == (second.rows, second.checksum) == (1, first.checksum)
     assert lake.execute("select payload from dead_letter").fetchone() == (b"\xff{",)
-    assert warehouse.load_dead_letters(lake, settings.data_dir, day + dt.timedelta(days=1)) is None
+    assert (
+        warehouse.load_dead_letters(
+            lake, read_dead_letters(settings.data_dir, day + dt.timedelta(days=1)), day
+        )
+        is None
+    )
 
 
 def test_dead_letters_of_one_message_share_its_payload_in_the_lake(
@@ -209,7 +215,9 @@ def test_dead_letters_of_one_message_share_its_payload_in_the_lake(
         payload,
     )
     write_dead_letters(batch.to_arrow(), settings.data_dir / "dead_letter", "test")
-    loaded = warehouse.load_dead_letters(lake, settings.data_dir, received.date())
+    loaded = warehouse.load_dead_letters(
+        lake, read_dead_letters(settings.data_dir, received.date()), received.date()
+    )
     assert loaded is not None
     assert loaded.rows == 3
     assert _count(lake, "select count(payload) from dead_letter") == 1

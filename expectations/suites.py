@@ -34,8 +34,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from aircarbon.core.catalog import Catalog, Parameter
-from aircarbon.core.contracts import DAILY, HOURLY, RAW, READINGS, QcReason
-from transforms.aggregate import MOVING_SOURCES
+from aircarbon.core.contracts import DAILY, HOURLY, MOVING_SOURCES, RAW, READINGS, QcReason
 
 __all__ = [
     "COMPLETENESS_SHARE",

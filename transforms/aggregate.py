@@ -18,7 +18,7 @@ import math
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
-from aircarbon.core.contracts import DAILY, HOURLY
+from aircarbon.core.contracts import DAILY, HOURLY, MOVING_SOURCES
 
 __all__ = [
     "MOVING_PARAMS",
@@ -30,8 +30,6 @@ __all__ = [
 ]
 
 _US = dt.timedelta(microseconds=1)
-#: Hourly series derived by :func:`moving_averages` (not measured parameters) → their source.
-MOVING_SOURCES = {"o3_8h": "o3", "pm10_24h": "pm10", "pm25_24h": "pm25", "so2_24h": "so2"}
 MOVING_PARAMS = tuple(MOVING_SOURCES)
 _DEG = math.pi / 180.0
 

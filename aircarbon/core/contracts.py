@@ -19,12 +19,17 @@ __all__ = [
     "HOURLY",
     "IAQI_ITEM",
     "INDICATORS_DAILY",
+    "MOVING_SOURCES",
     "RAW",
     "READINGS",
     "QcReason",
 ]
 
 UTC_US = pl.Datetime("us", "UTC")
+
+#: Hourly series derived from a measured one (moving averages, stored in ``hourly`` beside
+#: the measured series) → their source parameter.
+MOVING_SOURCES = {"o3_8h": "o3", "pm10_24h": "pm10", "pm25_24h": "pm25", "so2_24h": "so2"}
 
 #: One pollutant's share of an AQI row: the input code, its (rounded) concentration, its IAQI.
 IAQI_ITEM = pl.Struct({"pollutant": pl.String(), "concentration": pl.Float64(), "iaqi": pl.Int32})

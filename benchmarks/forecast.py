@@ -49,11 +49,11 @@ def main(argv: list[str] | None = None) -> None:
     from aircarbon.core.catalog import load_catalog
     from aircarbon.simulator.episodes import winter_episodes
     from aircarbon.simulator.history import met_forecast_frame, simulate_hourly
-    from transforms.forecast_design import feature_columns, origins_utc
-    from transforms.forecast_issue import FALLBACK, issue_forecast
-    from transforms.forecast_model import fit_forecast_model
-    from transforms.forecast_rules import load_forecast_rules
-    from transforms.forecast_train import training_design
+    from transforms.forecast.design import feature_columns, origins_utc
+    from transforms.forecast.issue import FALLBACK, issue_forecast
+    from transforms.forecast.model import fit_forecast_model
+    from transforms.forecast.rules import load_forecast_rules
+    from transforms.forecast.train import training_design
 
     tz = "Asia/Shanghai"
     catalog = load_catalog()

@@ -66,12 +66,9 @@ _WARNINGS_TTL_S = 60.0
 _GATEWAY_TTL_S = 5.0  # the HJ 212 gateway's /health, re-read at most this often
 
 
-def _lake_warnings() -> dict[str, Any]:
-    """The latest forecast warnings from the lake of the configured data dir (read-only)."""
-    from aircarbon.core.settings import load_settings
-    from aircarbon.pipeline.forecast_io import latest_warnings
-
-    return latest_warnings(load_settings())
+def _no_warnings() -> dict[str, Any]:
+    """No reader given (tests, a page without a lake): an empty panel."""
+    return {"issued_date": None, "warnings": []}
 
 
 def _now_us() -> int:
@@ -411,8 +408,10 @@ class HealthServer:
         # the HJ 212 gateway's health endpoint (http://host:port), shown on the page
         self.gateway_url = gateway_url.rstrip("/") if gateway_url else None
         self._gateway: tuple[float, dict[str, Any]] | None = None
-        # the latest forecast issue's warnings (lake, read-only), cached: see warnings()
-        self._warnings_reader = warnings_reader or _lake_warnings
+        # the latest forecast issue's warnings, cached: see warnings(). The command passes
+        # a reader of its own lake (warehouse.forecast_warnings with the collector's
+        # settings), so ingest needs no import of the lake or the forecast
+        self._warnings_reader = warnings_reader or _no_warnings
         self._warnings: tuple[float, dict[str, Any]] | None = None
         self.host = host
         self.port = port

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.forecast_rules import ForecastRules, LevelRule
+from transforms.forecast.rules import ForecastRules, LevelRule
 
 __all__ = ["WARNINGS", "heavy_pollution_warnings", "o3_episode_alerts", "warning_level"]
 

@@ -8,6 +8,7 @@ On SIGTERM or SIGINT the collector lands and acknowledges what it holds, then ex
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from pathlib import Path
@@ -49,6 +50,7 @@ async def serve(settings: Settings) -> None:
     from ingest.collector import Collector
     from ingest.embedded_broker import EmbeddedBroker
     from ingest.health_server import HealthServer
+    from warehouse.forecast_warnings import latest_warnings
 
     catalog = catalog_for(settings)
     embedded: EmbeddedBroker | None = None
@@ -68,6 +70,7 @@ async def serve(settings: Settings) -> None:
         host=settings.health_host,
         port=settings.health_port,
         gateway_url=settings.gateway_health_url,
+        warnings_reader=functools.partial(latest_warnings, settings),
     )
     health_task = asyncio.create_task(health.serve(), name="health-server")
     started = asyncio.create_task(health.started.wait())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import shutil
 import time
@@ -193,6 +194,7 @@ async def _pipeline(
     from ingest.collector import Collector
     from ingest.embedded_broker import EmbeddedBroker
     from ingest.health_server import HealthServer
+    from warehouse.forecast_warnings import latest_warnings
 
     tz = settings.tz
     start = dt.datetime.now(tz).date() - dt.timedelta(days=days)
@@ -209,7 +211,12 @@ async def _pipeline(
         # station amber on the snapshot, which is no fault of theirs.
         replay = settings.with_overrides(alert_lag_s=float(days * 86_400 + 3_600))
         collector = Collector.from_settings(replay, catalog, url=b.url, protocol="v311")
-        health = HealthServer(collector.stats, host=settings.health_host, port=0)
+        health = HealthServer(
+            collector.stats,
+            host=settings.health_host,
+            port=0,
+            warnings_reader=functools.partial(latest_warnings, settings),
+        )
         health_task = asyncio.create_task(health.serve())
         task = asyncio.create_task(collector.run())
         await asyncio.wait_for(collector.connected.wait(), timeout=30)

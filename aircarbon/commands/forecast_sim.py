@@ -213,17 +213,17 @@ def run_backtest(
     from aircarbon.core.catalog import catalog_for
     from aircarbon.core.settings import load_settings
     from aircarbon.pipeline.common import lake
-    from aircarbon.pipeline.forecast import _read_history
-    from aircarbon.pipeline.forecast_io import (
+    from aircarbon.pipeline.forecast.artefacts import (
         first_local_day,
         last_local_day,
         observed_city_met,
         read_met_forecasts,
     )
+    from aircarbon.pipeline.forecast.run import _read_history
     from aircarbon.simulator.history import met_forecast_frame
-    from transforms.forecast_backtest import backtest
-    from transforms.forecast_design import origins_utc
-    from transforms.forecast_rules import load_forecast_rules
+    from transforms.forecast.backtest import backtest
+    from transforms.forecast.design import origins_utc
+    from transforms.forecast.rules import load_forecast_rules
     from warehouse.load import replace_partitions
 
     settings = load_settings()

@@ -58,8 +58,8 @@ class HourlyHistory:
         timezone: str = "Asia/Shanghai",
     ) -> list[Path]:
         """Write the simulated met forecast of each issue day as the documented input file
-        (:mod:`aircarbon.pipeline.met_forecast`, ``<data dir>/met_forecast/``)."""
-        from aircarbon.pipeline.met_forecast import MET_FORECAST_DIR, write_met_forecast
+        (:mod:`aircarbon.pipeline.forecast.met`, ``<data dir>/met_forecast/``)."""
+        from aircarbon.pipeline.forecast.met import MET_FORECAST_DIR, write_met_forecast
 
         paths = []
         for day, frame in met_forecasts(self.weather, days, seed=seed, timezone=timezone).items():

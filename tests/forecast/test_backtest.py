@@ -11,8 +11,8 @@ import pytest
 from aircarbon.core.catalog import load_catalog
 from aircarbon.simulator.episodes import Episode
 from aircarbon.simulator.history import met_forecast_frame, simulate_hourly
-from transforms.forecast_backtest import backtest
-from transforms.forecast_rules import load_forecast_rules
+from transforms.forecast.backtest import backtest
+from transforms.forecast.rules import load_forecast_rules
 
 START = dt.date(2025, 11, 1)
 DAYS = 60

@@ -18,8 +18,8 @@ import pytest
 from aircarbon.pipeline.forecast import forecast_day
 from aircarbon.simulator.episodes import Episode
 from tests.forecast.conftest import fast_catalog, simulated_lake
-from transforms.forecast_issue import observed_daily
-from transforms.forecast_rules import load_forecast_rules
+from transforms.forecast.issue import observed_daily
+from transforms.forecast.rules import load_forecast_rules
 from transforms.warnings import warning_level
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ HELD_OUT = Episode(dt.date(2026, 1, 16), 3, 1.0)
 
 
 def _observed_city_aqi(settings: object, catalog: object, days: list[dt.date]) -> list[int]:
-    from aircarbon.pipeline.forecast import _read_history
+    from aircarbon.pipeline.forecast.run import _read_history
     from warehouse.lake import connect
 
     con = connect(settings, read_only=True)  # type: ignore[arg-type]

@@ -14,10 +14,10 @@ from aircarbon.core.catalog import load_catalog
 from aircarbon.core.errors import WarehouseError
 from aircarbon.core.settings import load_settings
 from aircarbon.pipeline.forecast import forecast_day
-from aircarbon.pipeline.forecast_io import latest_warnings
 from ingest.health import AlertRules, IngestStats
 from ingest.health_server import HealthServer
 from tests.forecast.conftest import simulated_lake
+from warehouse.forecast_warnings import latest_warnings
 
 
 def _get(server: HealthServer, *paths: str) -> list[httpx.Response]:

@@ -14,9 +14,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from aircarbon.core.errors import BrokerError
 from aircarbon.core.settings import load_settings
-from aircarbon.pipeline.forecast_publish import WARNINGS_TOPIC, publish_warnings, warnings_payload
+from aircarbon.pipeline.forecast.publish import WARNINGS_TOPIC, publish_warnings, warnings_payload
 from tests.fixtures.brokers import MosquittoBroker, free_port
-from transforms.forecast_rules import load_forecast_rules
+from transforms.forecast.rules import load_forecast_rules
 from transforms.warnings import heavy_pollution_warnings
 
 pytestmark = pytest.mark.integration

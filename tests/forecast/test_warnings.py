@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from aircarbon.core.errors import CatalogError
-from transforms.forecast_rules import load_forecast_rules, parse_forecast_rules
+from transforms.forecast.rules import load_forecast_rules, parse_forecast_rules
 from transforms.warnings import heavy_pollution_warnings, o3_episode_alerts, warning_level
 
 RULES = load_forecast_rules()

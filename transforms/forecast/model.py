@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from transforms.forecast_rules import ModelSettings
+from transforms.forecast.rules import ModelSettings
 
 __all__ = ["ForecastModel", "fit_forecast_model", "lead_day", "predict", "ratio_quantiles"]
 

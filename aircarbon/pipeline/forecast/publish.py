@@ -70,8 +70,7 @@ def publish_warnings(settings: Settings, payload: bytes, *, timeout_s: float = 1
     if settings.broker_url is None:
         _log.info("no AIRCARBON_BROKER_URL: warnings not published on %s", WARNINGS_TOPIC)
         return False
-    from aircarbon.simulator.publisher import BrokerConnection, MqttPublisher
-    from aircarbon.simulator.stream import SimMessage
+    from ingest.mqtt_publish import BrokerConnection, Message, MqttPublisher
 
     conn = BrokerConnection.from_url(
         settings.broker_url,
@@ -83,7 +82,7 @@ def publish_warnings(settings: Settings, payload: bytes, *, timeout_s: float = 1
         client_id=f"{settings.client_id}-forecast",
     )
     with MqttPublisher(conn, window=4, connect_timeout_s=timeout_s) as pub:
-        pub.publish(SimMessage(WARNINGS_TOPIC, payload, retain=True, qos=1))
+        pub.publish(Message(WARNINGS_TOPIC, payload, retain=True, qos=1))
         pub.drain(timeout_s)
     _log.info("published warnings on %s (%d bytes)", WARNINGS_TOPIC, len(payload))
     return True

@@ -13,16 +13,17 @@ from typing import Any
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
-from transforms.forecast_daily import daily_aqi, daily_values, issues_daily
-from transforms.forecast_design import (
+from transforms.forecast.daily import daily_aqi, daily_values, issues_daily
+from transforms.forecast.design import (
     design_matrix,
     feature_columns,
     lag_table,
     origins_utc,
     wide_hourly,
 )
-from transforms.forecast_model import ForecastModel, calibrate_aqi, fit_forecast_model
-from transforms.forecast_rules import ModelSettings
+from transforms.forecast.model import ForecastModel, calibrate_aqi, fit_forecast_model
+from transforms.forecast.rules import ModelSettings
+from transforms.forecast.scoring import score
 
 __all__ = ["history_days", "observed_daily_aqi", "train_model", "training_design"]
 
@@ -87,8 +88,6 @@ def train_model(
     model, hold = fit_forecast_model(design, settings, features=feature_columns(params))
     skill = pl.DataFrame()
     if hold.height and model.regressors:
-        from transforms.forecast_backtest import score
-
         # the hold-out is a one-block backtest of the model before its refit: the skill
         # table the bulletin reads until a full rolling-origin backtest replaces it
         skill = score(hold, wide, params, catalog, timezone=timezone).with_columns(

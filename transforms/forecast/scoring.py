@@ -1,12 +1,6 @@
-"""Rolling-origin backtest: what a forecaster would have seen, day after day, scored.
+"""Skill tables: forecasts scored next to persistence and climatology, by lead day.
 
-The held history is cut into test blocks of ``refit_every_days`` issue days. For each block
-the model is trained exactly as in production (:func:`fit_forecast_model`: hold-out
-calibration, then refit) on the issues whose 72 hours were fully observed before the
-block's first origin, and then forecasts every issue of the block. Nothing of the block
-is seen in training; features only ever look back from their origin.
-
-Every forecast is scored next to two baselines made from the same information:
+Separate from training and the backtest so both can score without importing each other:
 
 * **persistence** — hourly: the same hour of the last observed day; daily AQI: the issue
   day's observed AQI for all three days;
@@ -21,29 +15,17 @@ IAQI category of the pollutant, or the AQI category for ``aqi``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
-from transforms.forecast_daily import daily_aqi, daily_values, issues_daily
-from transforms.forecast_design import feature_columns, origins_utc
-from transforms.forecast_model import fit_forecast_model, lead_day, predict
-from transforms.forecast_rules import ModelSettings
-from transforms.forecast_train import training_design
+from transforms.forecast.daily import daily_aqi, daily_values, issues_daily
+from transforms.forecast.model import lead_day
 
-__all__ = ["BacktestResult", "backtest", "score"]
+__all__ = ["score"]
 
 _DAILY_CODE = {"pm25": "pm25", "no2": "no2", "o3": "o3_8h_max"}
-
-
-class BacktestResult:
-    """The skill table and the scored forecasts (for plots and further analysis)."""
-
-    def __init__(self, skill: pl.DataFrame, predictions: pl.DataFrame, folds: int) -> None:
-        self.skill = skill
-        self.predictions = predictions
-        self.folds = folds
 
 
 def _hourly_scores(pred: pl.DataFrame, params: Sequence[str]) -> pl.DataFrame:
@@ -169,41 +151,3 @@ def score(
         .sort("_o", "lead_hours")
         .drop("_o", "day")
     )
-
-
-def backtest(
-    hist_long: pl.DataFrame,
-    days: Sequence[dt.date],
-    met: pl.DataFrame | None,
-    catalog: Catalog,
-    settings: ModelSettings,
-    *,
-    timezone: str,
-    first_test_day: dt.date,
-    refit_every_days: int = 30,
-    progress: Callable[[int, int], None] | None = None,
-) -> BacktestResult:
-    """Rolling-origin backtest over the issue ``days`` from ``first_test_day`` on."""
-    params = settings.params
-    wide, design = training_design(hist_long, days, met, settings, timezone=timezone)
-    tests = [d for d in days if d >= first_test_day]
-    blocks = [tests[i : i + refit_every_days] for i in range(0, len(tests), refit_every_days)]
-    features = feature_columns(params)
-    preds: list[pl.DataFrame] = []
-    for i, block in enumerate(blocks):
-        first_origin = origins_utc([block[0]], timezone)[0]
-        horizon = dt.timedelta(hours=settings.horizon_hours)
-        train = design.filter(pl.col("origin") + horizon <= first_origin)
-        test_origins = origins_utc(block, timezone)
-        test = design.filter(pl.col("origin").is_in(test_origins))
-        if train.height == 0 or test.height == 0:
-            continue
-        model, _ = fit_forecast_model(train, settings, features=features)
-        preds.append(predict(model, test))
-        if progress is not None:
-            progress(i + 1, len(blocks))
-    if not preds:
-        return BacktestResult(pl.DataFrame(), pl.DataFrame(), 0)
-    pred = pl.concat(preds, how="diagonal_relaxed")
-    skill = score(pred, wide, params, catalog, timezone=timezone)
-    return BacktestResult(skill, pred, len(blocks))

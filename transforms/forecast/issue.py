@@ -2,7 +2,7 @@
 
 Two methods, named in the ``method`` column so nobody mistakes one for the other:
 
-* ``gbm`` — the trained model (:mod:`transforms.forecast_model`), with its calibrated
+* ``gbm`` — the trained model (:mod:`transforms.forecast.model`), with its calibrated
   intervals; ``gbm+met_persistence`` when no met forecast was available for the issue
   and yesterday's weather stood in for it;
 * ``persistence_fallback`` — while the history is too short to train (a new network, the
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
-from transforms.forecast_daily import daily_aqi, daily_values
-from transforms.forecast_design import design_matrix, lag_table, wide_hourly
-from transforms.forecast_model import ForecastModel, predict
-from transforms.forecast_rules import ForecastRules
+from transforms.forecast.daily import daily_aqi, daily_values
+from transforms.forecast.design import design_matrix, lag_table, wide_hourly
+from transforms.forecast.model import ForecastModel, predict
+from transforms.forecast.rules import ForecastRules
 from transforms.warnings import WARNINGS, heavy_pollution_warnings, o3_episode_alerts
 
 __all__ = ["FORECASTS", "Issue", "issue_forecast", "observed_daily"]

@@ -1,6 +1,6 @@
 """The forecast's inputs and artefacts on disk: the meteorology forecast and the models.
 
-**Meteorology input**: the documented per-issue files of :mod:`aircarbon.pipeline.met_forecast`
+**Meteorology input**: the documented per-issue files of :mod:`aircarbon.pipeline.forecast.met`
 (``<data dir>/met_forecast/issued=YYYY-MM-DD.parquet``, city-wide rows used here). Without a
 file for the issue day the forecast uses the last observed day's weather repeated ("met
 persistence") and says so in its method. For past origins (training, backtests) the archived
@@ -8,7 +8,7 @@ files are used where they exist, else the observed city-mean weather of the fore
 (perfect-prognosis training).
 
 **Models**: ``<data dir>/models/forecast/<version>/model.pkl`` (the fitted
-:class:`~transforms.forecast_model.ForecastModel`, pickled) and ``model.json`` (training
+:class:`~transforms.forecast.model.ForecastModel`, pickled) and ``model.json`` (training
 window, settings, metrics). Only load pickles your own pipeline wrote.
 """
 
@@ -23,13 +23,14 @@ from typing import Any
 
 import polars as pl
 
-from transforms.forecast_design import MET_COLUMNS
-from transforms.forecast_model import ForecastModel
+from transforms.forecast.design import MET_COLUMNS
+from transforms.forecast.model import ForecastModel
 
 __all__ = [
     "first_local_day",
     "last_local_day",
     "load_model",
+    "load_pickled_model",
     "model_dir",
     "observed_city_met",
     "read_met_forecasts",
@@ -41,7 +42,7 @@ _MET_SCHEMA: dict[str, pl.DataType] = {"ts": UTC, **{c: pl.Float64() for c in ME
 
 
 def _read_one(data_dir: Path, day: dt.date) -> pl.DataFrame | None:
-    from aircarbon.pipeline.met_forecast import MET_FORECAST_DIR, read_met_forecast
+    from aircarbon.pipeline.forecast.met import MET_FORECAST_DIR, read_met_forecast
 
     raw = read_met_forecast(data_dir / MET_FORECAST_DIR, day)
     if raw is None:
@@ -166,46 +167,32 @@ def load_model(data_dir: Path, version: str) -> ForecastModel | None:
     path = model_dir(data_dir, version) / "model.pkl"
     if not path.is_file():
         return None
-    model = pickle.loads(path.read_bytes())
+    model = load_pickled_model(path.read_bytes())
     return model if isinstance(model, ForecastModel) else None
 
 
-def latest_warnings(settings: Any) -> dict[str, Any]:
-    """The warnings of the latest forecast issue, read-only (the operators' page panel).
+#: Where the forecast's modules lived before they became packages (issue 19): a model
+#: pickled then names its classes by these paths.
+_MOVED = {
+    "transforms.forecast_backtest": "transforms.forecast.backtest",
+    "transforms.forecast_daily": "transforms.forecast.daily",
+    "transforms.forecast_design": "transforms.forecast.design",
+    "transforms.forecast_issue": "transforms.forecast.issue",
+    "transforms.forecast_model": "transforms.forecast.model",
+    "transforms.forecast_rules": "transforms.forecast.rules",
+    "transforms.forecast_train": "transforms.forecast.train",
+}
 
-    ``{"issued_date": ISO date or None, "warnings": [...]}``; an empty answer when the lake
-    or its 0008 tables do not exist yet.
-    """
-    from aircarbon.core.errors import WarehouseError
-    from warehouse.lake import connect
 
-    empty: dict[str, Any] = {"issued_date": None, "warnings": []}
-    catalog = str(settings.lake_catalog)
-    if catalog.startswith("sqlite:") and not Path(catalog.removeprefix("sqlite:")).is_file():
-        return empty
-    try:
-        con = connect(settings, read_only=True)
-    except WarehouseError:
-        return empty
-    try:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "warnings" not in tables or "forecasts" not in tables:
-            return empty
-        last = con.execute("SELECT max(issued_date) FROM forecasts").fetchone()
-        if last is None or last[0] is None:
-            return empty
-        rows = con.execute(
-            "SELECT station, kind, level, start_date, end_date, days, max_aqi, max_value, "
-            "reason, reason_zh, model_version, method FROM warnings WHERE issued_date = ? "
-            "ORDER BY start_date, station",
-            [last[0]],
-        ).fetchall()
-    finally:
-        con.close()
-    names = ("station", "kind", "level", "start_date", "end_date", "days", "max_aqi",
-             "max_value", "reason", "reason_zh", "model_version", "method")  # fmt: skip
-    out = [
-        {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in zip(names, r, strict=True)}
-        for r in rows
-    ]
-    return {"issued_date": last[0].isoformat(), "warnings": out}
+class _Unpickler(pickle.Unpickler):
+    """Resolves the old module paths of models saved before the move."""
+
+    def find_class(self, module: str, name: str, /) -> Any:
+        return super().find_class(_MOVED.get(module, module), name)
+
+
+def load_pickled_model(data: bytes) -> object:
+    """Unpickle a stored model, whichever module layout wrote it."""
+    import io
+
+    return _Unpickler(io.BytesIO(data)).load()

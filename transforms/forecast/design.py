@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 UTC = pl.Datetime("us", "UTC")
-#: Met-forecast input columns (aircarbon/pipeline/met_forecast.py documents the file).
+#: Met-forecast input columns (aircarbon/pipeline/forecast/met.py documents the file).
 MET_COLUMNS = ("ws", "wd", "temp", "rh", "blh")
 #: Lag statistics per pollutant, all known at the origin.
 LAG_STATS = ("last", "mean3", "mean24", "mean168", "max24")

@@ -31,13 +31,13 @@ from aircarbon.core.catalog import Catalog
 from aircarbon.core.errors import BrokerError
 from aircarbon.core.settings import Settings
 from aircarbon.pipeline.common import lake
-from transforms.forecast_design import MET_COLUMNS, origins_utc
-from transforms.forecast_rules import ForecastRules, load_forecast_rules
+from transforms.forecast.design import MET_COLUMNS, origins_utc
+from transforms.forecast.rules import ForecastRules, load_forecast_rules
 
 if TYPE_CHECKING:
     import duckdb
 
-    from transforms.forecast_model import ForecastModel
+    from transforms.forecast.model import ForecastModel
 
 __all__ = ["ForecastResult", "forecast_day", "latest_model", "train_and_store"]
 
@@ -94,7 +94,7 @@ def latest_model(
     con: duckdb.DuckDBPyConnection, settings: Settings, day: dt.date
 ) -> tuple[str, dt.date, ForecastModel] | None:
     """The newest stored model trained through ``day`` at the latest (no look-ahead)."""
-    from aircarbon.pipeline.forecast_io import load_model
+    from aircarbon.pipeline.forecast.artefacts import load_model
 
     rows = con.execute(
         "SELECT model_version, trained_through FROM forecast_models "
@@ -137,14 +137,14 @@ def train_and_store(
     """
     import sklearn
 
-    from aircarbon.pipeline.forecast_io import (
+    from aircarbon.pipeline.forecast.artefacts import (
         first_local_day,
         model_dir,
         observed_city_met,
         read_met_forecasts,
         save_model,
     )
-    from transforms.forecast_train import train_model
+    from transforms.forecast.train import train_model
 
     ms = rules.model
     tz = settings.timezone
@@ -193,17 +193,27 @@ def train_and_store(
         },
         schema_overrides={"trained_at": UTC, "train_start": UTC, "train_end": UTC},
     )
-    return version, model, row, _holdout_skill(skill, version, day, days, settings.timezone)
+    held = ms.calibration_share
+    return version, model, row, _holdout_skill(skill, version, day, days, settings.timezone, held)
 
 
 def _holdout_skill(
-    skill: pl.DataFrame, version: str, day: dt.date, days: list[dt.date], tz: str
+    skill: pl.DataFrame,
+    version: str,
+    day: dt.date,
+    days: list[dt.date],
+    tz: str,
+    calibration_share: float,
 ) -> pl.DataFrame:
-    """``forecast_skill`` rows from a new model's hold-out (backtest_id ``holdout-<version>``)."""
+    """``forecast_skill`` rows from a new model's hold-out (backtest_id ``holdout-<version>``).
+
+    ``calibration_share`` is the one the model was trained with: the rules of the catalog in
+    use, never the shipped file's.
+    """
     if skill.is_empty():
         return skill
     origin = origins_utc([day], tz)[0]
-    share = 1.0 - load_forecast_rules().model.calibration_share
+    share = 1.0 - calibration_share
     first = days[min(len(days) - 1, int(len(days) * share))]
     columns = {
         "backtest_id": pl.lit(f"holdout-{version}"),
@@ -247,9 +257,9 @@ def forecast_day(
     Holds the data directory's writer lock while it reads and writes the lake
     (``lock_wait_s``: 0 fails at once naming the holder; scheduled tasks pass a wait).
     """
-    from aircarbon.pipeline.forecast_io import observed_city_met, read_met_forecasts
-    from transforms.forecast_issue import FALLBACK, issue_forecast
-    from transforms.forecast_train import history_days
+    from aircarbon.pipeline.forecast.artefacts import observed_city_met, read_met_forecasts
+    from transforms.forecast.issue import FALLBACK, issue_forecast
+    from transforms.forecast.train import history_days
     from warehouse.load import replace_partitions
 
     rules = load_forecast_rules(settings.catalog_dir)
@@ -329,7 +339,7 @@ def forecast_day(
         snapshot=done[-1].snapshot if done else None,
     )
     if publish:
-        from aircarbon.pipeline.forecast_publish import publish_warnings, warnings_payload
+        from aircarbon.pipeline.forecast.publish import publish_warnings, warnings_payload
 
         payload = warnings_payload(
             issue.warnings, day=day, issued_at=origin, model_version=version, method=method

@@ -1,4 +1,4 @@
-"""The ``aircarbon`` command line: thin wrappers over the library (SPEC §2).
+"""The ``aircarbon`` command line: thin wrappers over the library (docs/contract.md §2).
 
 Every command imports what it needs inside its body, so ``aircarbon --help`` and
 ``aircarbon stations --json`` answer in a fraction of a second (GX alone costs 7-8 s).

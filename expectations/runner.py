@@ -68,7 +68,7 @@ log = logging.getLogger("aircarbon.expectations")
 #: Result JSONs (and their Data Docs pages) kept per suite; ~11-40 KB each.
 RESULTS_KEPT = 30
 
-#: The columns of the warehouse table ``validation_runs`` (SPEC §3).
+#: The columns of the warehouse table ``validation_runs`` (docs/contract.md §4.3).
 VALIDATION_RUNS = pl.Schema(
     {  # (instances, not classes: keeps the mapping's value type one type for mypy)
         "run_id": pl.String(),

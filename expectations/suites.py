@@ -70,7 +70,7 @@ SOURCE_REGEX = (
     rf"|import:(?:table|long|cnemc|hj212(?:-2005)?{_QUIRKS});file=[^;]+)$"
 )
 
-#: Daily-only parameters: O3's daily maximum 1-hour and 8-hour means (SPEC §3).
+#: Daily-only parameters: O3's daily maximum 1-hour and 8-hour means (contract.md §4.3).
 DAILY_EXTRA_PARAMS = {"o3_1h_max": "o3", "o3_8h_max": "o3"}
 
 # Warning thresholds. They are network-health judgements, not rules of a standard, so they

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["READING_COLUMNS", "ReadingBatch", "reading_schema"]
 
-#: Raw-store columns (SPEC §3) in order; timestamps are µs since the Unix epoch, UTC.
+#: Raw-store columns (docs/contract.md §3.2) in order; timestamps are µs since the Unix epoch, UTC.
 READING_COLUMNS = (
     "station",
     "param",
@@ -30,7 +30,7 @@ READING_COLUMNS = (
 
 
 def reading_schema() -> pa.Schema:
-    """The Arrow schema of the raw store (SPEC §3); import pyarrow lazily."""
+    """The Arrow schema of the raw store (docs/contract.md §3.2); import pyarrow lazily."""
     import pyarrow as pa
 
     return pa.schema(

@@ -1,4 +1,4 @@
-"""Columnar buffer of rejected messages for the dead-letter store (SPEC §3).
+"""Columnar buffer of rejected messages for the dead-letter store (docs/contract.md §3.3).
 
 One row per rejection: a wholly rejected message gives one row with ``param`` null; a
 partly valid message gives one row per refused reading (its siblings landed). The payload

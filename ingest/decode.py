@@ -1,4 +1,4 @@
-"""Wire messages → normalised readings (SPEC §1), for JSON v1 and HJ 212-2017 alike.
+"""Wire messages → normalised readings (docs/contract.md §1), for JSON v1 and HJ 212 alike.
 
 Both formats end in the same rows (station, param, ts UTC, value in canonical unit,
 flag, period_s, seq, source) appended to a :class:`~ingest.batch.ReadingBatch`, and the
@@ -317,7 +317,7 @@ def _check_time(decoded: Decoded, ts_us: int, rules: DecodeRules, now_us: int, r
 def decode_json(
     payload: bytes, topic_station: str | None, rules: DecodeRules, now_us: int, out: ReadingBatch
 ) -> Decoded:
-    """Decode a JSON v1 reading message (SPEC §1)."""
+    """Decode a JSON v1 reading message (docs/contract.md §1.2)."""
     decoded = Decoded(topic_station, "readings")
     try:
         msg = _JSON_DECODER.decode(payload)

@@ -45,7 +45,7 @@ log = logging.getLogger("aircarbon.lander")
 
 
 def status_schema() -> pa.Schema:
-    """The Arrow schema of the status store (station state changes, SPEC §3)."""
+    """The Arrow schema of the status store (station state changes, docs/contract.md §3.4)."""
     import pyarrow as pa
 
     return pa.schema(

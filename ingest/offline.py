@@ -1,6 +1,6 @@
 """Land messages into the raw and dead-letter stores without a broker.
 
-For simulated data written straight to the SPEC §3 layout (tests, benchmarks, the DAG
+For simulated data written straight to the contract.md §3.2 layout (tests, benchmarks, the DAG
 tests) and for importing logged messages: the same decoders and the same durable writers
 as the collector, minus MQTT. Messages are "received" at ``received_us`` (default: the
 message's own end time, so late-data limits behave as for a live station).

@@ -1,4 +1,4 @@
-"""Durable Parquet landing for the raw store and the dead-letter store (SPEC §3).
+"""Durable Parquet landing for the raw and dead-letter stores (docs/contract.md §3.1-§3.3).
 
 A file appears under its final name only when complete: it is written to a hidden
 temporary name in the same directory, flushed and fsynced, atomically renamed, and the

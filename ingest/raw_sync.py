@@ -11,7 +11,7 @@ same for the other two), so the hourly and daily steps can read all three from t
 names unique per collector (writer id), so the union of several collectors' uploads is the
 union of their stores, and a re-run uploads only what is new (idempotent; run it from cron or
 a systemd timer). A PUT is atomic, so a file appears in the bucket only when complete, as on
-disk (SPEC §3). Local files are kept: retention is a separate decision.
+disk (docs/contract.md §3.1). Local files are kept: retention is a separate decision.
 
 Files are rewritten by DuckDB's httpfs (same rows and types, not the same bytes), so no extra
 S3 client is needed beside the lake's.
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SyncResult", "sync_raw"]
 
-#: The folders shipped, relative to the data directory (SPEC §3 layout).
+#: The folders shipped, relative to the data directory (docs/contract.md §3.1).
 FOLDERS = ("raw", "dead_letter", "status")
 
 

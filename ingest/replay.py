@@ -1,6 +1,7 @@
 """Replay the dead-letter store through the current decoders (after fixing one).
 
-The dead-letter store (``dead_letter/date=*/*.parquet``, SPEC §3) keeps every rejected message
+The dead-letter store (``dead_letter/date=*/*.parquet``, docs/contract.md §3.3) keeps every
+rejected message
 with its payload, truncated to ``dead_letter_payload_bytes`` (4096 by default). After a decoder
 or catalog fix, :func:`replay_dead_letters` decodes those payloads again and lands the readings
 that now pass in the raw store, the way the collector does (fsynced, atomically renamed files

@@ -1,4 +1,5 @@
-"""Daily co-pollutant, PM-component, VOC and carbon indicators (SPEC §3 ``indicators_daily``).
+"""Daily co-pollutant, PM-component, VOC and carbon indicators: the ``indicators_daily``
+table (docs/contract.md §4.3, §4.4).
 
 :func:`daily_indicators` turns one local day of the ``hourly`` and ``daily`` tables into the
 long ``indicators_daily`` shape ``(station, date, indicator, value, unit, n, valid)``, with

@@ -265,7 +265,7 @@ def apply_qc(
     status: pl.LazyFrame | pl.DataFrame | None = None,
     config: QcConfig | None = None,
 ) -> pl.DataFrame:
-    """De-duplicated readings → the ``readings`` table (SPEC §3) with QC reasons.
+    """De-duplicated readings → the ``readings`` table (contract.md §4.3) with QC reasons.
 
     Rows come out sorted by station, parameter and time. Every series-wise quantity is
     computed once over the sorted frame with the series boundaries known (no ``over()``

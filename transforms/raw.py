@@ -1,4 +1,5 @@
-"""Reading the collector's stores (SPEC §3) for an interval, and de-duplicating them.
+"""Reading the collector's stores (docs/contract.md §3.2-§3.4) for an interval, and
+de-duplicating them.
 
 The collector gives at-least-once delivery: a message re-delivered after a crash lands
 twice. Identity is ``(station, param, ts)``: the same value again is a duplicate (stored

@@ -4,7 +4,7 @@ Why a DuckLake rather than a DuckDB file: a DuckDB file admits one read-write pr
 while a loader holds it even a read-only open from another process fails. A DuckLake keeps
 its catalog in SQLite (or PostgreSQL in a deployment) and its data in immutable Parquet
 files, so loaders and any number of analyst sessions, in other processes or on other
-machines, work at once (SPEC §3).
+machines, work at once (docs/contract.md §4.1).
 
 Where the lake lives is chosen by settings alone: ``settings.lake_catalog`` is the part after
 ``ducklake:`` (``sqlite:<data dir>/warehouse.sqlite`` by default, ``postgres:dbname=… host=…``

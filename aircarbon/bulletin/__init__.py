@@ -1,4 +1,4 @@
-"""The daily air-carbon bulletin (SPEC §3 ``bulletins/{date}/``), in Chinese and English.
+"""The daily air-carbon bulletin (``bulletins/{date}/``, docs/contract.md §3.6), zh and en.
 
 ``write_bulletins(settings, catalog, day)`` reads the lake read-only (one session, one
 snapshot, recorded in the page), builds one typed context (:mod:`.data`), draws the charts

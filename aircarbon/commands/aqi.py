@@ -1,4 +1,5 @@
-"""``aircarbon aqi``: the HJ 633 calculator (SPEC §2) over :func:`transforms.aqi.compute_aqi`.
+"""``aircarbon aqi``: the HJ 633 calculator (docs/contract.md §2.2) over
+:func:`transforms.aqi.compute_aqi`.
 
 The command line registers :func:`aqi_command`; it imports only Typer at module level so
 ``aircarbon --help`` stays fast (Polars and the catalog load inside :func:`run`).

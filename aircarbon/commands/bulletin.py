@@ -1,4 +1,5 @@
-"""``aircarbon bulletin``: the daily air-carbon bulletin (SPEC §2) over :func:`write_bulletins`.
+"""``aircarbon bulletin``: the daily bulletin (docs/contract.md §2.2) over
+:func:`write_bulletins`.
 
 Typer only at module level (``aircarbon --help`` stays fast); the lake, Jinja2 and
 matplotlib load inside :func:`run`.

@@ -57,7 +57,7 @@ def _emit(results: Iterable[dict[str, Any]], out: TextIO) -> int:
 
 
 def decode_lines(lines: Iterable[str], fmt: str, rules: DecodeRules) -> Iterator[dict[str, Any]]:
-    """One result dict per non-blank line (the SPEC §2 shape)."""
+    """One result dict per non-blank line (the docs/contract.md §2.3 shape)."""
     now_us = to_us(dt.datetime.now(dt.UTC))
     for raw in lines:
         line = raw.rstrip("\r\n")

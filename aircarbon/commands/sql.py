@@ -1,4 +1,4 @@
-"""``aircarbon sql``: the analysts' read-only view of the warehouse (SPEC §2).
+"""``aircarbon sql``: the analysts' read-only view of the warehouse (docs/contract.md §2.5).
 
 One query (``aircarbon sql "select * from daily"``) prints its result as a table, CSV, JSON or
 writes Parquet; no query opens a small shell (``;``-terminated statements, readline history,

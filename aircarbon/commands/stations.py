@@ -34,7 +34,7 @@ def _list(
 
 
 def run(*, as_json: bool) -> None:
-    """Print the network's stations (a table, or the SPEC §2 JSON records)."""
+    """Print the network's stations (a table, or the docs/contract.md §2.4 JSON records)."""
     from aircarbon.core.catalog import catalog_for
     from aircarbon.core.settings import load_settings
 

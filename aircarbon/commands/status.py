@@ -1,4 +1,4 @@
-"""``aircarbon status``: the live ingest health of a running collector (SPEC §2).
+"""``aircarbon status``: the live ingest health of a running collector (docs/contract.md §2.2).
 
 Asks the collector's own health server (``/api/stations``, see ``ingest/health_server.py``)
 rather than reading files, because only the running process knows what is happening *now*:

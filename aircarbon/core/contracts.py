@@ -1,4 +1,5 @@
-"""Column contracts of every dataset (SPEC §3), as Polars schemas: declared once, here.
+"""Column contracts of every dataset (docs/contract.md §3, §4), as Polars schemas: declared
+once, here.
 
 One place that names every column and its type, so transforms, GX suites, the warehouse
 DDL and the tests agree. Timestamps are UTC microseconds; ``date`` is the local calendar
@@ -48,7 +49,7 @@ class QcReason(StrEnum):
     PM25_GT_PM10 = "pm25_gt_pm10"  # PM2.5 above PM10 at the same time (beyond noise)
 
 
-#: The raw store (SPEC §3), as the collector writes it.
+#: The raw store (docs/contract.md §3.2), as the collector writes it.
 RAW = pl.Schema(
     {
         "station": pl.String(),

@@ -260,7 +260,7 @@ class Settings(BaseModel):
 
     @property
     def lake_catalog(self) -> str:
-        """The DuckLake catalog spec after ``ducklake:`` (SPEC §3 default: sqlite file)."""
+        """The DuckLake catalog after ``ducklake:`` (docs/contract.md §4.1: a sqlite file)."""
         if self.warehouse_catalog:
             return self.warehouse_catalog
         return f"sqlite:{self.data_dir / 'warehouse.sqlite'}"
@@ -315,7 +315,7 @@ def _env_values(env: Mapping[str, str]) -> dict[str, str]:
         _refuse_timezone(key, name, value)
         if name not in fields:
             raise SettingsError(
-                key, "unknown setting (see `aircarbon --help` and docs/settings.md)"
+                key, "unknown setting (see `aircarbon --help` and docs/contract.md §5)"
             )
         values[name] = value
     return values

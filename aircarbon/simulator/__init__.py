@@ -1,4 +1,5 @@
-"""Station simulator: realistic Shenyang air-quality and carbon data on the wire (SPEC §1).
+"""Station simulator: realistic Shenyang air-quality and carbon data on the wire
+(docs/contract.md §1).
 
 Deterministic by seed: city weather, plumes from point/line sources, chemistry, station
 operations and injectable faults with a ground truth. Public API (imported lazily, so that

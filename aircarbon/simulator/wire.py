@@ -1,4 +1,4 @@
-"""Wire encodings of SPEC §1: JSON reading messages, HJ 212-2017 packets, station status.
+"""Wire encodings (docs/contract.md §1): JSON reading messages, HJ 212 packets, status.
 
 Kept apart from the simulation so that the exact bytes a station would send are defined in
 one place. JSON is encoded with ``msgspec.json`` (compact, shortest float repr); HJ 212

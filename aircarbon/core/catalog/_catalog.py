@@ -191,7 +191,7 @@ class Catalog:
 
     # --- export -------------------------------------------------------------------------
     def stations_json(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The `aircarbon stations --json` records (SPEC §2)."""
+        """The `aircarbon stations --json` records (docs/contract.md §2.4)."""
         chosen = [self.station(i) for i in ids] if ids is not None else self.stations.values()
         return [
             {

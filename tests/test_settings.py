@@ -25,7 +25,7 @@ def test_defaults() -> None:
     assert s.timezone == "Asia/Shanghai"
     assert s.broker_url is None
     assert s.broker() is None  # the embedded broker
-    assert s.max_age_s == 7 * 24 * 3600  # SPEC §1: at least 7 days of late data
+    assert s.max_age_s == 7 * 24 * 3600  # contract.md §1.5: 7 days of late data
     assert s.max_future_s == 300
     assert s.hj212_datatime == "start"
     assert s.health_port == 8765
@@ -67,7 +67,7 @@ def test_derived_paths() -> None:
 
 
 def test_lake_defaults() -> None:
-    """SPEC §3: catalog ``warehouse.sqlite`` and data under ``warehouse/`` in the data dir."""
+    """docs/contract.md §4.1: catalog ``warehouse.sqlite``, data under ``warehouse/``."""
     s = load_settings(env={"AIRCARBON_DATA_DIR": "/srv/ac"})
     assert s.lake_catalog == "sqlite:/srv/ac/warehouse.sqlite"
     assert s.lake_data == "/srv/ac/warehouse/"

@@ -67,7 +67,7 @@ def test_hj212_codes_unique(catalog: Catalog) -> None:
 
 
 def test_spec_fixed_codes_exist_with_canonical_units(catalog: Catalog) -> None:
-    """SPEC §1 fixes these codes and their canonical units."""
+    """docs/contract.md §1.2 fixes these codes and their canonical units."""
     expected = {
         **dict.fromkeys(["so2", "no2", "o3", "pm10", "pm25"], "ug/m3"),
         "co": "mg/m3",
@@ -216,7 +216,7 @@ def test_station_ids_and_mns(catalog: Catalog) -> None:
     mns = [s.mn for s in catalog.stations.values()]
     assert len(set(mns)) == len(mns)
     for sid in ids:
-        assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", sid), sid  # SPEC §1 topic segment
+        assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", sid), sid  # contract.md §1.1
     for mn in mns:
         assert re.fullmatch(r"[A-Za-z0-9]{1,24}", mn), mn  # HJ 212 MN
     for mn, station in catalog.stations_by_mn().items():

@@ -1,4 +1,4 @@
-"""The ``aircarbon`` command line, run for real in a subprocess (SPEC §2).
+"""The ``aircarbon`` command line, run for real in a subprocess (docs/contract.md §2).
 
 Each test starts ``python -m aircarbon`` with an environment stripped of ``AIRCARBON_*``
 variables (so the developer's own settings cannot leak in) plus what the test sets.
@@ -20,7 +20,8 @@ import pytest
 
 from ingest.hj212 import build_data_segment, build_frame
 
-SPEC_STATION_KEYS = {"id", "name", "type", "lat", "lon", "params", "mn"}
+#: The keys the starting contract named (docs/contract.md §2.4 has more)
+CONTRACT_STATION_KEYS = {"id", "name", "type", "lat", "lon", "params", "mn"}
 
 
 def run_cli(
@@ -121,7 +122,7 @@ def test_stations_json() -> None:
     assert isinstance(records, list)
     assert len(records) == 12
     for rec in records:
-        assert rec.keys() >= SPEC_STATION_KEYS
+        assert rec.keys() >= CONTRACT_STATION_KEYS
         assert isinstance(rec["params"], list)
         assert rec["params"]
         assert isinstance(rec["lat"], float)

@@ -1,4 +1,5 @@
-"""JSON v1 reading messages (SPEC §1) → normalised readings, and every reason to refuse one.
+"""JSON v1 reading messages (docs/contract.md §1.2) → normalised readings, and every reason
+to refuse one.
 
 Also: status messages, topic routing through ``decode_message``, the arbitrary-bytes fuzz of
 all three topic kinds, and the :class:`~ingest.batch.ReadingBatch` Arrow contract.
@@ -40,7 +41,7 @@ TS_US = to_us(dt.datetime(2026, 11, 24, 2, 1, tzinfo=dt.UTC))
 
 
 def message(**fields: Any) -> dict[str, Any]:
-    """A valid SPEC §1 message, with fields replaced or (value ``...``) removed."""
+    """A valid contract.md §1.2 message, with fields replaced or (value ``...``) removed."""
     msg: dict[str, Any] = {
         "station": STATION,
         "ts": TS,

@@ -1,4 +1,4 @@
-"""Wire formats: SPEC §1 JSON messages, HJ 212-2017 packets, retained status."""
+"""Wire formats (docs/contract.md §1): JSON messages, HJ 212-2017 packets, retained status."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def apply_qc_reference(
     status: pl.LazyFrame | pl.DataFrame | None = None,
     config: QcConfig | None = None,
 ) -> pl.DataFrame:
-    """De-duplicated readings → the ``readings`` table (SPEC §3) with QC reasons."""
+    """De-duplicated readings → the ``readings`` table (contract.md §4.3) with QC reasons."""
     cfg = config or QcConfig()
     lf = readings.lazy()
     st = status.lazy() if status is not None else None

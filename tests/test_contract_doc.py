@@ -188,7 +188,8 @@ def test_citations_point_at_existing_sections(doc: str) -> None:
 
 def test_cross_references_inside_the_page_resolve(doc: str) -> None:
     numbers = set(_sections(doc))
-    referenced = set(re.findall(r"§(\d+(?:\.\d+)*)", doc))
+    # "docs/operators.md §8" is another page's section
+    referenced = set(re.findall(r"(?<!\.md )§(\d+(?:\.\d+)*)", doc))
     assert not sorted(referenced - numbers), "docs/contract.md refers to missing sections"
     anchors = set(re.findall(r'<a id="(s[\d-]+)"></a>', doc))
     linked = set(re.findall(r"\]\(#(s[\d-]+)\)", doc))

@@ -4,10 +4,12 @@
 #
 #   scripts/bootstrap.sh            uv + `uv sync --frozen` only
 #   scripts/bootstrap.sh demo       ... + fonts-noto-cjk (Chinese bulletins render as boxes without)
-#   scripts/bootstrap.sh test       ... + mosquitto, mosquitto-clients, chromium, fonts-noto-cjk
+#   scripts/bootstrap.sh test       ... + mosquitto, mosquitto-clients, chromium, fonts-noto-cjk,
+#                                   postgresql (its binaries: the tests start their own cluster)
 #
 # Missing Debian packages are installed when running as root; otherwise one line names them and
-# the script carries on (tests that need them skip with a reason).
+# the script carries on (tests that need them skip with a reason). Services the packages would
+# start (the system mosquitto, PostgreSQL's main cluster) are kept stopped: tests start their own.
 set -euo pipefail
 
 UV_VERSION="0.13.9"  # the uv that wrote uv.lock
@@ -36,7 +38,7 @@ ensure_uv() {
 packages_for() {
     case "$1" in
         demo) echo "fonts-noto-cjk" ;;
-        test) echo "mosquitto mosquitto-clients chromium fonts-noto-cjk" ;;
+        test) echo "mosquitto mosquitto-clients chromium fonts-noto-cjk postgresql" ;;
         *) log "unknown profile '$1' (expected: demo, test)"; exit 2 ;;
     esac
 }
@@ -67,7 +69,8 @@ ensure_debian_packages() {
         return 0
     fi
     log "installing ${missing[*]}"
-    # Keep package scripts from starting services (the system mosquitto): tests start their own.
+    # Keep package scripts from starting services (the system mosquitto, PostgreSQL's main
+    # cluster): tests start their own on free ports (tests/fixtures/brokers.py, postgres.py).
     local policy=/usr/sbin/policy-rc.d created_policy=0
     if [ ! -e "$policy" ]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy"

@@ -8,7 +8,7 @@ scheduler; after the second day's bulletin a late file lands in its last hour an
 bulletins equal those of the CLI path (the same library calls, in order) over the final raw
 data, and the runs happened in order.
 
-Airflow's metadata DB is a fresh database in the machine's PostgreSQL (skip if absent). The
+Airflow's metadata DB is a fresh database in the tests' PostgreSQL (tests/fixtures/postgres.py). The
 network's zone is chosen so that the local time is just past midnight: the second day is
 over and the schedule has no hours of the third day to run (a real scheduler only runs
 intervals that are over, so "now" decides which exist).
@@ -39,11 +39,11 @@ from aircarbon.core.settings import load_settings
 from aircarbon.pipeline.schedule import day_loads
 from ingest.raw_store import write_readings
 from tests.dags.conftest import ROOT
+from tests.fixtures.postgres import PostgresServer
 
 #: ~50 task runs one after the other (that is the point) at ~5 s each, on a shared machine
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "connect_timeout": 3}
 HOURLY, DAILY = "aircarbon_hourly", "aircarbon_daily"
 #: The tables the pipeline writes whose content the two paths must agree on.
 TABLES = (
@@ -67,29 +67,14 @@ def _zone_just_past_midnight(now: dt.datetime) -> str:
     return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/ signs are inverted
 
 
-def _psycopg() -> Any:
-    try:
-        import psycopg2  # type: ignore[import-untyped]
-
-        psycopg2.connect(dbname="postgres", **PG).close()
-    except Exception as exc:  # any failure means: no server to test with
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 as postgres: {exc}".strip())
-    return psycopg2
-
-
 @pytest.fixture
-def metadata_db() -> Iterator[str]:
-    """A fresh PostgreSQL database for Airflow's metadata, dropped after the test."""
-    psycopg2 = _psycopg()
+def metadata_db(postgres_server: PostgresServer) -> Iterator[str]:
+    """A database name for Airflow's metadata (``init`` creates it), dropped after the test."""
     name = f"airflow_test_{uuid.uuid4().hex[:10]}"
     try:
         yield name
     finally:
-        con = psycopg2.connect(dbname="postgres", **PG)
-        con.autocommit = True
-        with con.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        con.close()
+        postgres_server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _free_port() -> int:
@@ -153,8 +138,10 @@ def _aircarbon(
 class Metadata:
     """Read-only queries on Airflow's metadata DB (what the UI shows)."""
 
-    def __init__(self, psycopg2: Any, dbname: str) -> None:
-        self.con = psycopg2.connect(dbname=dbname, **PG)
+    def __init__(self, server: PostgresServer, dbname: str) -> None:
+        import psycopg2  # type: ignore[import-untyped]
+
+        self.con = psycopg2.connect(f"dbname={dbname} {server.conninfo}")
         self.con.autocommit = True
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -371,14 +358,15 @@ def _check_order(sc: Scenario, meta: Metadata) -> None:
     assert schedulers[0][0] == 1  # never died and restarted
 
 
-def test_scheduler_runs_in_order_and_matches_the_cli(tmp_path: Path, metadata_db: str) -> None:
-    psycopg2 = _psycopg()
+def test_scheduler_runs_in_order_and_matches_the_cli(
+    tmp_path: Path, postgres_server: PostgresServer, metadata_db: str
+) -> None:
     sc = Scenario(tmp_path, dt.datetime.now(dt.UTC))
     on_time, late = sc.split_late()
     assert late.num_rows > 0
     write_readings(on_time, sc.af_dir / "raw", "collector")
 
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{metadata_db}"
+    url = postgres_server.url(metadata_db)
     init = _aircarbon(
         sc.env, "init", "--home", str(sc.home), "--database-url", url, "--start", str(sc.day1)
     )
@@ -386,7 +374,7 @@ def test_scheduler_runs_in_order_and_matches_the_cli(tmp_path: Path, metadata_db
     assert "created database" in init.stdout
     log = tmp_path / "standalone.log"
     standalone = _start_standalone(sc, log)
-    meta = Metadata(psycopg2, metadata_db)
+    meta = Metadata(postgres_server, metadata_db)
     try:
         # the CLI path over the final raw data (late file included), while Airflow starts
         write_readings(on_time, sc.cli_dir / "raw", "collector")

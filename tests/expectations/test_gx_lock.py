@@ -6,6 +6,7 @@ now holds ``gx_lock`` (an ``flock`` on ``<data_dir>/gx/.aircarbon.lock``) around
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 import textwrap
@@ -49,11 +50,33 @@ def test_a_second_process_waits_for_the_lock(tmp_path: Path) -> None:
     assert (tmp_path / "gx" / ".aircarbon.lock").exists()
 
 
-def test_the_lock_is_free_again_after_use(tmp_path: Path) -> None:
+def _can_take(lock_file: Path) -> bool:
+    """Whether another open file (as another process would hold) gets the lock at once."""
+    with lock_file.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def test_the_lock_is_held_inside_and_free_again_after_use(tmp_path: Path) -> None:
+    lock_file = tmp_path / "gx" / ".aircarbon.lock"
     with gx_lock(tmp_path):
-        pass
-    with gx_lock(tmp_path):  # not re-entrant by design, but released on exit
-        pass
+        assert not _can_take(lock_file)
+    assert _can_take(lock_file)
+    held_when_it_failed: list[bool] = []
+
+    def failing_validation() -> None:
+        with gx_lock(tmp_path):
+            held_when_it_failed.append(not _can_take(lock_file))
+            raise RuntimeError("validation failed")
+
+    with pytest.raises(RuntimeError, match="validation failed"):
+        failing_validation()
+    assert held_when_it_failed == [True]
+    assert _can_take(lock_file)  # released on an exception too: the next run does not wait
 
 
 _VALIDATE = """

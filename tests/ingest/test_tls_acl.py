@@ -63,7 +63,7 @@ class Pki:
 
 def make_pki(directory: Path) -> Pki:
     """A CA and a server certificate for 127.0.0.1 / localhost (EC P-256, valid for a day)."""
-    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID

@@ -3,9 +3,8 @@
 * :func:`s3` — moto's ``ThreadedMotoServer`` (an S3-compatible HTTP server from PyPI) on a free
   port, with one bucket; DuckDB's httpfs talks to it exactly as to MinIO or AWS (path-style
   URLs on a private endpoint).
-* :func:`pg_catalog` — a fresh database in the machine's PostgreSQL (127.0.0.1:5432, user
-  postgres) for one test's DuckLake catalog, dropped afterwards; skipped, with the reason,
-  when PostgreSQL is not reachable.
+* :func:`pg_catalog` (tests/fixtures/postgres.py) — a fresh database in the tests' own
+  PostgreSQL cluster for one test's DuckLake catalog, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -48,8 +47,9 @@ class S3Server:
 
 @pytest.fixture
 def s3() -> Iterator[S3Server]:
-    server_mod = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
+    import boto3
+    from moto import server as server_mod
+
     port = free_port()
     server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

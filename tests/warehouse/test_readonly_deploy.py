@@ -1,8 +1,8 @@
 """Read-only in a deployment: a SELECT-only PostgreSQL role, no password on screen, s3 lakes.
 
-PostgreSQL tests use the tests' own cluster (tests/fixtures/postgres.py); the role is made by the deployment's own init script
-(docker/postgres/20-aircarbon-reader.sh) run with ``psql``. The object-storage test uses
-moto's S3 server (tests/scale/conftest.py).
+PostgreSQL tests use the tests' own cluster (tests/fixtures/postgres.py); the role is made by
+the deployment's own init script (docker/postgres/20-aircarbon-reader.sh) run with ``psql``.
+The object-storage test uses moto's S3 server (tests/scale/conftest.py).
 """
 
 from __future__ import annotations

@@ -112,14 +112,6 @@ def test_analyst_helper(loaded: Path) -> None:
 
 
 def test_cli_subprocess(loaded: Path) -> None:
-    from aircarbon.cli import app
-
-    names = {c.name for c in app.registered_commands}
-    if "sql" not in names:
-        pytest.skip(
-            "`aircarbon sql` is not registered in aircarbon/cli.py yet "
-            "(lead: app.command('sql')(sql_command))"
-        )
     env = {**os.environ, "AIRCARBON_DATA_DIR": str(loaded)}
     done = subprocess.run(
         [sys.executable, "-m", "aircarbon", "sql", "select count(*) as n from stations",

@@ -69,7 +69,7 @@ _MOVING_SOURCES = ("o3", "pm10", "pm25", "so2")
 #: the tables an hourly run replaces, and the suites it validates
 _HOUR_TABLES = ("readings", "hourly", "aqi_hourly")
 _HOUR_SUITES = ("raw", "readings", "hourly")
-#: joins a station id and a QC window's index (station ids are [A-Za-z0-9_-], SPEC §1)
+#: joins a station id and a QC window's index (station ids are [A-Za-z0-9_-], contract.md §1.1)
 _WINDOW_SEP = "\x1f"
 
 

@@ -13,7 +13,7 @@ loaded on the first ``validate()`` call, inside ``expectations._gx``::
 from expectations.report import write_summary
 from expectations.runner import (
     RESULTS_KEPT,
-    VALIDATION_RUNS,
+    VALIDATION_RESULTS,
     FailedExpectation,
     ValidationOutcome,
     prune_results,
@@ -27,7 +27,7 @@ from expectations.suites import SUITE_NAMES, ExpectationSpec, Severity, SuiteSpe
 __all__ = [
     "RESULTS_KEPT",
     "SUITE_NAMES",
-    "VALIDATION_RUNS",
+    "VALIDATION_RESULTS",
     "ExpectationSpec",
     "FailedExpectation",
     "Severity",

@@ -38,6 +38,7 @@ from typing import Any
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
+from aircarbon.core.contracts import VALIDATION_RESULTS
 from aircarbon.core.errors import ValidationFailed
 from expectations import _gx
 from expectations.profile import for_pandas, profile, with_bounds
@@ -51,7 +52,7 @@ from expectations.suites import (
 
 __all__ = [
     "RESULTS_KEPT",
-    "VALIDATION_RUNS",
+    "VALIDATION_RESULTS",
     "FailedExpectation",
     "ValidationOutcome",
     "gx_lock",
@@ -67,25 +68,6 @@ log = logging.getLogger("aircarbon.expectations")
 
 #: Result JSONs (and their Data Docs pages) kept per suite; ~11-40 KB each.
 RESULTS_KEPT = 30
-
-#: The columns of the warehouse table ``validation_runs`` (docs/contract.md §4.3).
-VALIDATION_RUNS = pl.Schema(
-    {  # (instances, not classes: keeps the mapping's value type one type for mypy)
-        "run_id": pl.String(),
-        "suite": pl.String(),
-        "batch": pl.String(),
-        "started_at": pl.Datetime("us", "UTC"),
-        "finished_at": pl.Datetime("us", "UTC"),
-        "success": pl.Boolean(),
-        "severity_max": pl.String(),  # null when every expectation passed
-        "evaluated": pl.Int32(),
-        "successful": pl.Int32(),
-        "unsuccessful": pl.Int32(),
-        "failed_expectations": pl.String(),  # JSON list
-        "docs_path": pl.String(),
-        "lake_snapshot": pl.Int64(),  # the DuckLake snapshot the batch was loaded in
-    }
-)
 
 _SCHEMA_CHECK = "expect_frame_schema_to_match_contract"
 
@@ -425,7 +407,7 @@ def write_validation_runs(rows: Iterable[Mapping[str, object]], data_dir: Path) 
     never sees half a file. One file per call keeps appends lock-free; the warehouse loader
     reads ``*.parquet`` and may delete what it loaded.
     """
-    frame = pl.DataFrame(list(rows), schema=VALIDATION_RUNS)
+    frame = pl.DataFrame(list(rows), schema=VALIDATION_RESULTS)
     if frame.is_empty():
         return None
     out = runs_dir(data_dir)
@@ -452,5 +434,5 @@ def read_validation_runs(data_dir: Path) -> pl.DataFrame:
     """Every row of the interim store, newest first (empty frame when there is none)."""
     files = sorted(runs_dir(data_dir).glob("*.parquet"))
     if not files:
-        return pl.DataFrame(schema=VALIDATION_RUNS)
-    return pl.read_parquet(files, schema=VALIDATION_RUNS).sort("started_at", descending=True)
+        return pl.DataFrame(schema=VALIDATION_RESULTS)
+    return pl.read_parquet(files, schema=VALIDATION_RESULTS).sort("started_at", descending=True)

@@ -30,22 +30,13 @@ READING_COLUMNS = (
 
 
 def reading_schema() -> pa.Schema:
-    """The Arrow schema of the raw store (docs/contract.md §3.2); import pyarrow lazily."""
-    import pyarrow as pa
+    """The Arrow schema of the raw store, from its contract (``aircarbon.core.contracts.RAW``).
 
-    return pa.schema(
-        [
-            pa.field("station", pa.string(), nullable=False),
-            pa.field("param", pa.string(), nullable=False),
-            pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
-            pa.field("value", pa.float64(), nullable=False),
-            pa.field("flag", pa.string(), nullable=False),
-            pa.field("period_s", pa.int32(), nullable=False),
-            pa.field("seq", pa.int64()),
-            pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
-            pa.field("source", pa.string(), nullable=False),
-        ]
-    )
+    Imported lazily (polars, pyarrow): the collector's start-up does not pay for them.
+    """
+    from aircarbon.core.contracts import RAW, RAW_NULLABLE, arrow_schema
+
+    return arrow_schema(RAW, nullable=RAW_NULLABLE)
 
 
 class ReadingBatch:

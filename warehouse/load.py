@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
+from aircarbon.core.contracts import VALIDATION_RUNS
 from aircarbon.core.errors import WarehouseError
 from warehouse.lake import LAKE, load_lock, read_sql, rollback, set_commit_message, warehouse_error
 
@@ -887,22 +888,6 @@ def load_dead_letters(
     return replace_partition(con, "dead_letter", frame, where)
 
 
-_VALIDATION_SCHEMA: dict[str, pl.DataType] = {
-    "run_id": pl.String(),
-    "suite": pl.String(),
-    "batch": pl.String(),
-    "started_at": pl.Datetime("us", "UTC"),
-    "finished_at": pl.Datetime("us", "UTC"),
-    "success": pl.Boolean(),
-    "severity_max": pl.String(),
-    "evaluated": pl.Int32(),
-    "successful": pl.Int32(),
-    "unsuccessful": pl.Int32(),
-    "failed_expectations": pl.String(),
-    "docs_path": pl.String(),
-    "lake_snapshot": pl.Int64(),
-    "outcome": pl.String(),
-}
 _OUTCOMES = frozenset({"passed", "failed", "skipped"})
 
 
@@ -921,8 +906,8 @@ def load_validation_runs(
     records: list[dict[str, Any]] = []
     snapshot: int | None = None
     for row in rows:
-        record = {key: row.get(key) for key in _VALIDATION_SCHEMA}
-        unknown = set(row) - set(_VALIDATION_SCHEMA)
+        record = {key: row.get(key) for key in VALIDATION_RUNS}
+        unknown = set(row) - set(VALIDATION_RUNS)
         if unknown:
             raise WarehouseError(f"validation run has unknown fields: {sorted(unknown)}")
         record["run_id"] = record["run_id"] or uuid.uuid4().hex
@@ -950,7 +935,7 @@ def load_validation_runs(
 
 
 def _validation_frame(records: list[dict[str, Any]]) -> tuple[pl.DataFrame, dict[str, Any]]:
-    frame = pl.DataFrame(records, schema=_VALIDATION_SCHEMA)
+    frame = pl.DataFrame(records, schema=VALIDATION_RUNS)
     ids = sorted(set(frame["run_id"].to_list()))
     if len(ids) != frame.height:
         raise WarehouseError("validation runs repeat a run_id within one batch")

@@ -8,22 +8,34 @@ day of the network's time zone.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "AQI_DAILY",
     "AQI_HOURLY",
     "DAILY",
+    "DEAD_LETTER",
+    "DEAD_LETTER_NULLABLE",
     "EMISSION_EVENTS",
     "HOURLY",
     "IAQI_ITEM",
     "INDICATORS_DAILY",
+    "LAKE_TABLES",
     "MOVING_SOURCES",
     "RAW",
+    "RAW_NULLABLE",
     "READINGS",
+    "VALIDATION_RESULTS",
+    "VALIDATION_RUNS",
     "QcReason",
+    "arrow_schema",
 ]
 
 UTC_US = pl.Datetime("us", "UTC")
@@ -63,6 +75,48 @@ RAW = pl.Schema(
         "source": pl.String(),
     }
 )
+
+#: Raw-store columns that may be null (the others are required of every reading).
+RAW_NULLABLE = frozenset({"seq"})
+
+#: The dead-letter store (``dead_letter/date=D/*.parquet``, warehouse ``dead_letter``): one row
+#: per refused message or reading, with the reason code of ``ingest/reasons.py``.
+DEAD_LETTER = pl.Schema(
+    {
+        "received_at": UTC_US,
+        "topic": pl.String(),
+        "station": pl.String(),  # null when the topic names none
+        "reason": pl.String(),
+        "param": pl.String(),  # set for per-reading refusals
+        "detail": pl.String(),
+        "payload": pl.Binary(),  # once per message (see message_id), truncated to the limit
+        "payload_size": pl.Int64(),
+        "message_id": pl.String(),  # shared by every row of one message
+    }
+)
+DEAD_LETTER_NULLABLE = frozenset({"station", "param", "payload", "message_id"})
+
+#: Validation results (warehouse ``validation_runs``; the runner's ``gx/`` files lack ``outcome``).
+VALIDATION_RUNS = pl.Schema(
+    {  # (instances, not classes: keeps the mapping's value type one type for mypy)
+        "run_id": pl.String(),
+        "suite": pl.String(),
+        "batch": pl.String(),
+        "started_at": UTC_US,
+        "finished_at": UTC_US,
+        "success": pl.Boolean(),
+        "severity_max": pl.String(),  # null when every expectation passed
+        "evaluated": pl.Int32(),
+        "successful": pl.Int32(),
+        "unsuccessful": pl.Int32(),
+        "failed_expectations": pl.String(),  # JSON list
+        "docs_path": pl.String(),
+        "lake_snapshot": pl.Int64(),  # the DuckLake snapshot the batch was loaded in
+        "outcome": pl.String(),  # passed | failed | skipped (no input)
+    }
+)
+#: What the validation runner writes per run, before the warehouse adds ``outcome``.
+VALIDATION_RESULTS = pl.Schema({k: v for k, v in VALIDATION_RUNS.items() if k != "outcome"})
 
 #: Clean readings with QC flags (warehouse table ``readings``).
 READINGS = pl.Schema(
@@ -182,3 +236,47 @@ EMISSION_EVENTS = pl.Schema(
         "class_metrics": pl.UInt32(),  # metrics the class could evaluate
     }
 )
+
+#: Each contract's warehouse table (tests/test_contracts.py compares them with a migrated lake).
+LAKE_TABLES: dict[str, pl.Schema] = {
+    "readings": READINGS,
+    "hourly": HOURLY,
+    "daily": DAILY,
+    "aqi_hourly": AQI_HOURLY,
+    "aqi_daily": AQI_DAILY,
+    "indicators_daily": INDICATORS_DAILY,
+    "emission_events": EMISSION_EVENTS,
+    "validation_runs": VALIDATION_RUNS,
+    "dead_letter": DEAD_LETTER,
+}
+
+_ARROW_SCALARS = {
+    pl.String: "string",
+    pl.Float64: "float64",
+    pl.Int8: "int8",
+    pl.Int32: "int32",
+    pl.Int64: "int64",
+    pl.UInt32: "uint32",
+    pl.Boolean: "bool_",
+    pl.Binary: "binary",
+    pl.Date: "date32",
+}
+
+
+def arrow_schema(schema: pl.Schema, *, nullable: Collection[str]) -> pa.Schema:
+    """The Arrow schema of a contract, as the collector writes its Parquet files.
+
+    Polars would export ``large_string``/``string_view``; the stores keep plain ``string``
+    (what every file written so far holds), and columns not in ``nullable`` are required.
+    pyarrow is imported here, lazily: the collector's start-up does not pay for it.
+    """
+    import pyarrow as pa
+
+    fields = []
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.Datetime):
+            arrow_type = pa.timestamp(dtype.time_unit, tz=dtype.time_zone)
+        else:
+            arrow_type = getattr(pa, _ARROW_SCALARS[dtype.base_type()])()
+        fields.append(pa.field(name, arrow_type, nullable=name in nullable))
+    return pa.schema(fields)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from aircarbon.commands._when import parse_day, parse_hour_end
 from aircarbon.core.errors import AirCarbonError
 
 if TYPE_CHECKING:  # pydantic costs ~0.5 s: imported only when a command runs
@@ -145,23 +146,6 @@ def _error_line(output: str) -> str:
 def _require_init(home: Path) -> None:
     if not (home / "airflow.cfg").is_file():
         raise AirCarbonError(f"no Airflow set-up in {home}: run `aircarbon airflow init` first")
-
-
-# --------------------------------------------------------------------------------------
-# dates
-# --------------------------------------------------------------------------------------
-
-
-def _date(value: str, what: str) -> dt.date:
-    from aircarbon.commands._when import parse_day
-
-    return parse_day(value, what)
-
-
-def _hour_end(value: str, settings: Settings) -> dt.datetime:
-    from aircarbon.commands._when import parse_hour_end
-
-    return parse_hour_end(value, settings.tz)
 
 
 def _midnight(day: dt.date, settings: Settings) -> dt.datetime:
@@ -311,11 +295,11 @@ def init(
         raise AirCarbonError(f"no AirCarbon DAGs in {dags}: pass --dags-folder")
     recorded = recorded_env(target).get("AIRCARBON_SCHEDULE_START")
     if start is not None:
-        first = _date(start, "--start")
+        first = parse_day(start, "--start")
     elif settings.schedule_start is not None:
         first = settings.schedule_start
     elif recorded:
-        first = _date(recorded, "AIRCARBON_SCHEDULE_START in " + ENV_FILE)
+        first = parse_day(recorded, "AIRCARBON_SCHEDULE_START in " + ENV_FILE)
     else:
         first = dt.datetime.now(settings.tz).date()
     target.mkdir(parents=True, exist_ok=True)
@@ -524,7 +508,7 @@ def _unpause(dag_ids: Sequence[str], env: Mapping[str, str]) -> None:
 
 def _schedule_start(env: Mapping[str, str]) -> dt.date | None:
     value = env.get("AIRCARBON_SCHEDULE_START")
-    return _date(value, "AIRCARBON_SCHEDULE_START") if value else None
+    return parse_day(value, "AIRCARBON_SCHEDULE_START") if value else None
 
 
 def _check_after_start(first: dt.date, env: Mapping[str, str]) -> None:
@@ -625,7 +609,7 @@ def backfill(
         raise AirCarbonError(f"--reprocess must be failed or completed, not {reprocess!r}")
     which: Which = dag  # type: ignore[assignment]
     behaviour: Reprocess = reprocess  # type: ignore[assignment]
-    first, last = _date(start, "--start"), _date(end, "--end")
+    first, last = parse_day(start, "--start"), parse_day(end, "--end")
     if last < first:
         raise AirCarbonError(f"--end {last} is before --start {first}")
     settings = _settings(data_dir)
@@ -698,16 +682,16 @@ def reprocess_command(
     env = airflow_env(settings, target)
     if local:
         if hour is not None:
-            _dags_test(HOURLY, _hour_end(hour, settings), env, validate=True)
+            _dags_test(HOURLY, parse_hour_end(hour, settings.tz), env, validate=True)
             typer.echo("then re-run the hours after it and its day the same way (see --help)")
         else:
-            day_end = _midnight(_date(day or "", "--day") + _DAY, settings)
+            day_end = _midnight(parse_day(day or "", "--day") + _DAY, settings)
             _dags_test(DAILY, day_end, env, validate=True)
         return
     if hour is not None:
-        _reprocess_hour(_hour_end(hour, settings), settings, env)
+        _reprocess_hour(parse_hour_end(hour, settings.tz), settings, env)
     else:
-        the_day = _date(day or "", "--day")
+        the_day = parse_day(day or "", "--day")
         _check_after_start(the_day, env)
         start = _midnight(the_day, settings)
         _create_all([(DAILY, start, start)], "completed", env, settings.timezone)

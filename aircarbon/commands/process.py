@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 
+from aircarbon.commands._when import parse_hour_end
 from aircarbon.core.errors import AirCarbonError
 
 __all__ = ["app"]
@@ -41,12 +42,6 @@ _QUIET_HELP = "No line per interval: the progress bar (on a terminal) and the fi
 app = typer.Typer(
     help="Run the processing steps the DAGs run, without Airflow.", no_args_is_help=True
 )
-
-
-def _hour(value: str, tz: str, option: str = "--hour") -> dt.datetime:
-    from aircarbon.commands._when import parse_hour_end
-
-    return parse_hour_end(value, tz, option)
 
 
 def _range(first: dt.datetime, last: dt.datetime | None) -> list[dt.datetime]:
@@ -88,8 +83,8 @@ def hourly(
 
     settings = load_settings()
     catalog = catalog_for(settings)
-    last = _hour(until, settings.timezone, "--until") if until else None
-    hours = _range(_hour(hour, settings.timezone), last)
+    last = parse_hour_end(until, settings.timezone, "--until") if until else None
+    hours = _range(parse_hour_end(hour, settings.timezone), last)
     failed: list[str] = []
     loaded = no_data = 0
     with writer_lock(settings.data_dir, command="aircarbon process hourly"):

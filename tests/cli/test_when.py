@@ -20,6 +20,27 @@ def test_hour_end_local_and_with_offset() -> None:
     assert parse_hour_end("2026-12-03 01:00+00:00", tz).utcoffset() == dt.timedelta(0)
 
 
+def test_hour_24_ends_the_day_as_the_importers_read_it() -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    midnight = dt.datetime(2026, 12, 4, 0, tzinfo=tz)
+    assert parse_hour_end("2026-12-03T24:00", tz) == midnight
+    assert parse_hour_end("2026-12-03 24:00:00", tz) == midnight
+    assert parse_hour_end("2026-12-31T24:00+00:00", tz) == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    with pytest.raises(AirCarbonError, match="must be ISO 8601"):
+        parse_hour_end("2026-12-03T24:30", tz)
+
+
+def test_a_huge_value_is_clipped_in_its_one_line_error() -> None:
+    value = "9" * 1_000_000
+    for parse in (lambda: parse_day(value), lambda: parse_hour_end(value, "UTC")):
+        with pytest.raises(AirCarbonError) as info:
+            parse()
+        message = str(info.value)
+        assert "\n" not in message
+        assert len(message) < 200
+        assert "…" in message
+
+
 @pytest.mark.parametrize(
     ("value", "says"),
     [

@@ -3,9 +3,10 @@
 Every number comes from the warehouse, through the SQL files beside this module (which reuse
 the analyst macros: ``completeness``, ``ofp_ranking``, ``carbon_series``, ``events``,
 ``wind_sectors``/``cpf``, ``trend_daily``). The one value the lake does not hold is the
-*city* AQI, computed the way Chinese practice does (HJ 663 city assessment): the city's daily
-concentration of each pollutant is the mean of the assessment stations' valid daily means,
-and the AQI of those means follows HJ 633 (:func:`transforms.aqi.compute_aqi`).
+*city* AQI: :func:`transforms.city_aqi.city_aqi` computes it from the lake's daily values (HJ
+663 city assessment: assessment stations' valid daily means, HJ 633 of the version in force),
+the same function the forecast and the warnings use and the macro ``city_aqi_daily`` equals,
+so the headline, the outlook's day 0 and an analyst's query read one number.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from aircarbon.bulletin.model import (
 )
 from aircarbon.core.catalog import Catalog
 from aircarbon.core.errors import CatalogError, WarehouseError
+from transforms.city_aqi import ASSESSMENT_TYPES  # re-exported: which stations assess the city
 
 if TYPE_CHECKING:
     import duckdb
@@ -44,9 +46,6 @@ __all__ = ["ASSESSMENT_TYPES", "build_context", "city_days", "load_targets", "qu
 
 _SQL_DIR: Final = Path(__file__).with_name("sql")
 _READINGS: Final = Path(__file__).with_name("readings.toml")
-#: Station kinds whose criteria pollutants enter the city assessment (background sites and
-#: micro sensors do not, as in HJ 663's 城市点 selection).
-ASSESSMENT_TYPES: Final = ("national", "pm_component", "voc", "ghg")
 _PM_COMPONENTS: Final = ("so4", "no3", "nh4", "oc", "ec", "cl", "k", "na", "ca", "mg")
 _VOC_GROUPS: Final = ("alkane", "alkene", "alkyne", "aromatic", "ovoc", "halocarbon")
 _DIURNAL: Final = ("pm25", "o3", "no2", "co2")
@@ -136,11 +135,11 @@ def read_ratio(indicator: str, value: float | None) -> Reading | None:
 # --------------------------------------------------------------------------------------
 
 
-def assessment_stations(catalog: Catalog) -> list[str]:
-    """The stations whose daily means make the city's (see :data:`ASSESSMENT_TYPES`)."""
-    return [
-        s.id for s in catalog.stations.values() if s.type in ASSESSMENT_TYPES and not s.background
-    ]
+def _aqi_params(catalog: Catalog) -> list[str]:
+    """Every daily AQI input code of every HJ 633 version (the daily params to read)."""
+    from transforms.aqi import input_codes
+
+    return sorted({c for std in catalog.aqi_standards.values() for c in input_codes(std, "daily")})
 
 
 def city_days(
@@ -150,29 +149,26 @@ def city_days(
     last: dt.date,
     stations: list[str],
 ) -> dict[dt.date, CityDay]:
-    """City AQI of every day in [first, last] with data: HJ 633 on the station-mean values."""
-    from transforms.aqi import compute_aqi, input_codes
+    """City AQI of every day in [first, last] with data (:func:`transforms.city_aqi.city_aqi`)."""
+    import polars as pl
 
-    codes = sorted({c for std in catalog.aqi_standards.values() for c in input_codes(std, "daily")})
-    rows = query(con, "city_inputs", d0=first, d1=last, stations=stations, params=codes)
-    by_day: dict[dt.date, dict[str, float]] = {}
-    counts: dict[dt.date, int] = {}
-    for row in rows:
-        by_day.setdefault(row["date"], {})[row["param"]] = float(row["value"])
-        counts[row["date"]] = max(counts.get(row["date"], 0), int(row["stations"]))
+    from transforms.city_aqi import city_aqi
+
+    params = _aqi_params(catalog)
+    rows = query(con, "city_daily", d0=first, d1=last, stations=stations, params=params)
+    schema = {"station": pl.String, "param": pl.String, "date": pl.Date}
+    schema |= {"value": pl.Float64, "valid": pl.Boolean}
+    frame = pl.DataFrame(rows, schema=schema)
     out: dict[dt.date, CityDay] = {}
-    for day, values in sorted(by_day.items()):
-        std = catalog.aqi_standard_for(day)
-        usable = {k: v for k, v in values.items() if k in input_codes(std, "daily")}
-        result = compute_aqi(usable, kind="daily", standard=std, catalog=catalog)
-        out[day] = CityDay(
-            date=day,
-            aqi=result.aqi,
-            category=result.category,
-            primary=result.primary_pollutants,
-            concentrations=usable,
-            stations=counts[day],
-            standard=std.name,
+    for r in city_aqi(frame, catalog, stations=stations).iter_rows(named=True):
+        out[r["date"]] = CityDay(
+            date=r["date"],
+            aqi=r["aqi"],
+            category=catalog.category_for(r["aqi"]),
+            primary=tuple(r["primary_pollutants"]),
+            concentrations={m["pollutant"]: m["value"] for m in r["means"]},
+            stations=r["stations"],
+            standard=r["standard"],
         )
     return out
 
@@ -203,13 +199,31 @@ def _stations_section(
     meta: Mapping[str, Mapping[str, Any]],
     ind: Mapping[str, Mapping[str, float]],
 ) -> list[StationDay]:
+    """Every station with a daily AQI, then those that should have had one and fell short.
+
+    A station measuring AQI pollutants, in service on the day, whose day missed the daily
+    minimum for any of them is listed with its valid hours (19/24 h), even without an AQI:
+    dropping it would make a network outage look like a smaller network.
+    """
     complete = {r["station"]: r for r in query(con, "completeness_day", day=day)}
+    pollutants = sorted(_aqi_pollutants(catalog, day))
+    hours = {r["station"]: r for r in query(con, "aqi_hours_day", day=day, params=pollutants)}
+    min_hours = catalog.validity.daily_min_hours
+    rows = {r["station"]: r for r in query(con, "station_aqi", day=day)}
+    expected = [
+        s.id
+        for s in catalog.stations.values()
+        if s.active_on(day) and set(s.params) & set(pollutants) and (s.id in meta or not meta)
+    ]
+    order = [*rows, *sorted((set(hours) | set(expected)) - set(rows))]
     out: list[StationDay] = []
-    for r in query(con, "station_aqi", day=day):
-        sid = r["station"]
+    for sid in order:
+        r = rows.get(sid, {})
         m = meta.get(sid, {})
         c = complete.get(sid, {})
-        aqi = r["aqi"]
+        h = hours.get(sid, {})
+        aqi = r.get("aqi")
+        valid = int(h["valid_hours"]) if h else 0
         out.append(
             StationDay(
                 station=sid,
@@ -218,16 +232,27 @@ def _stations_section(
                 type=str(m.get("type", "")),
                 aqi=aqi,
                 category=catalog.category_for(aqi) if aqi is not None else None,
-                primary=tuple(r["primary_pollutants"] or ()),
-                exceedances=tuple(r["exceedances"] or ()),
+                primary=tuple(r.get("primary_pollutants") or ()),
+                exceedances=tuple(r.get("exceedances") or ()),
                 completeness=c.get("mean_completeness"),
                 worst_param=c.get("worst_param"),
                 worst_completeness=c.get("min_completeness"),
                 ox=ind.get(sid, {}).get("ox"),
                 coexceed_hours=ind.get(sid, {}).get("pm25_o3_coexceed_hours"),
+                valid_hours=valid,
+                expected_hours=int(h.get("expected_hours") or 24),
+                short_param=h.get("short_param"),
+                incomplete=valid < min_hours,
             )
         )
     return out
+
+
+def _aqi_pollutants(catalog: Catalog, day: dt.date) -> set[str]:
+    """Hourly codes of the pollutants of ``day``'s daily AQI (o3_8h_max → o3)."""
+    from transforms.aqi import input_codes
+
+    return {_hourly_code(c) for c in input_codes(catalog.aqi_standard_for(day), "daily")}
 
 
 def _voc_section(
@@ -485,8 +510,11 @@ def _targets(
     )
 
 
-def _outlook(con: duckdb.DuckDBPyConnection, day: dt.date) -> Outlook | None:
-    """The forecast issued on ``day``, if the 0008 tables exist and have it (else None)."""
+def _outlook(con: duckdb.DuckDBPyConnection, day: dt.date, today: CityDay | None) -> Outlook | None:
+    """The forecast issued on ``day``, if the 0008 tables exist and have it (else None).
+
+    ``today`` (the observed city AQI) is the outlook's day 0.
+    """
     cols: dict[str, set[str]] = {}
     for r in query(con, "relation_columns", tables=list(_FORECAST_TABLES)):
         cols.setdefault(r["table_name"], set()).add(r["column_name"])
@@ -500,15 +528,29 @@ def _outlook(con: duckdb.DuckDBPyConnection, day: dt.date) -> Outlook | None:
     if warn_need | {"reason", "reason_zh"} <= cols.get("warnings", set()):
         warnings = query(con, "forecast_warnings", day=day)
     skill: list[tuple[str, int, float, float]] = []
-    if {"param", "lead_hours", "rmse", "persistence_rmse"} <= cols.get("forecast_skill", set()):
+    day1: float | None = None
+    skill_cols = {"param", "lead_hours", "rmse", "persistence_rmse"}
+    if skill_cols <= cols.get("forecast_skill", set()):
         skill = [
             (r["param"], int(r["lead_hours"]), float(r["rmse"]), float(r["persistence_rmse"]))
             for r in query(con, "forecast_skill")
             if r["rmse"] is not None and r["persistence_rmse"] is not None
         ]
+        if "skill" in cols["forecast_skill"]:
+            rows = query(con, "forecast_aqi_skill")
+            day1 = float(rows[0]["skill"]) if rows else None
     if not days and not warnings:
         return None
-    return Outlook(days=days, warnings=warnings, skill=skill)
+    first = days[0] if days else {}
+    return Outlook(
+        days=days,
+        warnings=warnings,
+        skill=skill,
+        method=first.get("method"),
+        model_version=first.get("model_version"),
+        day1_skill=day1,
+        today=today,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -525,6 +567,8 @@ def build_context(
     tz = settings.timezone
     meta = {r["station"]: r for r in query(con, "stations")}
     names = {p.code: (p.name_zh, p.name_en) for p in catalog.parameters.values()}
+    from transforms.city_aqi import assessment_stations
+
     assessment = [s for s in assessment_stations(catalog) if s in meta or not meta]
     first = min(day.replace(month=1, day=1), _last_year(day))
     cities = city_days(con, catalog, first, day, assessment)
@@ -561,7 +605,9 @@ def build_context(
         yesterday=cities.get(day - dt.timedelta(days=1)),
         last_year=cities.get(_last_year(day)),
         month=month,
-        assessment_stations=[s for s in assessment if s in {x.station for x in stations}],
+        assessment_stations=[
+            s for s in assessment if s in {x.station for x in stations if x.aqi is not None}
+        ],
         distribution=distribution,
         stations=stations,
         city_ox=city_ind.get("ox"),
@@ -590,7 +636,7 @@ def build_context(
             for r in query(con, "dead_letter_day", t0=_utc_day(day), t1=_utc_day(day, 1))
         ],
         targets=_targets(con, settings, day, cities, ghg_sites),
-        outlook=_outlook(con, day),
+        outlook=_outlook(con, day, city),
         diurnal=_diurnal(con, bounds, assessment, ghg_sites, tz),
         names=names,
         station_names={k: (str(v["name_zh"]), str(v["name_en"])) for k, v in meta.items()},

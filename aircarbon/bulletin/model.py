@@ -43,7 +43,12 @@ class CityDay:
 
 @dataclass(frozen=True, slots=True)
 class StationDay:
-    """One station's day: official AQI (aqi_daily), exceedances and data completeness."""
+    """One station's day: official AQI (aqi_daily), exceedances and data completeness.
+
+    A station that measured AQI pollutants but missed the daily minimum (GB 3095 Table 4:
+    20 valid hours) for some of them is still a row: ``aqi`` None when none was left, and
+    ``valid_hours``/``expected_hours`` say how far it got, so it is listed, not dropped.
+    """
 
     station: str
     name_zh: str
@@ -58,6 +63,13 @@ class StationDay:
     worst_completeness: float | None
     ox: float | None  # µg/m³
     coexceed_hours: float | None
+    #: fewest valid hours of the day among its AQI pollutants (0 when it sent nothing), of
+    #: ``expected_hours``, and that pollutant (hourly code)
+    valid_hours: int | None = None
+    expected_hours: int = 24
+    short_param: str | None = None
+    #: some AQI pollutant below the daily minimum: no daily value (and AQI) for it
+    incomplete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +179,23 @@ class Targets:
 
 @dataclass(frozen=True, slots=True)
 class Outlook:
-    """Forecast and warnings issued on the day (migration 0008), when they exist."""
+    """Forecast and warnings issued on the day (migration 0008), when they exist.
+
+    Day 0 is the observed city AQI (the headline's, :func:`transforms.city_aqi.city_aqi`),
+    so the table starts from what was measured, not from the forecast's own view of today.
+    ``method`` is the forecast's method code (``forecasts.method``): the templates word it
+    from i18n.toml and never print it; ``day1_skill`` is the recorded skill of the daily AQI
+    one day ahead (``forecast_skill``: 1 − RMSE / RMSE of persistence; > 0 beats it).
+    """
 
     days: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
     #: (param, lead hours, rmse, persistence rmse): the model beats persistence when rmse < it.
     skill: list[tuple[str, int, float, float]]
+    method: str | None = None
+    model_version: str | None = None
+    day1_skill: float | None = None
+    today: CityDay | None = None
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ offline anywhere. Markdown gets the same sentences with the PNGs written beside 
 from __future__ import annotations
 
 import base64
+import re
 import tomllib
 from collections.abc import Mapping
 from functools import cache
@@ -20,7 +21,7 @@ from aircarbon.core.errors import AirCarbonError
 if TYPE_CHECKING:
     import jinja2
 
-    from aircarbon.bulletin.model import BulletinContext
+    from aircarbon.bulletin.model import BulletinContext, Outlook, StationDay
 
 __all__ = ["LANGS", "render_html", "render_markdown", "strings", "write_pdf"]
 
@@ -75,6 +76,26 @@ def _signed_num(value: float | None, decimals: int = 1) -> str:
 
 def _signed_pct(value: float) -> str:
     return _signed_num(100 * value, 1) + "%"
+
+
+def method_words(outlook: Outlook | None, t: Mapping[str, Any]) -> str:
+    """The forecast's method in words of ``t`` with its measured skill; never the raw code.
+
+    ``forecasts.method`` codes map to ``method_<code>`` strings (non-alphanumerics → ``_``:
+    ``gbm+met_persistence`` → ``method_gbm_met_persistence``); a code without one reads as
+    ``method_other``. Persistence is its own baseline (skill 0 by definition), so it states
+    its rule instead of a skill; a model states its recorded day-1 AQI skill, or that none
+    was measured.
+    """
+    if outlook is None or not outlook.method:
+        return str(t["method_other"])
+    key = "method_" + re.sub(r"[^a-z0-9]+", "_", outlook.method.lower()).strip("_")
+    words = str(t.get(key, t["method_other"])).format(version=outlook.model_version or "—")
+    if key == "method_persistence_fallback":
+        return words
+    if outlook.day1_skill is None:
+        return str(t["method_skill_none"]).format(method=words)
+    return str(t["method_skill"]).format(method=words, skill=_signed_num(outlook.day1_skill, 2))
 
 
 def _fg(colour: str) -> str:
@@ -140,6 +161,16 @@ def _namespace(
             return "—"
         return str(t.get(f"group_{code}") or labels["pollutant"].get(code, code))
 
+    def incomplete_item(st: StationDay) -> str:
+        """A station short of the daily minimum: name, id, valid hours of 24, which pollutant."""
+        return str(t["incomplete_item"]).format(
+            name=st.name_zh if lang == "zh" else st.name_en,
+            id=st.station,
+            valid=st.valid_hours if st.valid_hours is not None else 0,
+            expected=st.expected_hours,
+            pollutant=pol(st.short_param) if st.short_param else t["incomplete_nothing"],
+        )
+
     city = ctx.city_zh if lang == "zh" else ctx.city_en
     day = ctx.day
     lim = ctx.coexceed_limits
@@ -157,6 +188,7 @@ def _namespace(
     env = _env(html)
     env.filters["station_name"] = station_name
     env.filters["species_name"] = species_name
+    env.filters["incomplete_item"] = incomplete_item
     return {
         "ctx": ctx,
         "lang": lang,
@@ -178,6 +210,7 @@ def _namespace(
         "city": city,
         "date_long": t["date_long"].format(year=day.year, month=day.month, day=day.day),
         "methods": methods,
+        "method_words": method_words(ctx.outlook, t),
         "mv": ctx.method_values,
         # every chart name present (None when not drawn): the template tests, never guesses
         "charts": {name: charts.get(name) for name in CHARTS},

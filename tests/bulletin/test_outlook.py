@@ -89,7 +89,9 @@ def test_outlook_shows_the_issued_forecast(
     assert "118" in outlook
     assert "98–143" in outlook  # interval of the first day
     assert "Yellow warning" in outlook
-    assert "Method: test" in outlook
+    # an unknown method code is not printed: it reads as a method the bulletin cannot describe
+    assert "Method: a forecasting method this bulletin does not describe" in outlook
+    assert "Method: test" not in outlook
     assert "better than persistence (18.0)" in outlook
     assert "not better than persistence (19.5)" in outlook
     assert "黄色预警" in zh

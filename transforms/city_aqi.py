@@ -38,6 +38,7 @@ __all__ = [
     "CITY_AQI",
     "assessment_stations",
     "city_aqi",
+    "city_series",
     "is_assessment",
 ]
 
@@ -136,4 +137,24 @@ def city_aqi(
         .select(list(CITY_AQI))
         .cast(dict(CITY_AQI))  # type: ignore[arg-type]
         .sort("date")
+    )
+
+
+def city_series(city: pl.DataFrame) -> pl.DataFrame:
+    """:func:`city_aqi` rows as one more forecast series: ``station`` (``"city"``), ``date``,
+    ``aqi`` (Int64) and the city mean ``o3_8h_max`` (None without one).
+
+    The shape the forecast's observed day and the warnings read
+    (``transforms.warnings.heavy_pollution_warnings(observed_aqi=...)``, ``o3_episode_alerts``),
+    so the issue day they count is the bulletin's city AQI, not a second computation.
+    """
+    o3 = pl.element().struct.field("pollutant") == "o3_8h_max"
+    return city.select(
+        pl.lit(CITY).alias("station"),
+        "date",
+        pl.col("aqi").cast(pl.Int64),
+        pl.col("means")
+        .list.eval(pl.element().filter(o3).struct.field("value"))
+        .list.first()
+        .alias("o3_8h_max"),
     )

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from aircarbon.core.catalog import load_catalog
 from aircarbon.core.errors import AirCarbonError
 from transforms.aqi import compute_aqi, report_inputs
-from transforms.city_aqi import CITY_AQI, assessment_stations, city_aqi
+from transforms.city_aqi import CITY_AQI, assessment_stations, city_aqi, city_series
 
 CATALOG = load_catalog()
 LAST_2012 = dt.date(2026, 2, 28)
@@ -181,3 +181,18 @@ def test_equals_the_scalar_oracle_on_the_station_means(
     assert tuple(row["primary_pollutants"]) == expected.primary_pollutants  # type: ignore[arg-type]
     assert _iaqi(row) == dict(expected.iaqi)
     assert row["stations"] == len({s for s, _, _ in kept})
+
+
+def test_city_series_is_the_forecast_and_warnings_shape() -> None:
+    rows = [
+        ("SY-TY-01", "pm25", FIRST_2026, 70.0, True),
+        ("SY-TY-01", "o3_8h_max", FIRST_2026, 170.0, True),
+        ("SY-XH-02", "o3_8h_max", FIRST_2026, 150.0, True),
+        ("SY-TY-01", "pm25", LAST_2012, 70.0, True),
+    ]
+    series = city_series(city_aqi(_frame(rows), CATALOG))
+    assert series.schema == pl.Schema(
+        {"station": pl.String, "date": pl.Date, "aqi": pl.Int64, "o3_8h_max": pl.Float64}
+    )
+    # 2012: PM2.5 50/40·35 + 50 = 93.75 → 94; 2026: 50/55·10 + 100 = 109.1 → 110
+    assert series.rows() == [("city", LAST_2012, 94, None), ("city", FIRST_2026, 110, 160.0)]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -156,6 +157,51 @@ def secret_values(settings: Settings) -> list[str]:
     return values
 
 
+@dataclass(frozen=True)
+class _AttachTarget:
+    """Where a lake is, resolved once for both :func:`connect` and :func:`attach_script`."""
+
+    catalog: str  # "sqlite:/abs/path" or a libpq "postgres:…" string (no password in it)
+    sqlite_file: Path | None
+    data_path: str  # absolute, "/"-terminated for a local lake
+    is_s3: bool
+    credentials: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def extensions(self) -> list[str]:
+        scanner = "sqlite_scanner" if self.sqlite_file is not None else "postgres_scanner"
+        return ["ducklake", scanner] + (["httpfs"] if self.is_s3 else [])
+
+    def attach_statement(self, *, read_only: bool) -> str:
+        options = [f"DATA_PATH {_literal(self.data_path)}"]
+        if not self.is_s3:
+            # The catalog keeps the data path it was created with ("data/demo/warehouse/"),
+            # and its files relative to it. A local lake is wherever its data dir is now:
+            # opened by another path, from another directory, moved or restored from a
+            # backup. The override is per session; nothing is written to the catalog.
+            options.append("OVERRIDE_DATA_PATH true")
+        if read_only:
+            options.append("READ_ONLY")
+        return f"ATTACH {_literal('ducklake:' + self.catalog)} AS {LAKE} ({', '.join(options)})"
+
+
+def _attach_target(settings: Settings, *, read_only: bool) -> _AttachTarget:
+    """Absolute paths, so the lake opens the same from any working directory."""
+    catalog = settings.lake_catalog
+    data_path = settings.lake_data
+    sqlite_file = _sqlite_path(catalog)
+    is_s3 = data_path.startswith(("s3://", "s3a://", "gs://", "r2://"))
+    credentials: dict[str, str] = {}
+    if sqlite_file is not None:
+        sqlite_file = sqlite_file.resolve()
+        catalog = f"sqlite:{sqlite_file}"
+    else:
+        catalog, credentials = postgres_catalog(settings, read_only=read_only)
+    if not is_s3:
+        data_path = str(Path(data_path).resolve()) + "/"
+    return _AttachTarget(catalog, sqlite_file, data_path, is_s3, credentials)
+
+
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake attached as ``aircarbon`` and made the default.
 
@@ -163,16 +209,8 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     empty lake on first use (apply :func:`warehouse.migrate` before loading); read-only ones
     require it to exist. Session time zone is UTC, as the stored times are.
     """
-    catalog = settings.lake_catalog
-    data_path = settings.lake_data
-    sqlite_file = _sqlite_path(catalog)
-    is_s3 = data_path.startswith(("s3://", "s3a://", "gs://", "r2://"))
-    if sqlite_file is not None:
-        # Absolute, so the lake opens the same from any working directory.
-        sqlite_file = sqlite_file.resolve()
-        catalog = f"sqlite:{sqlite_file}"
-    if not is_s3:
-        data_path = str(Path(data_path).resolve()) + "/"
+    target = _attach_target(settings, read_only=read_only)
+    sqlite_file, data_path = target.sqlite_file, target.data_path
     if sqlite_file is not None and read_only and not sqlite_file.is_file():
         raise WarehouseError(
             f"no warehouse at {sqlite_file}: nothing has been loaded yet "
@@ -180,7 +218,7 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         )
     if sqlite_file is not None and not read_only:
         sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-    if not is_s3 and not read_only:
+    if not target.is_s3 and not read_only:
         Path(data_path).mkdir(parents=True, exist_ok=True)
 
     try:
@@ -195,27 +233,16 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     except duckdb.Error as exc:  # pragma: no cover - only on a broken installation
         raise warehouse_error("cannot start DuckDB", exc) from exc
     try:
-        load_extension(con, "ducklake")
-        load_extension(con, "sqlite_scanner" if sqlite_file is not None else "postgres_scanner")
-        if is_s3:
+        for name in target.extensions:
+            load_extension(con, name)
+        if target.is_s3:
             configure_s3(con, settings)
-        if sqlite_file is None:
-            catalog, credentials = postgres_catalog(settings, read_only=read_only)
-            if credentials:
-                con.execute(
-                    "CREATE OR REPLACE SECRET aircarbon_catalog (TYPE postgres, PASSWORD "
-                    f"{_literal(credentials['password'])})"
-                )
-        options = [f"DATA_PATH {_literal(data_path)}"]
-        if not is_s3:
-            # The catalog keeps the data path it was created with ("data/demo/warehouse/"),
-            # and its files relative to it. A local lake is wherever its data dir is now:
-            # opened by another path, from another directory, moved or restored from a
-            # backup. The override is per session; nothing is written to the catalog.
-            options.append("OVERRIDE_DATA_PATH true")
-        if read_only:
-            options.append("READ_ONLY")
-        attach = f"ATTACH {_literal('ducklake:' + catalog)} AS {LAKE} ({', '.join(options)})"
+        if target.credentials:
+            con.execute(
+                "CREATE OR REPLACE SECRET aircarbon_catalog (TYPE postgres, PASSWORD "
+                f"{_literal(target.credentials['password'])})"
+            )
+        attach = target.attach_statement(read_only=read_only)
         try:
             con.execute(attach)
         except duckdb.Error as exc:
@@ -223,14 +250,14 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
 
             first = redact(str(exc).strip().splitlines()[0], secret_values(settings))
             raise WarehouseError(
-                f"cannot open the warehouse (ducklake:{catalog}): {first}"
+                f"cannot open the warehouse (ducklake:{target.catalog}): {first}"
             ) from None
         con.execute(f"USE {LAKE}")
         con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             con.execute(f"SET VARIABLE {_LOCK_VARIABLE} = ?", [str(settings.data_dir)])
         if read_only:
-            _lock_down(con, data_path=data_path, is_s3=is_s3)
+            _lock_down(con, data_path=data_path, is_s3=target.is_s3)
     except BaseException:
         con.close()
         raise
@@ -330,33 +357,17 @@ def attach_script(settings: Settings, *, read_only: bool = True) -> str:
     paths. A PostgreSQL catalog's password is never printed: the client reads it from
     ``PGPASSWORD`` or ``~/.pgpass``, as libpq does.
     """
-    catalog = settings.lake_catalog
-    sqlite_file = _sqlite_path(catalog)
-    data_path = settings.lake_data
-    is_s3 = data_path.startswith(("s3://", "s3a://", "gs://", "r2://"))
-    if sqlite_file is not None:
-        catalog = f"sqlite:{sqlite_file.resolve()}"
-    else:
-        catalog, _ = postgres_catalog(settings, read_only=read_only)
-    if not is_s3:
-        data_path = str(Path(data_path).resolve()) + "/"
-    scanner = "sqlite_scanner" if sqlite_file is not None else "postgres_scanner"
-    names = ["ducklake", scanner] + (["httpfs"] if is_s3 else [])
-    options = [f"DATA_PATH {_literal(data_path)}"]
-    if not is_s3:
-        options.append("OVERRIDE_DATA_PATH true")
-    if read_only:
-        options.append("READ_ONLY")
+    target = _attach_target(settings, read_only=read_only)
     lines = [
         f"-- AirCarbon lake, DuckDB {duckdb.__version__} (extensions from the installed wheels)",
         "SET autoinstall_known_extensions = false;",
         "SET autoload_known_extensions = false;",
-        *(f"LOAD {_literal(str(extension_file(name)))};" for name in names),
+        *(f"LOAD {_literal(str(extension_file(name)))};" for name in target.extensions),
     ]
-    if is_s3:
+    if target.is_s3:
         lines.append("-- object storage: CREATE SECRET (TYPE s3, ...) with your credentials here")
     lines += [
-        f"ATTACH {_literal('ducklake:' + catalog)} AS {LAKE} ({', '.join(options)});",
+        target.attach_statement(read_only=read_only) + ";",
         f"USE {LAKE};",
         "SET TimeZone = 'UTC';",
     ]

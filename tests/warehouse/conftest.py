@@ -13,6 +13,7 @@ import pytest
 import warehouse
 from aircarbon.core.contracts import DAILY, HOURLY
 from aircarbon.core.settings import Settings, load_settings
+from tests.fixtures.lakes import copy_lake
 
 HOUR = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
 
@@ -23,9 +24,10 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def lake(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+def lake(settings: Settings, lake_template: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A migrated, empty lake of the test's own: a copy of the session's template."""
+    copy_lake(lake_template, settings)
     con = warehouse.connect(settings)
-    warehouse.migrate(con)
     yield con
     con.close()
 

@@ -12,8 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import warehouse
-from aircarbon.core.settings import load_settings
+import duckdb
+
+from aircarbon.core.settings import Settings
 from tests.warehouse.conftest import HOUR, hourly_frame
 from warehouse.load import load_hour
 
@@ -29,17 +30,14 @@ except duckdb.Error as exc:
 """
 
 
-def test_printed_script_opens_the_lake_offline_read_only(tmp_path: Path) -> None:
-    settings = load_settings({}, data_dir=tmp_path / "data")
-    con = warehouse.connect(settings)
-    try:
-        warehouse.migrate(con)
-        load_hour(con, "hourly", hourly_frame(HOUR), HOUR)
-    finally:
-        con.close()
+def test_printed_script_opens_the_lake_offline_read_only(
+    tmp_path: Path, settings: Settings, lake: duckdb.DuckDBPyConnection
+) -> None:
+    load_hour(lake, "hourly", hourly_frame(HOUR), HOUR)
+    lake.close()
     printed = subprocess.run(
         [sys.executable, "-m", "aircarbon", "sql", "--print-attach"],
-        env={**os.environ, "AIRCARBON_DATA_DIR": str(tmp_path / "data")},
+        env={**os.environ, "AIRCARBON_DATA_DIR": str(settings.data_dir)},
         capture_output=True,
         text=True,
         check=True,

@@ -50,8 +50,10 @@ maximum) → `daily` and `aqi_daily`, plus the day's dead letters into `dead_let
   daily AQI) with its early warnings, into `forecasts` / `warnings`; retrains on its schedule.
 * **`bulletin`**: the day's air-carbon bulletins under `bulletins/{date}/` (zh and en; HTML
   with embedded charts and a Markdown twin).
+* **`compact`**: merges the small files the day's hourly loads wrote (every snapshot kept,
+  so time travel is unchanged); last, so it never delays the bulletin.
 * **CLI twins**: `aircarbon process daily --date D`, `aircarbon forecast --date D`,
-  `aircarbon bulletin --date D`.
+  `aircarbon bulletin --date D`, `aircarbon compact`.
 """
 
 #: The settings the scheduler parses this file with: the zone of the local days and the day
@@ -239,10 +241,24 @@ def aircarbon_daily() -> None:
         catalog = catalog_for(settings)
         return write_bulletins(settings, catalog, day, lock_wait_s=LOCK_WAIT_S).summary()
 
+    @task(
+        multiple_outputs=False,  # one summary XCom, not one per key
+        retries=2,
+        retry_delay=dt.timedelta(minutes=5),
+        execution_timeout=dt.timedelta(hours=1),
+    )
+    def compact() -> dict[str, Any]:
+        """Merge the day's small files (every snapshot kept); after the bulletin, never before."""
+        from aircarbon.core.catalog import catalog_for
+        from aircarbon.pipeline.maintenance import compact_lake
+
+        settings = load_settings()
+        return compact_lake(settings, catalog_for(settings), lock_wait_s=LOCK_WAIT_S).summary()
+
     done = daily()
     hours_loaded() >> done
     # the outlook section of the bulletin reads the forecast issued at the end of the same day
-    done >> forecast() >> bulletin()
+    done >> forecast() >> bulletin() >> compact()
 
 
 aircarbon_daily()

@@ -135,6 +135,7 @@ def test_daily_run_after_the_days_hours(airflow_env: dict[str, str], data_dir: P
     assert daily["tis"]["daily"] == {"state": "success", "try_number": 1}
     assert daily["tis"]["forecast"] == {"state": "success", "try_number": 1}
     assert daily["tis"]["bulletin"] == {"state": "success", "try_number": 1}
+    assert daily["tis"]["compact"] == {"state": "success", "try_number": 1}
     assert missing_hours(settings, DAY) == []
     folder = data_dir / "bulletins" / DAY.isoformat()
     for name in ("bulletin.zh.html", "bulletin.en.html", "bulletin.zh.md", "bulletin.en.md"):

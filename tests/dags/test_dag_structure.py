@@ -79,11 +79,12 @@ def test_hourly_tasks(inspected: dict[str, Any]) -> None:
 
 def test_daily_tasks(inspected: dict[str, Any]) -> None:
     tasks = inspected["dags"]["aircarbon_daily"]["tasks"]
-    assert set(tasks) == {"hours_loaded", "daily", "forecast", "bulletin"}
+    assert set(tasks) == {"hours_loaded", "daily", "forecast", "bulletin", "compact"}
     assert tasks["hours_loaded"]["mode"] == "reschedule"  # waits without holding a worker slot
     assert tasks["daily"]["upstream"] == ["hours_loaded"]
     assert tasks["forecast"]["upstream"] == ["daily"]
     assert tasks["bulletin"]["upstream"] == ["forecast"]  # the outlook reads that forecast
+    assert tasks["compact"]["upstream"] == ["bulletin"]  # upkeep never delays the bulletin
     assert tasks["daily"]["retry_exponential_backoff"] == 2.0
 
 

@@ -32,6 +32,10 @@ __all__ = [
 ]
 
 #: Most payload bytes kept for a message stored ``whole`` (poison)
+#: ``topic`` of dead letters written by ``aircarbon import`` (``import:<kind>;file=…;line=N``):
+#: refused rows of a history file, not MQTT messages: replay leaves them to a new import.
+IMPORT_TOPIC_PREFIX = "import:"
+
 WHOLE_PAYLOAD_BYTES = 1024 * 1024
 #: Longest ``detail`` kept in a dead-letter row (a longer one ends with "…").
 DETAIL_CHARS = 300

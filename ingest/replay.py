@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from aircarbon.core.parquet_check import parquet_intact
 from ingest.batch import ReadingBatch, reading_schema
+from ingest.dead_letter import IMPORT_TOPIC_PREFIX
 from ingest.decode import DecodeRules, decode_message
 from ingest.raw_store import write_readings
 from ingest.reasons import RejectReason
@@ -64,6 +65,7 @@ class ReplayReport:
     messages: int = 0  # distinct messages among them
     truncated: int = 0  # payloads cut at the limit: not replayable
     status_messages: int = 0  # status topic: not replayed
+    import_rows: int = 0  # refused rows of `aircarbon import`: a new import, not a replay
     recovered: int = 0  # readings that pass now and were not in the raw store: landed
     already_landed: int = 0  # readings that pass now but were already in the raw store
     still_rejected: Counter[str] = field(default_factory=Counter)  # by reason code
@@ -77,6 +79,7 @@ class ReplayReport:
             "messages": self.messages,
             "truncated": self.truncated,
             "status_messages": self.status_messages,
+            "import_rows": self.import_rows,
             "recovered": self.recovered,
             "already_landed": self.already_landed,
             "still_rejected": dict(sorted(self.still_rejected.items())),
@@ -239,6 +242,9 @@ def replay_dead_letters(
         if topic.endswith("/status"):
             report.status_messages += 1
             continue
+        if topic.startswith(IMPORT_TOPIC_PREFIX):  # not an MQTT message: never "bad_topic"
+            report.import_rows += 1
+            continue
         decoded = decode_message(topic, payload, rules, received, batch)
         for rejection in decoded.rejections:
             report.still_rejected[rejection.reason.value] += 1
@@ -325,6 +331,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"truncated (not replayable) {report.truncated}; status messages skipped "
         f"{report.status_messages}; still rejected: {still}"
     )
+    if report.import_rows:
+        print(
+            f"{report.import_rows} rows refused by `aircarbon import` left as they are: fix the "
+            "file or the network, then run the same import again with --force"
+        )
     if report.hours:
         print(f"UTC hours with new readings: {', '.join(report.hours)}")
     return 0

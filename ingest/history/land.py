@@ -54,7 +54,7 @@ import polars as pl
 from aircarbon.core.catalog import Catalog
 from aircarbon.core.errors import AirCarbonError, UnknownUnitError
 from ingest.batch import reading_schema
-from ingest.dead_letter import DeadLetterBatch
+from ingest.dead_letter import IMPORT_TOPIC_PREFIX, DeadLetterBatch
 from ingest.history.report import ImportReport
 from ingest.raw_store import fsync_dir, write_durable
 from ingest.reasons import RejectReason
@@ -591,7 +591,7 @@ def run_import(
         raise ImportRefused(f"no such file: {path}")
     sha = file_sha256(path)
     key = import_id(kind, station, sha)
-    source = f"import:{kind};file={_safe_name(path.name)}"
+    source = f"{IMPORT_TOPIC_PREFIX}{kind};file={_safe_name(path.name)}"
     report = ImportReport(file=path, kind=kind, source=source, sha256=sha)
     manifest = _manifest_path(ctx.data_dir, key)
     previous: dict[str, Any] | None = None

@@ -207,3 +207,27 @@ def test_command_line(
     assert main(["--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "landed 0 readings" in out
+
+
+def test_import_dead_letters_are_left_to_a_new_import(data_dir: Path, rules: DecodeRules) -> None:
+    """Rows `aircarbon import` refused are not MQTT messages: counted apart, never bad_topic."""
+    from ingest.dead_letter import IMPORT_TOPIC_PREFIX
+    from ingest.reasons import RejectReason
+
+    received = int(time.time() * 1_000_000)
+    dead = DeadLetterBatch(4096)
+    row = {"station": "NOWHERE", "param": "pm25", "ts": "2026-11-24 10:00", "value": "35"}
+    dead.append(
+        received,
+        f"{IMPORT_TOPIC_PREFIX}long;file=history.csv;line=7",
+        "NOWHERE",
+        RejectReason.UNKNOWN_STATION,
+        "pm25",
+        "unknown station 'NOWHERE'",
+        json.dumps(row).encode(),
+    )
+    write_dead_letters(dead.to_arrow(), data_dir / "dead_letter", "import")
+    report = replay_dead_letters(data_dir, rules)
+    assert report.import_rows == 1
+    assert "bad_topic" not in report.still_rejected
+    assert report.to_json()["import_rows"] == 1

@@ -34,12 +34,11 @@ import dataclasses
 import logging
 import os
 import random
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -53,11 +52,12 @@ from ingest.decode import Decoded, DecodeRules, decode_failure, parse_topic
 from ingest.health import AlertRules, IngestStats, StationHealth
 from ingest.lander import Lander, Landing, status_schema
 from ingest.manual_ack import AckTracker, PendingAck, enable_manual_ack, incoming_queue
-from ingest.mqtt_native import MqttNativeError, NativeConnection, NativeOptions, tls_context
+from ingest.mqtt_client import MqttEndpoint, MqttProtocol, aiomqtt_client, endpoint
+from ingest.mqtt_native import MqttNativeError, NativeConnection, NativeOptions
 from ingest.poison import PoisonJournal, message_digest
 from ingest.reasons import RejectReason
 
-__all__ = ["Collector", "CollectorConfig", "status_schema"]
+__all__ = ["COLLECTOR_USERNAME", "Collector", "CollectorConfig", "status_schema"]
 
 log = logging.getLogger("aircarbon.collector")
 
@@ -72,24 +72,20 @@ _SUBSCRIBE_TIMEOUT_S = 120.0
 # the native transport hands over this many messages per turn before letting the event loop
 # run (acks going out, the writer's completion, the health server)
 _NATIVE_TURN = 2000
+#: the collector's MQTT user name unless the settings or the URL give one (the broker ACL's)
+COLLECTOR_USERNAME = "aircarbon-collector"
 
 
 @dataclass(frozen=True)
 class CollectorConfig:
     """Connection and batching knobs, derived from Settings (or set directly in tests)."""
 
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = "aircarbon-collector"
-    password: str | None = None
-    client_id: str = "aircarbon-collector"
+    #: broker, TLS, credentials, client id, protocol, keepalive (:mod:`ingest.mqtt_client`)
+    endpoint: MqttEndpoint
     share_group: str | None = None
-    protocol: Literal["v5", "v311"] = "v5"
     #: "native" = ingest.mqtt_native (v5 only); "paho" = aiomqtt/paho (v3.1.1 always uses it)
     mqtt_client: Literal["native", "paho"] = "native"
     session_expiry_s: int = 7 * 24 * 3600
-    keepalive_s: int = 30
     receive_maximum: int = 20_000
     batch_max_messages: int = 5_000
     batch_max_readings: int = 50_000
@@ -98,9 +94,10 @@ class CollectorConfig:
     queue_batches: int = 2
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
+
+    @property
+    def client_id(self) -> str:
+        return self.endpoint.client_id
 
     @property
     def topic(self) -> str:
@@ -112,32 +109,22 @@ class CollectorConfig:
         settings: Settings,
         *,
         url: str | None = None,
-        protocol: Literal["v5", "v311"] | None = None,
+        protocol: MqttProtocol | None = None,
     ) -> CollectorConfig:
-        target = settings.with_overrides(broker_url=url).broker() if url else settings.broker()
-        if target is None:
+        ep = endpoint(settings, url=url, default_username=COLLECTOR_USERNAME, protocol=protocol)
+        if ep is None:
             raise ValueError("no broker URL: start the embedded broker first")
         return cls(
-            host=target.host,
-            port=target.port,
-            tls=target.tls,
-            username=target.username or "aircarbon-collector",
-            password=target.password,
-            client_id=settings.client_id,
+            endpoint=ep,
             share_group=settings.share_group,
-            protocol=protocol or settings.mqtt_protocol,
             mqtt_client=settings.mqtt_client,
             session_expiry_s=settings.session_expiry_s,
-            keepalive_s=settings.keepalive_s,
             receive_maximum=min(settings.queue_max_messages, 65_535),
             batch_max_readings=settings.batch_max_readings,
             batch_max_age_s=settings.batch_max_age_s,
             batch_max_dead_bytes=settings.dead_letter_flush_bytes,
             reconnect_min_s=settings.reconnect_min_s,
             reconnect_max_s=settings.reconnect_max_s,
-            tls_ca=settings.tls_ca,
-            tls_cert=settings.tls_cert,
-            tls_key=settings.tls_key,
         )
 
 
@@ -222,7 +209,7 @@ class Collector:
         catalog: Catalog,
         *,
         url: str | None = None,
-        protocol: Literal["v5", "v311"] | None = None,
+        protocol: MqttProtocol | None = None,
     ) -> Collector:
         rules = DecodeRules(
             catalog,
@@ -331,52 +318,29 @@ class Collector:
 
     def _client(self) -> aiomqtt.Client:
         cfg = self.config
-        tls_params = None
-        if cfg.tls:
-            tls_params = aiomqtt.TLSParameters(
-                ca_certs=str(cfg.tls_ca) if cfg.tls_ca else None,
-                certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
-                keyfile=str(cfg.tls_key) if cfg.tls_key else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        common: dict[str, Any] = {
-            "identifier": cfg.client_id,
-            "username": cfg.username,
-            "password": cfg.password,
-            "keepalive": cfg.keepalive_s,
-            "tls_params": tls_params,
-            "timeout": 10,
-        }
-        if cfg.protocol == "v5":
+        if cfg.endpoint.protocol == "v5":
             # persistent session: no clean start, an expiry, and a receive window large
             # enough that ack-after-durable batching is not throttled to a few messages
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = cfg.session_expiry_s
             props.ReceiveMaximum = cfg.receive_maximum
-            common.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props)
+            client = aiomqtt_client(cfg.endpoint, clean_start=False, properties=props)
         else:
-            common.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False)
-        client = aiomqtt.Client(cfg.host, cfg.port, **common)
+            client = aiomqtt_client(cfg.endpoint, clean_session=False)
         enable_manual_ack(client)
         return client
 
     @property
     def native(self) -> bool:
         """Whether this collector uses its own MQTT v5 transport (else paho via aiomqtt)."""
-        return self.config.mqtt_client == "native" and self.config.protocol == "v5"
+        return self.config.mqtt_client == "native" and self.config.endpoint.protocol == "v5"
 
     def _native_options(self) -> NativeOptions:
         cfg = self.config
         return NativeOptions(
-            host=cfg.host,
-            port=cfg.port,
-            client_id=cfg.client_id,
-            username=cfg.username,
-            password=cfg.password,
-            keepalive_s=cfg.keepalive_s,
+            cfg.endpoint,
             session_expiry_s=cfg.session_expiry_s,
             receive_maximum=cfg.receive_maximum,
-            ssl=tls_context(cfg.tls_ca, cfg.tls_cert, cfg.tls_key) if cfg.tls else None,
         )
 
     async def _connection_loop(self) -> None:
@@ -397,7 +361,7 @@ class Collector:
                     # that outlasts the 10 s connect timeout, and a retry would start over
                     await client.subscribe(self.config.topic, qos=1, timeout=_SUBSCRIBE_TIMEOUT_S)
                     self.connected.set()
-                    log.info("connected to %s:%d", self.config.host, self.config.port)
+                    log.info("connected to %s", self.config.endpoint.url)
                     await self._consume(client)
                     # graceful stop: land and acknowledge what we hold before DISCONNECT
                     await self._flush()
@@ -426,7 +390,7 @@ class Collector:
             self.stats.connected = True
             await conn.subscribe(self.config.topic, qos=1, timeout=_SUBSCRIBE_TIMEOUT_S)
             self.connected.set()
-            log.info("connected to %s:%d", self.config.host, self.config.port)
+            log.info("connected to %s", self.config.endpoint.url)
             await self._consume_native(conn)
             await self._flush()
             await self._queue.join()

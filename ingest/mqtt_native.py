@@ -33,12 +33,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 import mqtt5
+
+from ingest.mqtt_client import MqttEndpoint, tls_context
 
 __all__ = [
     "Incoming",
@@ -48,7 +48,6 @@ __all__ = [
     "RawPublish",
     "frame_length",
     "parse_publish_frame",
-    "tls_context",
 ]
 
 log = logging.getLogger("aircarbon.mqtt")
@@ -78,26 +77,12 @@ Incoming = mqtt5.PublishPacket | RawPublish
 
 @dataclass(frozen=True, slots=True)
 class NativeOptions:
-    """What one connection needs (built by the collector from its config)."""
+    """What one connection needs: the endpoint (:mod:`ingest.mqtt_client`) and the session."""
 
-    host: str
-    port: int
-    client_id: str
-    username: str | None = None
-    password: str | None = None
-    keepalive_s: int = 30
+    endpoint: MqttEndpoint
     session_expiry_s: int = 7 * 24 * 3600
     receive_maximum: int = 20_000
-    ssl: ssl.SSLContext | None = None
     connect_timeout_s: float = 10.0
-
-
-def tls_context(ca: Path | None, cert: Path | None, key: Path | None) -> ssl.SSLContext:
-    """A client TLS context verifying the server (certificate and host name), like paho's."""
-    ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
-    if cert:
-        ctx.load_cert_chain(str(cert), str(key) if key else None)
-    return ctx
 
 
 def _varint(view: memoryview | bytes, pos: int) -> tuple[int, int] | None:
@@ -176,7 +161,7 @@ class NativeConnection(asyncio.Protocol):
         self.closed: asyncio.Future[None] = self._loop.create_future()
         self._error: MqttNativeError | None = None
         self._paused = False
-        self._keepalive = options.keepalive_s
+        self._keepalive = options.endpoint.keepalive_s
         self._last_sent = self._loop.time()
         self._ping_sent: float | None = None
         self._ticker: asyncio.TimerHandle | None = None
@@ -188,21 +173,21 @@ class NativeConnection(asyncio.Protocol):
         """Connect, send CONNECT and wait for a successful CONNACK (or raise)."""
         conn = cls(options)
         loop = asyncio.get_running_loop()
+        ep = options.endpoint
+        context = tls_context(ep)  # per connection: certificates renewed on disk are read
         try:
             async with asyncio.timeout(options.connect_timeout_s):
                 await loop.create_connection(
                     lambda: conn,
-                    options.host,
-                    options.port,
-                    ssl=options.ssl,
-                    server_hostname=options.host if options.ssl else None,
+                    ep.host,
+                    ep.port,
+                    ssl=context,
+                    server_hostname=ep.host if context else None,
                 )
                 connack = await asyncio.shield(conn._connack)
         except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
             conn.abort()
-            raise MqttNativeError(
-                f"cannot connect to {options.host}:{options.port}: {exc}"
-            ) from exc
+            raise MqttNativeError(f"cannot connect to {ep.host}:{ep.port}: {exc}") from exc
         except MqttNativeError:
             conn.abort()
             raise
@@ -293,12 +278,13 @@ class NativeConnection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         opts = self.options
+        ep = opts.endpoint
         connect = mqtt5.ConnectPacket(
-            opts.client_id,
-            username=opts.username,
-            password=opts.password.encode() if opts.password is not None else None,
+            ep.client_id,
+            username=ep.username,
+            password=ep.password.encode() if ep.password is not None else None,
             clean_start=False,
-            keep_alive=opts.keepalive_s,
+            keep_alive=ep.keepalive_s,
             session_expiry_interval=opts.session_expiry_s,
             receive_max=opts.receive_maximum,
         )

@@ -13,8 +13,9 @@ from typing import Literal
 import polars as pl
 
 from aircarbon.core.catalog import load_catalog
-from ingest.collector import Collector, CollectorConfig
+from ingest.collector import COLLECTOR_USERNAME, Collector, CollectorConfig
 from ingest.decode import DecodeRules
+from ingest.mqtt_client import MqttEndpoint
 
 # the stream (up to ~4,000 minutes) starts four days ago: inside the default 7-day late-data
 # window and entirely in the past, whatever the time of day the tests run
@@ -36,11 +37,11 @@ def make_collector(
     batch_max_age_s: float = 0.2,
 ) -> Collector:
     catalog = load_catalog()
+    ep = MqttEndpoint(
+        "127.0.0.1", port, username=COLLECTOR_USERNAME, client_id=client_id, protocol=protocol
+    )
     config = CollectorConfig(
-        host="127.0.0.1",
-        port=port,
-        client_id=client_id,
-        protocol=protocol,
+        ep,
         share_group=share_group,
         batch_max_messages=batch_max_messages,
         batch_max_age_s=batch_max_age_s,

@@ -17,6 +17,7 @@ from pathlib import Path
 import mqtt5
 import pytest
 
+from ingest.mqtt_client import MqttEndpoint
 from ingest.mqtt_native import (
     MqttNativeError,
     NativeConnection,
@@ -40,9 +41,16 @@ TOPIC = "aircarbon/v1/+/+"
 
 
 def _options(
-    broker: MosquittoBroker, client_id: str = "native-test", **kw: object
+    broker: MosquittoBroker,
+    client_id: str = "native-test",
+    *,
+    port: int | None = None,
+    keepalive_s: int = 30,
 ) -> NativeOptions:
-    return NativeOptions(host=broker.host, port=broker.port, client_id=client_id, **kw)  # type: ignore[arg-type]
+    ep = MqttEndpoint(
+        broker.host, port or broker.port, client_id=client_id, keepalive_s=keepalive_s
+    )
+    return NativeOptions(ep)
 
 
 async def _publish(broker: MosquittoBroker, count: int, start: int = 0) -> None:
@@ -106,7 +114,7 @@ async def test_refused_connect_is_an_error(
     mosquitto = mosquitto_factory(extra_config="allow_anonymous false\n")
     with pytest.raises(MqttNativeError, match="NOT_AUTHORIZED"):
         await NativeConnection.open(_options(mosquitto))
-    nobody = dataclasses.replace(_options(mosquitto), port=free_port())  # nothing listens
+    nobody = _options(mosquitto, port=free_port())  # nothing listens
     with pytest.raises(MqttNativeError, match="cannot connect"):
         await NativeConnection.open(nobody)
 
@@ -158,7 +166,7 @@ async def test_frames_split_anywhere_and_a_codec_refused_publish() -> None:
     assert not isinstance(refused, IndexError)
     assert parse_publish_frame(bad) == RawPublish("aircarbon/v1/\ufffd\ufffd/readings", b"{}", 1, 8)
 
-    conn = NativeConnection(NativeOptions(host="127.0.0.1", port=1, client_id="x"))
+    conn = NativeConnection(NativeOptions(MqttEndpoint("127.0.0.1", 1, client_id="x")))
     stream = good + bad + good + mqtt5.PingRespPacket().write()
     for k in range(0, len(stream), 7):
         conn.data_received(stream[k : k + 7])
@@ -200,7 +208,7 @@ async def test_a_broker_that_stops_answering_is_a_lost_connection() -> None:
     port = server.sockets[0].getsockname()[1]
     async with server:
         conn = await NativeConnection.open(
-            NativeOptions(host="127.0.0.1", port=port, client_id="x", keepalive_s=1)
+            NativeOptions(MqttEndpoint("127.0.0.1", port, client_id="x", keepalive_s=1))
         )
         await asyncio.wait_for(asyncio.shield(conn.closed), timeout=30)
         with pytest.raises(MqttNativeError, match="no PINGRESP"):

@@ -44,7 +44,7 @@ CONF = REPO / "docker" / "mosquitto" / "mosquitto.conf"
 ACL = REPO / "docker" / "mosquitto" / "acl"
 PROVISION = REPO / "scripts" / "provision_station.sh"
 
-COLLECTOR_USER = "aircarbon-collector"  # CollectorConfig's default username = the ACL's user
+COLLECTOR_USER = "aircarbon-collector"  # the collector's default username = the ACL's user
 OWN = "SY-TY-01"
 OTHER = "SY-XH-02"
 TIMEOUT_S = 15.0
@@ -407,9 +407,9 @@ def tls_collector(broker: ProductionBroker, data_dir: Path, **env: str) -> Colle
         }
     )
     collector = Collector.from_settings(settings, load_catalog())
-    assert collector.config.tls
-    assert collector.config.tls_ca == broker.pki.ca
-    assert collector.config.username == COLLECTOR_USER
+    assert collector.config.endpoint.tls
+    assert collector.config.endpoint.ca == broker.pki.ca
+    assert collector.config.endpoint.username == COLLECTOR_USER
     return collector
 
 

@@ -33,13 +33,12 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiomqtt
 
@@ -48,6 +47,7 @@ from aircarbon.core.settings import Settings
 from ingest.dead_letter import DeadLetterBatch
 from ingest.hj212 import DATA_COMMANDS, HJ212Error, Packet, build_frame, parse_packet
 from ingest.hj212_framer import Chunk, Framer
+from ingest.mqtt_client import MqttEndpoint, aiomqtt_client, endpoint
 from ingest.raw_store import write_dead_letters
 from ingest.reasons import RejectReason
 
@@ -85,16 +85,8 @@ class GatewayConfig:
 
     host: str
     port: int
-    broker_host: str
-    broker_port: int
-    broker_tls: bool = False
-    username: str | None = None
-    password: str | None = None
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    protocol: Literal["v5", "v311"] = "v5"
-    client_id: str = "aircarbon-gateway"
+    #: broker, TLS, credentials, client id, protocol, keepalive (:mod:`ingest.mqtt_client`)
+    broker: MqttEndpoint
     max_connections: int = 2000
     idle_timeout_s: float = 900.0
     rate_frames_s: float = 50.0
@@ -106,35 +98,31 @@ class GatewayConfig:
     dead_letter_payload_bytes: int = 4096
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
-    keepalive_s: int = 30
+
+    @property
+    def client_id(self) -> str:
+        return self.broker.client_id
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, listen: str | None = None, broker_url: str | None = None
     ) -> GatewayConfig:
         host, port = parse_listen(listen or settings.gateway_listen)
-        target = (
-            settings.with_overrides(broker_url=broker_url).broker()
-            if broker_url
-            else settings.broker()
+        broker = endpoint(
+            settings,
+            url=broker_url,
+            client_id=settings.gateway_client_id,
+            default_username=settings.gateway_client_id,
+            # v3.1.1, not the collector's v5: the gateway only publishes, needs no session or
+            # Receive Maximum, and paho builds a Properties object for every v5 PUBACK
+            protocol="v311",
         )
-        if target is None:
+        if broker is None:
             raise ValueError("the gateway needs a broker: give --broker or AIRCARBON_BROKER_URL")
         return cls(
             host=host,
             port=port,
-            broker_host=target.host,
-            broker_port=target.port,
-            broker_tls=target.tls,
-            username=target.username or settings.gateway_client_id,
-            password=target.password,
-            tls_ca=settings.tls_ca,
-            tls_cert=settings.tls_cert,
-            tls_key=settings.tls_key,
-            # v3.1.1, not the collector's v5: the gateway only publishes, needs no session or
-            # Receive Maximum, and paho builds a Properties object for every v5 PUBACK
-            protocol="v311",
-            client_id=settings.gateway_client_id,
+            broker=broker,
             max_connections=settings.gateway_max_connections,
             idle_timeout_s=settings.gateway_idle_timeout_s,
             rate_frames_s=settings.gateway_rate_frames_s,
@@ -146,7 +134,6 @@ class GatewayConfig:
             dead_letter_payload_bytes=settings.dead_letter_payload_bytes,
             reconnect_min_s=settings.reconnect_min_s,
             reconnect_max_s=settings.reconnect_max_s,
-            keepalive_s=settings.keepalive_s,
         )
 
 
@@ -331,33 +318,9 @@ class _Publisher:
         self._stop = asyncio.Event()
 
     def _new_client(self) -> aiomqtt.Client:
-        cfg = self.config
-        tls_params = None
-        if cfg.broker_tls:
-            tls_params = aiomqtt.TLSParameters(
-                ca_certs=str(cfg.tls_ca) if cfg.tls_ca else None,
-                certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
-                keyfile=str(cfg.tls_key) if cfg.tls_key else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        protocol = (
-            aiomqtt.ProtocolVersion.V5 if cfg.protocol == "v5" else aiomqtt.ProtocolVersion.V311
-        )
-        client = aiomqtt.Client(
-            cfg.broker_host,
-            cfg.broker_port,
-            identifier=cfg.client_id,
-            username=cfg.username,
-            password=cfg.password,
-            keepalive=cfg.keepalive_s,
-            tls_params=tls_params,
-            protocol=protocol,
-            timeout=10,
-            # many loggers publish at once; paho queues beyond the window, bounded by the
-            # connection count (each connection has at most one frame in flight)
-            max_inflight_messages=1024,
-        )
-        return client
+        # many loggers publish at once; paho queues beyond the window, bounded by the
+        # connection count (each connection has at most one frame in flight)
+        return aiomqtt_client(self.config.broker, max_inflight_messages=1024)
 
     async def run(self) -> None:
         delay = self.config.reconnect_min_s
@@ -368,11 +331,7 @@ class _Publisher:
                     self.connected.set()
                     self.stats.broker_connected = True
                     delay = self.config.reconnect_min_s
-                    log.info(
-                        "gateway connected to %s:%d",
-                        self.config.broker_host,
-                        self.config.broker_port,
-                    )
+                    log.info("gateway connected to %s", self.config.broker.url)
                     stop = asyncio.ensure_future(self._stop.wait())
                     lost = asyncio.ensure_future(self._until_disconnected(client))
                     try:

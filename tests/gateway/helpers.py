@@ -15,6 +15,7 @@ from aircarbon.core.catalog import load_catalog
 from ingest.hj212 import Packet, build_data_segment, build_frame, parse_packet
 from ingest.hj212_framer import Framer
 from ingest.hj212_gateway import Gateway, GatewayConfig
+from ingest.mqtt_client import MqttEndpoint
 
 CATALOG = load_catalog()
 STATIONS = ["SY-TY-01", "SY-XH-02", "SY-XX-03", "SY-HN-06", "SY-LD-08"]
@@ -49,8 +50,7 @@ def config(broker_port: int, **changes: object) -> GatewayConfig:
     base = GatewayConfig(
         host="127.0.0.1",
         port=0,
-        broker_host="127.0.0.1",
-        broker_port=broker_port,
+        broker=MqttEndpoint("127.0.0.1", broker_port, client_id="aircarbon-gateway"),
         health_port=0,
         reconnect_min_s=0.1,
         reconnect_max_s=0.5,

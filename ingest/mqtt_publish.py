@@ -2,25 +2,24 @@
 
 Production publishes too — the forecast's retained warnings message — and must not import the
 simulator for it, so the publisher lives here, below the pipeline; the simulator's replay uses
-the same classes (with its own default user name). It waits for every PUBACK in
-:meth:`MqttPublisher.drain`, so "published" means the broker has it.
+the same classes (with its own user name and client id). The connection comes from an
+:class:`~ingest.mqtt_client.MqttEndpoint` (:func:`ingest.mqtt_client.endpoint`). It waits for
+every PUBACK in :meth:`MqttPublisher.drain`, so "published" means the broker has it.
 """
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from aircarbon.core.errors import BrokerError
+from ingest.mqtt_client import MqttEndpoint, paho_client
 
-__all__ = ["BrokerConnection", "Message", "MqttPublisher", "Publication"]
+__all__ = ["Message", "MqttPublisher", "Publication"]
 
 
 class Publication(Protocol):
@@ -46,52 +45,15 @@ class Message:
     qos: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerConnection:
-    """Where and how to connect (from a broker URL and the settings)."""
-
-    host: str
-    port: int
-    tls: bool = False
-    ca: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
-    username: str | None = None
-    password: str | None = None
-    client_id: str = ""
-    keepalive_s: int = 30
-
-    @classmethod
-    def from_url(cls, url: str, **options: Any) -> Self:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"} or not parts.hostname:
-            raise BrokerError(f"broker URL must look like mqtt://host:port, got {url!r}")
-        tls = parts.scheme in {"mqtts", "ssl"}
-        values: dict[str, Any] = {
-            "host": parts.hostname,
-            "port": parts.port or (8883 if tls else 1883),
-            "tls": tls,
-        }
-        if parts.username:
-            values["username"] = parts.username
-        if parts.password:
-            values["password"] = parts.password
-        values.update({k: v for k, v in options.items() if v is not None})
-        return cls(**values)
-
-    @property
-    def url(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
 class MqttPublisher:
-    """A paho client with a bounded in-flight window; use as a context manager."""
+    """A paho client with a bounded in-flight window; use as a context manager.
+
+    Publishes in a clean session at the endpoint's protocol (the callers ask for v3.1.1).
+    """
 
     def __init__(
         self,
-        conn: BrokerConnection,
+        conn: MqttEndpoint,
         *,
         window: int = 256,
         connect_timeout_s: float = 10.0,
@@ -105,21 +67,7 @@ class MqttPublisher:
         self._acked = 0
         self._connected = threading.Event()
         self._refused: str | None = None
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=conn.client_id,
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
-        )
-        if conn.username:
-            client.username_pw_set(conn.username, conn.password)
-        if conn.tls:
-            client.tls_set(
-                ca_certs=str(conn.ca) if conn.ca else None,
-                certfile=str(conn.cert) if conn.cert else None,
-                keyfile=str(conn.key) if conn.key else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
+        client = paho_client(conn, clean=True)
         client.max_inflight_messages_set(self.window)
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish

@@ -190,7 +190,7 @@ async def _pipeline(
 ) -> dict[str, Any]:
     from aircarbon.simulator.config import SimulationConfig
     from aircarbon.simulator.faults import FaultConfig
-    from aircarbon.simulator.publisher import BrokerConnection, publish_replay
+    from aircarbon.simulator.publisher import DEFAULT_USERNAME, broker_endpoint, publish_replay
     from ingest.collector import Collector
     from ingest.embedded_broker import EmbeddedBroker
     from ingest.health_server import HealthServer
@@ -220,7 +220,10 @@ async def _pipeline(
         health_task = asyncio.create_task(health.serve())
         task = asyncio.create_task(collector.run())
         await asyncio.wait_for(collector.connected.wait(), timeout=30)
-        conn = BrokerConnection.from_url(b.url, client_id="aircarbon-demo-simulator")
+        conn = broker_endpoint(
+            settings, url=b.url, username=DEFAULT_USERNAME, client_id="aircarbon-demo-simulator"
+        )
+        assert conn is not None  # the embedded broker's URL
         report = await asyncio.to_thread(publish_replay, config, conn, progress=True)
         with console.status("[bold]collector[/] landing the last batches…"):
             while collector.stats.messages_total < report.total:  # noqa: ASYNC110 - polls a counter

@@ -8,7 +8,7 @@ importing :mod:`aircarbon.simulator.command` for the CLI stays light):
 * :class:`SimulationConfig`, :class:`FaultConfig`, :class:`FaultEvent`, :class:`GroundTruth`
 * :func:`iter_messages` / :class:`Simulation` — the messages, without a broker
 * :func:`simulate_frame` — the clean values as a Polars frame
-* :func:`publish_replay`, :func:`publish_realtime` — to an MQTT broker
+* :func:`publish_replay`, :func:`publish_realtime` — to an MQTT broker (:func:`broker_endpoint`)
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ if TYPE_CHECKING:
     from aircarbon.simulator.faults import FaultConfig, FaultEvent, GroundTruth
     from aircarbon.simulator.messages import Simulation, iter_messages, simulate_frame
     from aircarbon.simulator.publisher import (
-        BrokerConnection,
         PublishReport,
+        broker_endpoint,
         publish_realtime,
         publish_replay,
     )
     from aircarbon.simulator.stream import SimMessage
 
 __all__ = [
-    "BrokerConnection",
     "FaultConfig",
     "FaultEvent",
     "GroundTruth",
@@ -37,6 +36,7 @@ __all__ = [
     "SimMessage",
     "Simulation",
     "SimulationConfig",
+    "broker_endpoint",
     "iter_messages",
     "publish_realtime",
     "publish_replay",
@@ -52,7 +52,7 @@ _WHERE = {
     "iter_messages": "messages",
     "simulate_frame": "messages",
     "SimMessage": "stream",
-    "BrokerConnection": "publisher",
+    "broker_endpoint": "publisher",
     "PublishReport": "publisher",
     "publish_realtime": "publisher",
     "publish_replay": "publisher",

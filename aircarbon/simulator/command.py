@@ -108,25 +108,17 @@ def simulate(
 
     from aircarbon.core.settings import load_settings
     from aircarbon.simulator.publisher import (
-        BrokerConnection,
+        broker_endpoint,
         publish_realtime,
         publish_replay,
         realtime_config,
     )
 
     settings = load_settings(broker_url=broker)
-    if settings.broker_url is None:
+    conn = broker_endpoint(settings, username=username, password=password, client_id=client_id)
+    if conn is None:
         typer.secho(_NO_BROKER, err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
-    conn = BrokerConnection.from_url(
-        settings.broker_url,
-        username=username or settings.broker_username,
-        password=password or settings.broker_password,
-        ca=settings.tls_ca,
-        cert=settings.tls_cert,
-        key=settings.tls_key,
-        client_id=client_id,
-    )
     from aircarbon.simulator.messages import Simulation
 
     if rate is not None:

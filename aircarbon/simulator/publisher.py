@@ -22,19 +22,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aircarbon.simulator.config import SimulationConfig
 from aircarbon.simulator.engine import Block
 from aircarbon.simulator.messages import Simulation
 from aircarbon.simulator.stream import Out, SimMessage
-from ingest.mqtt_publish import BrokerConnection as _BrokerConnection
+from ingest.mqtt_client import MqttEndpoint, endpoint
 from ingest.mqtt_publish import MqttPublisher
 
+if TYPE_CHECKING:
+    from aircarbon.core.settings import Settings
+
 __all__ = [
-    "BrokerConnection",
     "MqttPublisher",
     "PublishReport",
+    "broker_endpoint",
     "publish_realtime",
     "publish_replay",
     "realtime_config",
@@ -44,11 +47,28 @@ DEFAULT_USERNAME = "simulator"
 DEFAULT_WINDOW = 256
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerConnection(_BrokerConnection):
-    """:class:`ingest.mqtt_publish.BrokerConnection` connecting as ``simulator`` by default."""
+def broker_endpoint(
+    settings: Settings,
+    *,
+    url: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    client_id: str = "",
+) -> MqttEndpoint | None:
+    """The simulated stations' connection (None without a broker URL).
 
-    username: str | None = DEFAULT_USERNAME
+    User ``simulator`` unless the flags, the settings or the URL name one; the client id is
+    the broker's choice unless given; v3.1.1, like every publisher (a clean session).
+    """
+    return endpoint(
+        settings,
+        url=url,
+        username=username,
+        password=password,
+        client_id=client_id,
+        default_username=DEFAULT_USERNAME,
+        protocol="v311",
+    )
 
 
 @dataclass(slots=True)
@@ -84,7 +104,7 @@ class PublishReport:
 
 def publish_replay(
     config: SimulationConfig,
-    conn: BrokerConnection,
+    conn: MqttEndpoint,
     *,
     sim: Simulation | None = None,
     count: int | None = None,
@@ -158,7 +178,7 @@ def realtime_config(
 
 def publish_realtime(
     config: SimulationConfig,
-    conn: BrokerConnection,
+    conn: MqttEndpoint,
     *,
     duration_s: float | None = None,
     count: int | None = None,

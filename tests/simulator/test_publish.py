@@ -11,14 +11,16 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from aircarbon.core.settings import load_settings
 from aircarbon.simulator.faults import FaultConfig
 from aircarbon.simulator.messages import iter_messages
 from aircarbon.simulator.publisher import (
-    BrokerConnection,
+    broker_endpoint,
     publish_realtime,
     publish_replay,
     realtime_config,
 )
+from ingest.mqtt_client import MqttEndpoint
 from tests.fixtures.brokers import MosquittoBroker
 
 from .conftest import small_config
@@ -60,12 +62,18 @@ class Subscriber:
         self.client.loop_stop()
 
 
+def _endpoint(broker: MosquittoBroker) -> MqttEndpoint:
+    conn = broker_endpoint(load_settings({}, broker_url=broker.url))
+    assert conn is not None
+    return conn
+
+
 def test_replay_delivers_every_message(mosquitto: MosquittoBroker) -> None:
     config = small_config(format="mixed", faults=FaultConfig.demo(), operations=True)
     expected = collections.Counter((m.topic, m.payload) for m in iter_messages(config))
     sub = Subscriber(mosquitto)
     try:
-        conn = BrokerConnection.from_url(mosquitto.url)
+        conn = _endpoint(mosquitto)
         assert conn.username == "simulator"
         report = publish_replay(config, conn, window=64)
         sub.wait_for(sum(expected.values()))
@@ -83,7 +91,7 @@ def test_realtime_paces_by_the_wall_clock(mosquitto: MosquittoBroker) -> None:
     sub = Subscriber(mosquitto)
     try:
         t0 = time.monotonic()
-        report = publish_realtime(config, BrokerConnection.from_url(mosquitto.url), duration_s=1.5)
+        report = publish_realtime(config, _endpoint(mosquitto), duration_s=1.5)
         elapsed = time.monotonic() - t0
         sub.wait_for(report.total)
     finally:

@@ -67,20 +67,16 @@ def publish_warnings(settings: Settings, payload: bytes, *, timeout_s: float = 1
     A broker that cannot be reached raises :class:`~aircarbon.core.errors.BrokerError`: the
     caller decides whether that fails the run (the forecast is already stored).
     """
-    if settings.broker_url is None:
+    from ingest.mqtt_client import endpoint
+
+    # its own client id (the collector's would take over the collector's session); v3.1.1 like
+    # every publisher: one clean session, no properties
+    conn = endpoint(settings, client_id=f"{settings.client_id}-forecast", protocol="v311")
+    if conn is None:
         _log.info("no AIRCARBON_BROKER_URL: warnings not published on %s", WARNINGS_TOPIC)
         return False
-    from ingest.mqtt_publish import BrokerConnection, Message, MqttPublisher
+    from ingest.mqtt_publish import Message, MqttPublisher
 
-    conn = BrokerConnection.from_url(
-        settings.broker_url,
-        ca=settings.tls_ca,
-        cert=settings.tls_cert,
-        key=settings.tls_key,
-        username=settings.broker_username,
-        password=settings.broker_password,
-        client_id=f"{settings.client_id}-forecast",
-    )
     with MqttPublisher(conn, window=4, connect_timeout_s=timeout_s) as pub:
         pub.publish(Message(WARNINGS_TOPIC, payload, retain=True, qos=1))
         pub.drain(timeout_s)

@@ -11,6 +11,7 @@ settings operators use (``AIRCARBON_BROKER_URL``, ``AIRCARBON_TLS_CA``, ...).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import ipaddress
 import json
@@ -617,3 +618,56 @@ async def test_simulate_publishes_over_mqtts(prod_broker: ProductionBroker, tmp_
     raw = read_raw(tmp_path / "data")
     assert raw.height > 0
     assert set(raw["station"]) == {OWN}
+
+
+# paho leaves the socket of a failed TLS handshake to the garbage collector (aiomqtt and the
+# publisher both connect through paho): closed there, with a ResourceWarning
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_every_client_library_connects_over_tls_from_one_endpoint(
+    prod_broker: ProductionBroker,
+) -> None:
+    """One endpoint from the operators' settings; the native transport, aiomqtt (collector's
+    alternative, gateway) and paho (warning publisher, simulator) all connect with it over TLS,
+    and all refuse a broker whose certificate the configured CA did not sign."""
+    import aiomqtt
+
+    from aircarbon.core.errors import BrokerError
+    from ingest.mqtt_client import MqttEndpoint, aiomqtt_client, endpoint
+    from ingest.mqtt_native import MqttNativeError, NativeConnection, NativeOptions
+    from ingest.mqtt_publish import MqttPublisher
+
+    b = prod_broker
+
+    def settings_endpoint(ca: Path) -> MqttEndpoint:
+        env = {
+            "AIRCARBON_BROKER_URL": b.tls_url,
+            "AIRCARBON_BROKER_USERNAME": COLLECTOR_USER,
+            "AIRCARBON_BROKER_PASSWORD": b.passwords[COLLECTOR_USER],
+            "AIRCARBON_TLS_CA": str(ca),
+        }
+        ep = endpoint(load_settings(env), client_id="one-endpoint")
+        assert ep is not None
+        assert ep.tls
+        return ep
+
+    def publisher_connects(ep: MqttEndpoint) -> None:
+        with MqttPublisher(dataclasses.replace(ep, protocol="v311"), connect_timeout_s=TIMEOUT_S):
+            pass
+
+    good = settings_endpoint(b.pki.ca)
+    conn = await NativeConnection.open(NativeOptions(good))
+    await conn.disconnect()
+    async with aiomqtt_client(dataclasses.replace(good, protocol="v311")):
+        pass
+    async with aiomqtt_client(good):  # v5, as the collector's paho transport
+        pass
+    await asyncio.to_thread(publisher_connects, good)
+
+    wrong = settings_endpoint(b.pki.other_ca)
+    with pytest.raises(MqttNativeError, match="certificate verify failed"):
+        await NativeConnection.open(NativeOptions(wrong))
+    with pytest.raises(aiomqtt.MqttError, match="certificate verify failed"):
+        async with aiomqtt_client(wrong):
+            pass
+    with pytest.raises(BrokerError, match="certificate verify failed"):
+        await asyncio.to_thread(publisher_connects, wrong)

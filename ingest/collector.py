@@ -33,7 +33,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ from ingest.decode import Decoded, DecodeRules, decode_failure, parse_topic
 from ingest.health import AlertRules, IngestStats, StationHealth
 from ingest.lander import Lander, Landing, status_schema
 from ingest.manual_ack import AckTracker, PendingAck, enable_manual_ack, incoming_queue
-from ingest.mqtt_client import MqttEndpoint, MqttProtocol, aiomqtt_client, endpoint
+from ingest.mqtt_client import Backoff, MqttEndpoint, MqttProtocol, aiomqtt_client, endpoint
 from ingest.mqtt_native import MqttNativeError, NativeConnection, NativeOptions
 from ingest.poison import PoisonJournal, message_digest
 from ingest.reasons import RejectReason
@@ -344,18 +343,18 @@ class Collector:
         )
 
     async def _connection_loop(self) -> None:
-        delay = self.config.reconnect_min_s
+        backoff = Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s)
         while not self.stopping.is_set():
             try:
                 if self.native:
                     conn = await NativeConnection.open(self._native_options())
-                    delay = self.config.reconnect_min_s
+                    backoff.reset()
                     await self._native_session(conn)
                     return
                 async with self._client() as client:
                     self._acks.attach(client)
                     self.stats.connected = True
-                    delay = self.config.reconnect_min_s
+                    backoff.reset()
                     # a persistent session's backlog (up to Receive Maximum messages) arrives
                     # ahead of the SUBACK and paho parses all of it first: on a busy machine
                     # that outlasts the 10 s connect timeout, and a retry would start over
@@ -374,11 +373,10 @@ class Collector:
                 if self.stopping.is_set():
                     return
                 self.stats.reconnects += 1
-                sleep = random.uniform(delay / 2, delay)  # jitter, not crypto
+                sleep = backoff.next()
                 log.warning("broker connection lost (%s); retrying in %.1f s", exc, sleep)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), timeout=sleep)
-                delay = min(delay * 2, self.config.reconnect_max_s)
             finally:
                 self.stats.connected = False
 

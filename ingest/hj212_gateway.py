@@ -47,7 +47,7 @@ from aircarbon.core.settings import Settings
 from ingest.dead_letter import DeadLetterBatch
 from ingest.hj212 import DATA_COMMANDS, HJ212Error, Packet, build_frame, parse_packet
 from ingest.hj212_framer import Chunk, Framer
-from ingest.mqtt_client import MqttEndpoint, aiomqtt_client, endpoint
+from ingest.mqtt_client import Backoff, MqttEndpoint, aiomqtt_client, endpoint
 from ingest.raw_store import write_dead_letters
 from ingest.reasons import RejectReason
 
@@ -323,14 +323,16 @@ class _Publisher:
         return aiomqtt_client(self.config.broker, max_inflight_messages=1024)
 
     async def run(self) -> None:
-        delay = self.config.reconnect_min_s
+        # without jitter, as the gateway always waited (one process, not a fleet of collectors)
+        backoff = Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s, jitter=False)
         while not self._stop.is_set():
+            wait: float | None = None
             try:
                 async with self._new_client() as client:
                     self._acks = _Acks(client)
                     self.connected.set()
                     self.stats.broker_connected = True
-                    delay = self.config.reconnect_min_s
+                    backoff.reset()
                     log.info("gateway connected to %s", self.config.broker.url)
                     stop = asyncio.ensure_future(self._stop.wait())
                     lost = asyncio.ensure_future(self._until_disconnected(client))
@@ -340,7 +342,8 @@ class _Publisher:
                         stop.cancel()
                         lost.cancel()
             except aiomqtt.MqttError as exc:
-                log.warning("broker unreachable (%s); retrying in %.1f s", exc, delay)
+                wait = backoff.next()
+                log.warning("broker unreachable (%s); retrying in %.1f s", exc, wait)
             finally:
                 if self._acks is not None:
                     self._acks.fail_all("connection to the broker lost")
@@ -350,8 +353,9 @@ class _Publisher:
             if self._stop.is_set():
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=delay)
-            delay = min(delay * 2, self.config.reconnect_max_s)
+                await asyncio.wait_for(
+                    self._stop.wait(), timeout=backoff.next() if wait is None else wait
+                )
 
     @staticmethod
     async def _until_disconnected(client: aiomqtt.Client) -> None:

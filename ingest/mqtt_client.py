@@ -17,6 +17,7 @@ the Rust codec to send one message.
 
 from __future__ import annotations
 
+import random
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from aircarbon.core.settings import Settings
 
 __all__ = [
+    "Backoff",
     "MqttEndpoint",
     "MqttProtocol",
     "aiomqtt_client",
@@ -103,6 +105,30 @@ def endpoint(
         protocol=protocol or settings.mqtt_protocol,
         keepalive_s=settings.keepalive_s,
     )
+
+
+class Backoff:
+    """Reconnect delays: doubling from ``min_s`` up to ``max_s``, back to ``min_s`` on success.
+
+    With ``jitter`` a wait is drawn uniformly from [delay/2, delay], so that clients that lost
+    the broker together do not all come back at the same instant.
+    """
+
+    def __init__(self, min_s: float, max_s: float, *, jitter: bool = True) -> None:
+        self.min_s = min_s
+        self.max_s = max_s
+        self.jitter = jitter
+        self._delay = min_s
+
+    def reset(self) -> None:
+        """Connected: the next loss starts over from ``min_s``."""
+        self._delay = self.min_s
+
+    def next(self) -> float:
+        """Seconds to wait before the next attempt (then the delay doubles)."""
+        delay = self._delay
+        self._delay = min(delay * 2, self.max_s)
+        return random.uniform(delay / 2, delay) if self.jitter else delay  # jitter, not crypto
 
 
 def tls_context(ep: MqttEndpoint) -> ssl.SSLContext | None:

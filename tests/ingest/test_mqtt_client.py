@@ -19,7 +19,14 @@ from aircarbon.core.errors import SettingsError
 from aircarbon.core.settings import Settings, load_settings
 from ingest.collector import COLLECTOR_USERNAME, CollectorConfig
 from ingest.hj212_gateway import GatewayConfig
-from ingest.mqtt_client import MqttEndpoint, aiomqtt_client, endpoint, paho_client, tls_context
+from ingest.mqtt_client import (
+    Backoff,
+    MqttEndpoint,
+    aiomqtt_client,
+    endpoint,
+    paho_client,
+    tls_context,
+)
 from ingest.mqtt_native import NativeOptions
 from tests.ingest.test_tls_acl import Pki, make_pki
 
@@ -244,3 +251,15 @@ def test_native_options_carry_the_endpoint() -> None:
     opts = NativeOptions(ep, session_expiry_s=60, receive_maximum=100)
     assert opts.endpoint is ep
     assert (opts.session_expiry_s, opts.receive_maximum) == (60, 100)
+
+
+def test_backoff_doubles_to_the_cap_and_resets() -> None:
+    plain = Backoff(0.5, 3.0, jitter=False)
+    assert [plain.next() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    plain.reset()
+    assert plain.next() == 0.5
+    jittered = Backoff(1.0, 4.0)
+    for delay in (1.0, 2.0, 4.0, 4.0):
+        assert delay / 2 <= jittered.next() <= delay
+    waits = {Backoff(1.0, 1.0).next() for _ in range(20)}
+    assert len(waits) > 1  # drawn, not fixed

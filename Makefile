@@ -7,7 +7,7 @@ MAKEFLAGS += --no-builtin-rules
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN = $(UV) run --frozen
 
-.PHONY: help bootstrap bootstrap-demo bootstrap-test demo test lint fmt bench clean
+.PHONY: help bootstrap bootstrap-demo bootstrap-test demo test test-fast lint fmt bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -29,6 +29,9 @@ test: bootstrap-test  ## tests, lint, format check and types: what CI runs
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+
+test-fast: bootstrap  ## the inner loop: tests not marked slow or integration; no lint (tests/README.md)
+	$(RUN) pytest -q -m "not slow and not integration"
 
 lint: bootstrap  ## ruff and mypy, no tests
 	$(RUN) ruff check .

@@ -10,12 +10,16 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import run_cli
 from tests.ingest.history_helpers import CRITERIA, write_network
 
 VALUES = {"pm25": 35.0, "pm10": 60.0, "so2": 8.0, "no2": 30.0, "o3": 70.0, "co": 0.9}
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_import_then_process_the_hour(tmp_path: Path) -> None:
     import warehouse
 

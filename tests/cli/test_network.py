@@ -10,6 +10,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import run_cli
 
 
@@ -94,6 +96,8 @@ def test_add_list_retire(tmp_path: Path) -> None:
     assert "1001A" in table.stdout
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_one_line_errors(tmp_path: Path) -> None:
     data = tmp_path / "d"
     base = ["stations", "add", "X-1", "--type", "national", "--lat", "41.9", "--lon", "-87.6"]

@@ -38,6 +38,7 @@ def result() -> object:
     return out
 
 
+@pytest.mark.slow
 def test_skill_table_has_every_param_and_lead_day(result: object) -> None:
     skill = result.skill  # type: ignore[attr-defined]
     assert skill.select("param", "lead_hours").rows() == [
@@ -50,6 +51,7 @@ def test_skill_table_has_every_param_and_lead_day(result: object) -> None:
     assert rates.select(pl.all().is_between(0.0, 1.0).all()).row(0) == (True, True, True)
 
 
+@pytest.mark.slow
 def test_scores_are_those_of_the_scored_forecasts(result: object) -> None:
     pred = result.predictions  # type: ignore[attr-defined]
     skill = result.skill  # type: ignore[attr-defined]

@@ -693,6 +693,7 @@ def json_like(draw: st.DrawFn) -> bytes:
     return json.dumps(msg).encode()
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(payload=json_like())
 def test_fuzz_json_envelopes(payload: bytes) -> None:

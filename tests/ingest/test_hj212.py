@@ -305,6 +305,7 @@ datatimes = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, suppress_health_check=[HealthCheck.filter_too_much])
 @given(
     items=data_items,

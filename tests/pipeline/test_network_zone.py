@@ -33,6 +33,7 @@ def _cli(data: Path, *args: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_chicago_days_and_aqi(tmp_path: Path) -> None:
     import warehouse
     from aircarbon.pipeline import process_day

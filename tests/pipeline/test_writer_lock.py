@@ -103,6 +103,8 @@ def test_another_process_is_named(tmp_path: Path, held_elsewhere: subprocess.Pop
     assert info.value.pid == held_elsewhere.pid
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_cli_writers_fail_fast_naming_the_holder(
     tmp_path: Path, held_elsewhere: subprocess.Popen[str]
 ) -> None:

@@ -661,6 +661,7 @@ def _compare(frame: pl.DataFrame, expected: dict[tuple[Any, Any], Any], key: str
         assert row["iaqi"] == want["iaqi"], k
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_readings("daily"))
 def test_daily_frame_equals_the_scalar_core(
@@ -685,6 +686,7 @@ def test_daily_frame_equals_the_scalar_core(
     _compare(out, _expected(rows, "daily", "date") if rows else {}, "date")
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_readings("hourly"))
 def test_hourly_frame_equals_the_scalar_core(
@@ -795,6 +797,8 @@ def test_run_rejects_bad_options() -> None:
         run(["pm25=1"], standard=None, kind="daily", as_json=True, date="28/02/2026")
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_cli_subprocess() -> None:
     proc = subprocess.run(
         [

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from aircarbon.core.settings import Settings
 from tests.warehouse.conftest import HOUR, hourly_frame
@@ -30,6 +31,8 @@ except duckdb.Error as exc:
 """
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_printed_script_opens_the_lake_offline_read_only(
     tmp_path: Path, settings: Settings, lake: duckdb.DuckDBPyConnection
 ) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import polars as pl
+import pytest
 
 import warehouse
 from aircarbon.core.catalog import load_catalog
@@ -148,6 +149,7 @@ def _same(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_sorted_hourly_gives_the_same_macro_answers(settings: Settings) -> None:
     con = warehouse.connect(settings)
     try:
@@ -167,6 +169,7 @@ def test_sorted_hourly_gives_the_same_macro_answers(settings: Settings) -> None:
         assert _same(before[name], after[name]), name
 
 
+@pytest.mark.slow
 def test_sorted_hourly_skips_other_stations_row_groups(
     lake: duckdb.DuckDBPyConnection,
 ) -> None:

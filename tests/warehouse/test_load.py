@@ -265,6 +265,7 @@ def test_bad_inputs_are_one_line_warehouse_errors(lake: duckdb.DuckDBPyConnectio
         warehouse.replace_partition(lake, "hourly", pl.DataFrame(schema=HOURLY), {"nope": 1})
 
 
+@pytest.mark.slow
 def test_compact_keeps_data_and_time_travel(
     lake: duckdb.DuckDBPyConnection, settings: Settings
 ) -> None:

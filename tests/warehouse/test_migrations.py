@@ -43,6 +43,7 @@ def _snapshot_count(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0])
 
 
+@pytest.mark.slow
 def test_migrations_apply_to_an_empty_lake_and_rerun_is_a_noop(settings: Settings) -> None:
     con = warehouse.connect(settings)
     applied = warehouse.migrate(con)

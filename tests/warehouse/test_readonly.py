@@ -169,6 +169,8 @@ def test_reads_still_run(session: ReadOnlySession) -> None:
     assert len(session.sql("select 1; select 2")) == 1
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_cli_refuses_the_issue_attacks_with_one_line(lake_dir: Path) -> None:
     before = fingerprint(lake_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRCARBON_")}

@@ -54,6 +54,7 @@ def _make_lake(data_dir: Path) -> int:
     return frame.height
 
 
+@pytest.mark.slow
 def test_relative_lake_opens_by_absolute_path_and_from_another_directory(in_dir: Path) -> None:
     rows = _make_lake(Path("data/demo"))
     assert list((in_dir / "data/demo/warehouse").rglob("*.parquet"))
@@ -65,6 +66,7 @@ def test_relative_lake_opens_by_absolute_path_and_from_another_directory(in_dir:
     assert _count(in_dir / "data/demo", read_only=False) == rows
 
 
+@pytest.mark.slow
 def test_moved_data_dir_opens_and_takes_new_loads(in_dir: Path) -> None:
     rows = _make_lake(in_dir / "site-a")
     shutil.move(in_dir / "site-a", in_dir / "restored")

@@ -111,6 +111,8 @@ def test_analyst_helper(loaded: Path) -> None:
     assert con.sql("select count(*) from hourly").fetchone() == (6,)
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_cli_subprocess(loaded: Path) -> None:
     env = {**os.environ, "AIRCARBON_DATA_DIR": str(loaded)}
     done = subprocess.run(
@@ -128,6 +130,7 @@ def test_cli_subprocess(loaded: Path) -> None:
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_schema_docs_are_current() -> None:
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(

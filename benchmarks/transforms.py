@@ -249,7 +249,7 @@ def child_polars(data: Path) -> list[dict[str, Any]]:
 def child_chain(data: Path) -> list[dict[str, Any]]:
     from transforms.aggregate import daily_stats, hourly_means, moving_averages
     from transforms.aqi import aqi_daily, aqi_hourly
-    from transforms.qc import apply_qc
+    from transforms.chain import QC_CONTEXT, hour_ends, qc_hours
     from transforms.raw import deduplicate, scan_raw, scan_status
 
     catalog = load_catalog()
@@ -261,14 +261,19 @@ def child_chain(data: Path) -> list[dict[str, Any]]:
         print(f"    {rows[-1]}", file=sys.stderr)
         return out
 
-    n_raw = scan_raw(data, START, END).select(pl.len()).collect().item()
+    ends = hour_ends(START, END)
+    n_raw = scan_raw(data, START - QC_CONTEXT, END).select(pl.len()).collect().item()
     status = scan_status(data).collect()
     f: dict[str, pl.DataFrame] = {}  # dropped as soon as the next stage has run
     f["dedup"] = step(
-        "scan + `deduplicate`", n_raw, lambda: deduplicate(scan_raw(data, START, END)).collect()
+        "scan + `deduplicate`",
+        n_raw,
+        lambda: deduplicate(scan_raw(data, START - QC_CONTEXT, END)).collect(),
     )
     f["readings"] = step(
-        "`apply_qc`", f["dedup"].height, lambda: apply_qc(f.pop("dedup"), catalog, status=status)
+        "`qc_hours` (QC, each hour on its own window)",
+        f["dedup"].height,
+        lambda: qc_hours(f.pop("dedup"), catalog, ends, status=status),
     )
     hourly = step(
         "`hourly_means`", f["readings"].height, lambda: hourly_means(f.pop("readings"), catalog)
@@ -283,10 +288,11 @@ def child_chain(data: Path) -> list[dict[str, Any]]:
 
 def child_batch(data: Path) -> list[dict[str, Any]]:
     from transforms.batch import process_partitions
+    from transforms.chain import QC_CONTEXT, hour_ends
     from transforms.raw import scan_raw, scan_status
 
     catalog = load_catalog()
-    n_raw = scan_raw(data, START, END).select(pl.len()).collect().item()
+    n_raw = scan_raw(data, START - QC_CONTEXT, END).select(pl.len()).collect().item()
     counted = {"readings": 0}
 
     def sink(frame: pl.DataFrame) -> None:  # production writes these to the lake
@@ -294,7 +300,11 @@ def child_batch(data: Path) -> list[dict[str, Any]]:
 
     out, secs, peak = measure(
         lambda: process_partitions(
-            scan_raw(data, START, END), catalog, status=scan_status(data), on_readings=sink
+            scan_raw(data, START - QC_CONTEXT, END),
+            catalog,
+            ends=hour_ends(START, END),
+            status=scan_status(data),
+            on_readings=sink,
         )
     )
     return [
@@ -348,7 +358,7 @@ def run(data: Path, kinds: list[str]) -> tuple[list[dict[str, Any]], str]:
     for kind in kinds:
         print(f"running {kind} ...", file=sys.stderr)
         rows += run_child(kind, data)
-    chain = [r for r in rows if r["step"].startswith(("scan +", "`apply_qc`", "`hourly", "`moving",
+    chain = [r for r in rows if r["step"].startswith(("scan +", "`qc_hours`", "`hourly", "`moving",
                                                       "`daily", "`aqi"))]  # fmt: skip
     if chain:
         rows.append(

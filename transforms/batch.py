@@ -1,32 +1,31 @@
-"""The whole chain over a long interval, by station group, so memory stays bounded.
+"""A long interval of the whole network through the chain: a day, as the benchmark runs it.
 
-Raw → de-duplicated → QC'd readings → hourly means is per station (QC looks along each
-series; the PM pair and maintenance checks stay within a station), so a day of the whole
-network is processed a group of stations at a time: each group's readings are handed to
-``on_readings`` (the caller writes them out) and dropped, only the small hourly table
-accumulates. The moving averages, daily statistics and AQI then run once over it.
-
-The raw rows are read once, with only the columns the chain uses and the text columns
-as categoricals; a group is cut from them by station. Results are the same as the
-unpartitioned chain (tested), in the same sort order.
+The same chain as the hourly step (:func:`transforms.chain.clean_hours`: de-duplication,
+QC of every hour on its own window, hourly means, by station group), then the moving
+averages, daily statistics and AQI once over the small hourly table. Each group's readings
+are handed to ``on_readings`` (the caller writes them out) and dropped, so memory stays
+bounded by one group's working set, the compact raw rows and the hourly table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
-from transforms.aggregate import daily_stats, hourly_means, moving_averages
+from aircarbon.core.contracts import HOURLY
+from transforms.aggregate import daily_stats, moving_averages
 from transforms.aqi import aqi_daily, aqi_hourly
-from transforms.qc import QcConfig, apply_qc
-from transforms.raw import deduplicate
+from transforms.chain import clean_hours, hour_ends
+from transforms.qc import QcConfig
 
-__all__ = ["ChainResult", "process_partitions"]
+__all__ = ["ChainResult", "interval_ends", "process_partitions"]
 
-_COLUMNS = ("station", "param", "ts", "value", "flag", "period_s", "source", "received_at")
+_HOUR = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,22 @@ class ChainResult:
     groups: int
 
 
+def interval_ends(raw: pl.LazyFrame | pl.DataFrame) -> list[dt.datetime]:
+    """The hour ends covering every ``ts`` of ``raw`` (none when it has no rows)."""
+    span = raw.lazy().select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"))
+    lo, hi = cast(tuple[dt.datetime | None, dt.datetime | None], span.collect().row(0))
+    if lo is None or hi is None:
+        return []
+    first_end = (lo - dt.timedelta(microseconds=1)).replace(minute=0, second=0, microsecond=0)
+    last_end = (hi - dt.timedelta(microseconds=1)).replace(minute=0, second=0, microsecond=0)
+    return hour_ends(first_end, last_end + _HOUR)
+
+
 def process_partitions(
     raw: pl.LazyFrame,
     catalog: Catalog,
     *,
+    ends: Sequence[dt.datetime] | None = None,
     status: pl.LazyFrame | pl.DataFrame | None = None,
     on_readings: Callable[[pl.DataFrame], object] | None = None,
     group_size: int = 100,
@@ -53,34 +64,25 @@ def process_partitions(
 ) -> ChainResult:
     """Raw readings → readings (to ``on_readings``), hourly, daily, hourly and daily AQI.
 
-    ``group_size`` stations are cleaned and aggregated at a time (smaller groups, less
-    memory, a little more overhead).
+    ``ends`` are the hours to process (consecutive hour ends; by default those covering the
+    raw rows); ``raw`` should hold the ``QC_CONTEXT`` before the first hour too, as the
+    hourly step's scan does. ``group_size`` stations are cleaned at a time.
     """
-    # read once, compactly: the four text columns as categoricals (a few distinct values
-    # each), turned back into text one group at a time
-    text = ["station", "param", "flag", "source"]
-    frame = raw.select(_COLUMNS).with_columns(pl.col(text).cast(pl.Categorical)).collect()
-    stations = frame["station"].cast(pl.String).unique().sort()
-    st = status.lazy().collect() if status is not None else None
+    hours = list(ends) if ends is not None else interval_ends(raw)
     hourly_parts: list[pl.DataFrame] = []
     n_readings = 0
-    groups = [stations[i : i + group_size] for i in range(0, len(stations), group_size)]
-    for group in groups:
-        part = frame.filter(pl.col("station").cast(pl.String).is_in(group.implode()))
-        part = part.with_columns(pl.col(text).cast(pl.String))
-        readings = apply_qc(deduplicate(part.lazy()), catalog, status=st, config=config)
-        del part
-        n_readings += readings.height
-        if on_readings is not None:
-            on_readings(readings)
-        hourly_parts.append(hourly_means(readings, catalog))
-        del readings
-    del frame
-    hourly = (
-        pl.concat(hourly_parts)
-        if hourly_parts
-        else hourly_means(pl.DataFrame(schema=_empty_readings()), catalog)
-    )
+    groups = 0
+    if hours:
+        for group in clean_hours(
+            raw, catalog, hours, status=status, group_size=group_size, config=config
+        ):
+            groups += 1
+            n_readings += group.readings.height
+            if on_readings is not None:
+                on_readings(group.readings)
+            hourly_parts.append(group.hourly)
+            del group
+    hourly = pl.concat(hourly_parts) if hourly_parts else pl.DataFrame(schema=HOURLY)
     moving = moving_averages(hourly, catalog)
     hourly_all = pl.concat([hourly, moving]).sort("station", "param", "ts")
     daily = daily_stats(hourly_all, catalog, timezone=timezone)
@@ -90,11 +92,5 @@ def process_partitions(
         aqi_hourly=aqi_hourly(hourly_all, catalog),
         aqi_daily=aqi_daily(daily, catalog),
         readings=n_readings,
-        groups=len(groups),
+        groups=groups,
     )
-
-
-def _empty_readings() -> pl.Schema:
-    from aircarbon.core.contracts import READINGS
-
-    return READINGS

@@ -41,9 +41,9 @@ from aircarbon.pipeline.common import (
     utc_hour,
     writing,
 )
-from transforms.aggregate import MOVING_PARAMS, hourly_means, moving_averages
-from transforms.qc import apply_qc
-from transforms.raw import deduplicate, scan_raw, scan_status
+from transforms.aggregate import MOVING_PARAMS, moving_averages
+from transforms.chain import QC_CONTEXT, clean_hours, hour_index
+from transforms.raw import scan_raw, scan_status
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,15 +62,11 @@ __all__ = [
     "run_hours",
 ]
 
-QC_CONTEXT = dt.timedelta(minutes=30)
 _HOUR = dt.timedelta(hours=1)
-_HOUR_US = 3_600_000_000
 _MOVING_SOURCES = ("o3", "pm10", "pm25", "so2")
 #: the tables an hourly run replaces, and the suites it validates
 _HOUR_TABLES = ("readings", "hourly", "aqi_hourly")
 _HOUR_SUITES = ("raw", "readings", "hourly")
-#: joins a station id and a QC window's index (station ids are [A-Za-z0-9_-], contract.md §1.1)
-_WINDOW_SEP = "\x1f"
 
 
 @dataclass
@@ -222,9 +218,13 @@ def _process_hours(
     )
     validator.check(raw_batch, "raw", batch, (first_start, last_end))
 
-    clean = _qc_per_hour(deduplicate(raw.lazy()), catalog, scan_status(source), ends)
+    # the one chain (transforms.chain): de-duplicate, QC each hour on its own window, hourly
+    # means, a station group at a time
+    groups = list(clean_hours(raw, catalog, ends, status=scan_status(source)))
+    clean = pl.concat([g.readings for g in groups])
+    hourly = pl.concat([g.hourly for g in groups])
+    del groups
     validator.check(clean, "readings", batch, (first_start, last_end))
-    hourly = hourly_means(clean, catalog)
 
     with open_lake(settings, catalog, lake_con) as con:
         previous = recent_hourly(
@@ -305,70 +305,9 @@ def _record_no_data(
 
 def _rows_per_hour(frame: pl.DataFrame, first_start: dt.datetime, hours: int) -> list[int]:
     """Rows of ``frame`` in each of the ``hours`` hours after ``first_start``, in order."""
-    counts = frame.group_by(_hour_index(first_start).alias("_hour")).len()
+    counts = frame.group_by(hour_index(first_start).alias("_hour")).len()
     by_hour = dict(zip(counts["_hour"].to_list(), counts["len"].to_list(), strict=True))
     return [int(by_hour.get(i, 0)) for i in range(hours)]
-
-
-def _hour_index(first_start: dt.datetime) -> pl.Expr:
-    """The 0-based hour ``(first_start + k h, first_start + (k + 1) h]`` a ``ts`` falls in."""
-    return ((pl.col("ts") - first_start).dt.total_microseconds() - 1) // _HOUR_US
-
-
-def _windowed_station() -> pl.Expr:
-    return pl.concat_str(pl.col("station"), pl.lit(_WINDOW_SEP), pl.col("_window").cast(pl.String))
-
-
-def _qc_per_hour(
-    deduplicated: pl.LazyFrame,
-    catalog: Catalog,
-    status: pl.LazyFrame,
-    ends: list[dt.datetime],
-) -> pl.DataFrame:
-    """QC every hour on its own window ``(end - 1 h - QC_CONTEXT, end]``, in one pass.
-
-    The hourly step QCs an hour with only the 30 minutes before it in view (it runs when the
-    hour ends and cannot see the next), and the centred Hampel and flat-line checks look
-    both ways. To give each hour of a batch exactly that view, its window's rows become a
-    series of their own: the station id is suffixed with the window's index, so rows of the
-    context half-hour appear twice, once in each window. Status events are repeated per
-    window for the maintenance join. The readings of each window's own hour come back under
-    the real station id, sorted as :func:`apply_qc` sorts them.
-    """
-    if len(ends) == 1:
-        start, end = ends[0] - _HOUR, ends[0]
-        clean = apply_qc(deduplicated, catalog, status=status)
-        return clean.filter((pl.col("ts") > start) & (pl.col("ts") <= end))
-    first_start = ends[0] - _HOUR
-    # the hour a reading belongs to (0-based within the batch; -1 for the context before it);
-    # context rows are the last QC_CONTEXT of an hour, seen again by the next hour's window
-    frame = deduplicated.with_columns(_hour_index(first_start).alias("_hour"))
-    last = len(ends) - 1
-    hour_start = first_start + pl.duration(hours=pl.col("_hour"))
-    in_context = pl.col("ts") - hour_start > _HOUR - QC_CONTEXT
-    own = frame.filter(pl.col("_hour") >= 0).with_columns(pl.col("_hour").alias("_window"))
-    context = frame.filter(in_context & (pl.col("_hour") < last)).with_columns(
-        (pl.col("_hour") + 1).alias("_window")
-    )
-    windows = pl.concat([own, context]).with_columns(_windowed_station().alias("station"))
-    status_windows = status.join(
-        pl.LazyFrame({"_window": list(range(len(ends)))}, schema={"_window": pl.Int64}),
-        how="cross",
-    ).with_columns(_windowed_station().alias("station"))
-    clean = apply_qc(
-        windows.drop("_hour", "_window"), catalog, status=status_windows.drop("_window")
-    )
-    split = pl.col("station").str.split_exact(_WINDOW_SEP, 1)
-    clean = clean.with_columns(
-        split.struct.field("field_0").alias("station"),
-        split.struct.field("field_1").cast(pl.Int64).alias("_window"),
-    )
-    # keep each window's own hour; window k's hour ends at ends[k]
-    return (
-        clean.filter(_hour_index(first_start) == pl.col("_window"))
-        .drop("_window")
-        .sort("station", "param", "ts", maintain_order=True)
-    )
 
 
 def iter_process_hours(

@@ -3,6 +3,8 @@ held to (same rows, same values, bit for bit). Not used by the pipeline."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
@@ -196,3 +198,66 @@ def hourly_means_reference(readings: pl.DataFrame | pl.LazyFrame, catalog: Catal
         .with_columns(pl.when(pl.col("n") > 0).then(pl.col("value")).alias("value"))
     )
     return out.select(list(HOURLY)).sort("station", "param", "ts").collect()
+
+
+#: joins a station id and a QC window's index (station ids are [A-Za-z0-9_-], contract.md §1.1)
+_WINDOW_SEP = "\x1f"
+_HOUR = dt.timedelta(hours=1)
+_HOUR_US = 3_600_000_000
+
+
+def _hour_index(first_start: dt.datetime) -> pl.Expr:
+    return ((pl.col("ts") - first_start).dt.total_microseconds() - 1) // _HOUR_US
+
+
+def _windowed_station() -> pl.Expr:
+    return pl.concat_str(pl.col("station"), pl.lit(_WINDOW_SEP), pl.col("_window").cast(pl.String))
+
+
+def qc_per_hour_reference(
+    deduplicated: pl.LazyFrame,
+    catalog: Catalog,
+    status: pl.LazyFrame,
+    ends: list[dt.datetime],
+    context: dt.timedelta,
+) -> pl.DataFrame:
+    """The hourly step's windowed QC as it was (pipeline/hourly.py before the one chain).
+
+    Each hour's window ``(end - 1 h - context, end]`` becomes a series of its own by
+    suffixing the station id with the window's index (context rows appear twice); status
+    events are repeated per window. A single hour is QC'd on the rows as given. Built on
+    :func:`apply_qc_reference`, so it holds the fast chain to the straightforward rules.
+    """
+    if len(ends) == 1:
+        start, end = ends[0] - _HOUR, ends[0]
+        clean = apply_qc_reference(deduplicated, catalog, status=status)
+        return clean.filter((pl.col("ts") > start) & (pl.col("ts") <= end)).sort(
+            "station", "param", "ts"
+        )
+    first_start = ends[0] - _HOUR
+    frame = deduplicated.with_columns(_hour_index(first_start).alias("_hour"))
+    last = len(ends) - 1
+    hour_start = first_start + pl.duration(hours=pl.col("_hour"))
+    in_context = pl.col("ts") - hour_start > _HOUR - context
+    own = frame.filter(pl.col("_hour") >= 0).with_columns(pl.col("_hour").alias("_window"))
+    ctx = frame.filter(in_context & (pl.col("_hour") < last)).with_columns(
+        (pl.col("_hour") + 1).alias("_window")
+    )
+    windows = pl.concat([own, ctx]).with_columns(_windowed_station().alias("station"))
+    status_windows = status.join(
+        pl.LazyFrame({"_window": list(range(len(ends)))}, schema={"_window": pl.Int64}),
+        how="cross",
+    ).with_columns(_windowed_station().alias("station"))
+    clean = apply_qc_reference(
+        windows.drop("_hour", "_window"), catalog, status=status_windows.drop("_window")
+    )
+    split = pl.col("station").str.split_exact(_WINDOW_SEP, 1)
+    clean = clean.with_columns(
+        split.struct.field("field_0").alias("station"),
+        split.struct.field("field_1").cast(pl.Int64).alias("_window"),
+    )
+    return (
+        clean.filter(_hour_index(first_start) == pl.col("_window"))
+        .drop("_window")
+        .sort("station", "param", "ts")
+    )

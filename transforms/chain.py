@@ -1,0 +1,173 @@
+"""The processing chain: raw rows → clean readings → hourly means, by station group.
+
+One chain for every caller: the hourly step (one hour, or a back-fill batch of consecutive
+hours), :func:`transforms.batch.process_partitions` (a day of the network, what the
+benchmark measures) and anything else that turns raw rows into readings.
+
+QC sees each hour the way the hourly step sees it when the hour ends: the hour and the
+``QC_CONTEXT`` before it, nothing after (the centred Hampel and flat-line checks look
+both ways, so a later hour must not change an earlier one's flags). Every hour of a batch
+is QC'd on its own window in one vectorised pass: the context rows are repeated once per
+window that sees them, and the window is a series key of :func:`~transforms.qc.apply_qc`.
+
+Everything here is per station (QC along a station's series, the PM pair and maintenance
+checks within a station, hourly means per station), so stations are processed a group at a
+time: only one group's working set is in memory at once, and the results are the same as
+for the whole network in one piece (tested), in the same order (station, param, ts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from aircarbon.core.catalog import Catalog
+from transforms.aggregate import hourly_means
+from transforms.qc import QcConfig, apply_qc
+from transforms.raw import deduplicate
+
+__all__ = [
+    "QC_CONTEXT",
+    "CleanGroup",
+    "clean_hours",
+    "hour_ends",
+    "hour_index",
+    "qc_hours",
+    "station_groups",
+]
+
+#: how far back QC looks from an hour's start (a full centred Hampel window and then some)
+QC_CONTEXT = dt.timedelta(minutes=30)
+_HOUR = dt.timedelta(hours=1)
+_HOUR_US = 3_600_000_000
+_WINDOW = "_window"
+_TEXT = ("station", "param", "flag", "source")
+
+
+@dataclass(frozen=True)
+class CleanGroup:
+    """One station group's clean readings of the hours, and their hourly means."""
+
+    readings: pl.DataFrame
+    hourly: pl.DataFrame
+
+
+def hour_index(first_start: dt.datetime) -> pl.Expr:
+    """The 0-based hour ``(first_start + k h, first_start + (k + 1) h]`` a ``ts`` falls in."""
+    return ((pl.col("ts") - first_start).dt.total_microseconds() - 1) // _HOUR_US
+
+
+def hour_ends(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+    """The ends of the whole hours in ``(start, end]`` (both on the hour, UTC)."""
+    ends: list[dt.datetime] = []
+    hour = start + _HOUR
+    while hour <= end:
+        ends.append(hour)
+        hour += _HOUR
+    return ends
+
+
+def _check_ends(ends: Sequence[dt.datetime]) -> None:
+    if not ends:
+        raise ValueError("the chain needs at least one hour end")
+    if any(b - a != _HOUR for a, b in itertools.pairwise(ends)):
+        raise ValueError("the chain needs consecutive hour ends, in order")
+
+
+def qc_hours(
+    deduplicated: pl.LazyFrame | pl.DataFrame,
+    catalog: Catalog,
+    ends: Sequence[dt.datetime],
+    *,
+    status: pl.LazyFrame | pl.DataFrame | None = None,
+    config: QcConfig | None = None,
+) -> pl.DataFrame:
+    """QC every hour on its own window ``(end - 1 h - QC_CONTEXT, end]``, in one pass.
+
+    Returns the readings of the hours themselves (context rows only serve as context),
+    sorted by station, param and ts. Rows outside the windows are left out.
+    """
+    _check_ends(ends)
+    first_start = ends[0] - _HOUR
+    last = len(ends) - 1
+    # the hour a reading belongs to (0-based; -1 for the context before the first hour);
+    # context rows are the last QC_CONTEXT of an hour, seen again by the next hour's window
+    frame = deduplicated.lazy().with_columns(hour_index(first_start).alias("_hour"))
+    hour_start = first_start + pl.duration(hours=pl.col("_hour"))
+    in_context = pl.col("ts") - hour_start > _HOUR - QC_CONTEXT
+    hour = pl.col("_hour")
+    own = frame.filter(hour.is_between(0, last)).with_columns(hour.alias(_WINDOW))
+    context = frame.filter(in_context & hour.is_between(-1, last - 1)).with_columns(
+        (hour + 1).alias(_WINDOW)
+    )
+    windows = pl.concat([own, context]).drop("_hour")
+    clean = apply_qc(windows, catalog, status=status, config=config, window=_WINDOW)
+    # each window's own hour; window k's hour ends at ends[k] (sorted by station, param,
+    # window, ts: within a series the windows' own hours follow each other in time)
+    return clean.filter(hour_index(first_start) == pl.col(_WINDOW)).drop(_WINDOW)
+
+
+def station_groups(stations: pl.Series, group_size: int) -> list[pl.Series]:
+    """The distinct stations, sorted, cut into groups of ``group_size``."""
+    distinct = stations.cast(pl.String).unique().drop_nulls().sort()
+    size = max(1, group_size)
+    return [distinct[i : i + size] for i in range(0, len(distinct), size)]
+
+
+def clean_hours(
+    raw: pl.LazyFrame | pl.DataFrame,
+    catalog: Catalog,
+    ends: Sequence[dt.datetime],
+    *,
+    status: pl.LazyFrame | pl.DataFrame | None = None,
+    group_size: int = 100,
+    config: QcConfig | None = None,
+) -> Iterator[CleanGroup]:
+    """Raw rows of ``(first start - QC_CONTEXT, last end]`` → readings and hourly means.
+
+    De-duplication, windowed QC (:func:`qc_hours`) and hourly means, ``group_size`` stations
+    at a time, in station order (concatenated, the groups' frames are the whole network's,
+    row for row). The raw rows are read once, the text columns as categoricals (a few
+    distinct values each, a quarter of the memory), and turned back into text one group at
+    a time. Smaller groups: less memory, a little more overhead per group.
+    """
+    _check_ends(ends)
+    columns = [c for c in raw.collect_schema().names() if c != "seq"]
+    frame = (
+        raw.lazy()
+        .select(columns)
+        .with_columns(pl.col(c).cast(pl.Categorical) for c in _TEXT if c in columns)
+        .collect()
+    )
+    st = status.lazy().collect() if status is not None else None
+    groups = station_groups(frame["station"], group_size)
+    if len(groups) <= 1:
+        yield _clean_group(frame, catalog, ends, st, config)
+        return
+    # each row's group, once (station rank // group size), so cutting a group is an integer
+    # comparison rather than a string lookup over every row
+    ranks = pl.Enum(pl.concat(groups))
+    group_of = frame.select(
+        pl.col("station").cast(ranks).to_physical() // max(1, group_size)
+    ).to_series()
+    for i in range(len(groups)):
+        part = frame.filter(group_of == i)
+        yield _clean_group(part, catalog, ends, st, config)
+        del part
+
+
+def _clean_group(
+    part: pl.DataFrame,
+    catalog: Catalog,
+    ends: Sequence[dt.datetime],
+    status: pl.DataFrame | None,
+    config: QcConfig | None,
+) -> CleanGroup:
+    text = [c for c in _TEXT if c in part.columns]
+    deduplicated = deduplicate(part.lazy().with_columns(pl.col(text).cast(pl.String)))
+    readings = qc_hours(deduplicated, catalog, ends, status=status, config=config)
+    return CleanGroup(readings=readings, hourly=hourly_means(readings, catalog))

@@ -48,8 +48,8 @@ _AIOMQTT_TIMEOUT_S = 10
 class MqttEndpoint:
     """Where and how one client connects: broker, TLS, credentials, identity, protocol.
 
-    TLS files are kept only when TLS is on (``mqtts://``/``ssl://``): with a plain URL they
-    were never used, and an endpoint that carries them would suggest otherwise.
+    Without ``tls`` the TLS files are not used (:func:`endpoint` leaves them out: with a plain
+    ``mqtt://`` URL they never were, and an endpoint carrying them would suggest otherwise).
     """
 
     host: str

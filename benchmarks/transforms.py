@@ -247,12 +247,23 @@ def child_polars(data: Path) -> list[dict[str, Any]]:
 
 
 def child_chain(data: Path) -> list[dict[str, Any]]:
+    """The chain stage by stage, as it runs: read once, then per station group dedup → QC →
+    hourly means (each stage's seconds summed over the groups, its peak the highest), then
+    the moving averages, daily statistics and AQI once over the hourly table."""
     from transforms.aggregate import daily_stats, hourly_means, moving_averages
     from transforms.aqi import aqi_daily, aqi_hourly
-    from transforms.chain import QC_CONTEXT, hour_ends, qc_hours
+    from transforms.chain import (
+        GROUP_SIZE,
+        QC_CONTEXT,
+        hour_ends,
+        qc_hours,
+        read_compact,
+        split_groups,
+    )
     from transforms.raw import deduplicate, scan_raw, scan_status
 
     catalog = load_catalog()
+    ends = hour_ends(START, END)
     rows: list[dict[str, Any]] = []
 
     def step(name: str, n_in: int, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
@@ -261,23 +272,40 @@ def child_chain(data: Path) -> list[dict[str, Any]]:
         print(f"    {rows[-1]}", file=sys.stderr)
         return out
 
-    ends = hour_ends(START, END)
-    n_raw = scan_raw(data, START - QC_CONTEXT, END).select(pl.len()).collect().item()
+    raw = scan_raw(data, START - QC_CONTEXT, END)
+    n_raw = raw.select(pl.len()).collect().item()
     status = scan_status(data).collect()
-    f: dict[str, pl.DataFrame] = {}  # dropped as soon as the next stage has run
-    f["dedup"] = step(
-        "scan + `deduplicate`",
-        n_raw,
-        lambda: deduplicate(scan_raw(data, START - QC_CONTEXT, END)).collect(),
-    )
-    f["readings"] = step(
-        "`qc_hours` (QC, each hour on its own window)",
-        f["dedup"].height,
-        lambda: qc_hours(f.pop("dedup"), catalog, ends, status=status),
-    )
-    hourly = step(
-        "`hourly_means`", f["readings"].height, lambda: hourly_means(f.pop("readings"), catalog)
-    )
+    frame = step("scan (read once, compact)", n_raw, lambda: read_compact(raw))
+    totals = {k: [0, 0, 0.0, 0.0] for k in ("dedup", "qc", "hourly")}  # in, out, s, peak
+
+    def add(key: str, n_in: int, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        out, secs, peak = measure(fn)
+        t = totals[key]
+        t[0], t[1], t[2], t[3] = t[0] + n_in, t[1] + out.height, t[2] + secs, max(t[3], peak)
+        return out
+
+    parts = []
+    groups = 0
+    for part in split_groups(frame, GROUP_SIZE):
+        groups += 1
+        dedup = add("dedup", part.height, lambda p=part: deduplicate(p.lazy()).collect())
+        del part
+        readings = add(
+            "qc", dedup.height, lambda d=dedup: qc_hours(d, catalog, ends, status=status)
+        )
+        del dedup
+        parts.append(add("hourly", readings.height, lambda r=readings: hourly_means(r, catalog)))
+        del readings
+    del frame
+    names = {
+        "dedup": "`deduplicate`",
+        "qc": "`qc_hours` (QC, each hour on its own window)",
+        "hourly": "`hourly_means`",
+    }
+    for key, name in names.items():
+        n_in, n_out, secs, peak = totals[key]
+        rows.append(_row(name, int(n_in), int(n_out), secs, peak, note=f"{groups} groups"))
+    hourly = pl.concat(parts)
     moving = step("`moving_averages`", hourly.height, lambda: moving_averages(hourly, catalog))
     hourly_all = pl.concat([hourly, moving])
     daily = step("`daily_stats`", hourly_all.height, lambda: daily_stats(hourly_all, catalog))
@@ -358,12 +386,12 @@ def run(data: Path, kinds: list[str]) -> tuple[list[dict[str, Any]], str]:
     for kind in kinds:
         print(f"running {kind} ...", file=sys.stderr)
         rows += run_child(kind, data)
-    chain = [r for r in rows if r["step"].startswith(("scan +", "`qc_hours`", "`hourly", "`moving",
-                                                      "`daily", "`aqi"))]  # fmt: skip
+    chain = [r for r in rows if r["step"].startswith(("scan (", "`dedup", "`qc_hours`", "`hourly",
+                                                      "`moving", "`daily", "`aqi"))]  # fmt: skip
     if chain:
         rows.append(
             _row(
-                "chain total (stages above, in-memory)",
+                "chain total (stages above)",
                 chain[0]["rows_in"],
                 0,
                 sum(r["seconds"] for r in chain),

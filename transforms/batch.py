@@ -20,7 +20,7 @@ from aircarbon.core.catalog import Catalog
 from aircarbon.core.contracts import HOURLY
 from transforms.aggregate import daily_stats, moving_averages
 from transforms.aqi import aqi_daily, aqi_hourly
-from transforms.chain import clean_hours, hour_ends
+from transforms.chain import GROUP_SIZE, clean_hours, hour_ends
 from transforms.qc import QcConfig
 
 __all__ = ["ChainResult", "interval_ends", "process_partitions"]
@@ -58,7 +58,7 @@ def process_partitions(
     ends: Sequence[dt.datetime] | None = None,
     status: pl.LazyFrame | pl.DataFrame | None = None,
     on_readings: Callable[[pl.DataFrame], object] | None = None,
-    group_size: int = 100,
+    group_size: int = GROUP_SIZE,
     config: QcConfig | None = None,
     timezone: str | None = None,
 ) -> ChainResult:

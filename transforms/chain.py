@@ -31,17 +31,23 @@ from transforms.qc import QcConfig, apply_qc
 from transforms.raw import deduplicate
 
 __all__ = [
+    "GROUP_SIZE",
     "QC_CONTEXT",
     "CleanGroup",
     "clean_hours",
     "hour_ends",
     "hour_index",
     "qc_hours",
+    "read_compact",
+    "split_groups",
     "station_groups",
 ]
 
 #: how far back QC looks from an hour's start (a full centred Hampel window and then some)
 QC_CONTEXT = dt.timedelta(minutes=30)
+#: stations per group: a group's QC working set (a day: 50 x 30 x 1,440 readings, half as many
+#: again as context) stays near a gigabyte, next to the whole interval's compact raw rows
+GROUP_SIZE = 50
 _HOUR = dt.timedelta(hours=1)
 _HOUR_US = 3_600_000_000
 _WINDOW = "_window"
@@ -118,35 +124,23 @@ def station_groups(stations: pl.Series, group_size: int) -> list[pl.Series]:
     return [distinct[i : i + size] for i in range(0, len(distinct), size)]
 
 
-def clean_hours(
-    raw: pl.LazyFrame | pl.DataFrame,
-    catalog: Catalog,
-    ends: Sequence[dt.datetime],
-    *,
-    status: pl.LazyFrame | pl.DataFrame | None = None,
-    group_size: int = 100,
-    config: QcConfig | None = None,
-) -> Iterator[CleanGroup]:
-    """Raw rows of ``(first start - QC_CONTEXT, last end]`` → readings and hourly means.
+def read_compact(raw: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """The raw rows the chain uses, read once, the text columns as categoricals.
 
-    De-duplication, windowed QC (:func:`qc_hours`) and hourly means, ``group_size`` stations
-    at a time, in station order (concatenated, the groups' frames are the whole network's,
-    row for row). The raw rows are read once, the text columns as categoricals (a few
-    distinct values each, a quarter of the memory), and turned back into text one group at
-    a time. Smaller groups: less memory, a little more overhead per group.
+    Station, parameter, flag and source have a few distinct values each: as categoricals
+    the rows take about half the memory while they wait for their group's turn.
     """
-    _check_ends(ends)
     columns = [c for c in raw.collect_schema().names() if c != "seq"]
-    frame = (
-        raw.lazy()
-        .select(columns)
-        .with_columns(pl.col(c).cast(pl.Categorical) for c in _TEXT if c in columns)
-        .collect()
-    )
-    st = status.lazy().collect() if status is not None else None
+    text = [c for c in _TEXT if c in columns]
+    return raw.lazy().select(columns).with_columns(pl.col(text).cast(pl.Categorical)).collect()
+
+
+def split_groups(frame: pl.DataFrame, group_size: int) -> Iterator[pl.DataFrame]:
+    """``frame``'s rows ``group_size`` stations at a time, in station order, text as text."""
     groups = station_groups(frame["station"], group_size)
+    text = [c for c in _TEXT if c in frame.columns]
     if len(groups) <= 1:
-        yield _clean_group(frame, catalog, ends, st, config)
+        yield frame.with_columns(pl.col(text).cast(pl.String))
         return
     # each row's group, once (station rank // group size), so cutting a group is an integer
     # comparison rather than a string lookup over every row
@@ -155,19 +149,29 @@ def clean_hours(
         pl.col("station").cast(ranks).to_physical() // max(1, group_size)
     ).to_series()
     for i in range(len(groups)):
-        part = frame.filter(group_of == i)
-        yield _clean_group(part, catalog, ends, st, config)
-        del part
+        yield frame.filter(group_of == i).with_columns(pl.col(text).cast(pl.String))
 
 
-def _clean_group(
-    part: pl.DataFrame,
+def clean_hours(
+    raw: pl.LazyFrame | pl.DataFrame,
     catalog: Catalog,
     ends: Sequence[dt.datetime],
-    status: pl.DataFrame | None,
-    config: QcConfig | None,
-) -> CleanGroup:
-    text = [c for c in _TEXT if c in part.columns]
-    deduplicated = deduplicate(part.lazy().with_columns(pl.col(text).cast(pl.String)))
-    readings = qc_hours(deduplicated, catalog, ends, status=status, config=config)
-    return CleanGroup(readings=readings, hourly=hourly_means(readings, catalog))
+    *,
+    status: pl.LazyFrame | pl.DataFrame | None = None,
+    group_size: int = GROUP_SIZE,
+    config: QcConfig | None = None,
+) -> Iterator[CleanGroup]:
+    """Raw rows of ``(first start - QC_CONTEXT, last end]`` → readings and hourly means.
+
+    De-duplication, windowed QC (:func:`qc_hours`) and hourly means, ``group_size`` stations
+    at a time, in station order (concatenated, the groups' frames are the whole network's,
+    row for row). The raw rows are read once (:func:`read_compact`) and cut into groups
+    (:func:`split_groups`). Smaller groups: less memory, a little more overhead per group.
+    """
+    _check_ends(ends)
+    frame = read_compact(raw)
+    st = status.lazy().collect() if status is not None else None
+    for part in split_groups(frame, group_size):
+        readings = qc_hours(deduplicate(part.lazy()), catalog, ends, status=st, config=config)
+        del part
+        yield CleanGroup(readings=readings, hourly=hourly_means(readings, catalog))

@@ -111,10 +111,11 @@ def qc_hours(
         (hour + 1).alias(_WINDOW)
     )
     windows = pl.concat([own, context]).drop("_hour")
-    clean = apply_qc(windows, catalog, status=status, config=config, window=_WINDOW)
     # each window's own hour; window k's hour ends at ends[k] (sorted by station, param,
     # window, ts: within a series the windows' own hours follow each other in time)
-    return clean.filter(hour_index(first_start) == pl.col(_WINDOW)).drop(_WINDOW)
+    own_hour = hour_index(first_start) == pl.col(_WINDOW)
+    clean = apply_qc(windows, catalog, status=status, config=config, window=_WINDOW, keep=own_hour)
+    return clean.drop(_WINDOW)
 
 
 def station_groups(stations: pl.Series, group_size: int) -> list[pl.Series]:

@@ -251,7 +251,7 @@ def _rolling_median_at(
     its series, where the centred window is exactly the one the whole series would give.
     """
     w = cfg.spike_window
-    out = pl.Series(column.name, [None] * len(column), dtype=pl.Float64)
+    out = pl.repeat(None, len(column), dtype=pl.Float64, eager=True).alias(column.name)
     if rows.size == 0:
         return out
     window = rows[:, None] + np.arange(-w, w + 1)[None, :]
@@ -274,12 +274,15 @@ def apply_qc(
     status: pl.LazyFrame | pl.DataFrame | None = None,
     config: QcConfig | None = None,
     window: str | None = None,
+    keep: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """De-duplicated readings → the ``readings`` table (contract.md §4.3) with QC reasons.
 
     ``window`` names an integer column that cuts each (station, parameter) series further:
     the hourly step QCs every hour on its own window (the hour and the context before it),
     a context row appearing once in each window that sees it. The column is kept, last.
+    ``keep`` (an expression over the input's columns) returns only the rows it holds for,
+    the others having served as context; they are dropped before the reasons are built.
     Rows come out sorted by station, parameter (window) and time. Every series-wise quantity is
     computed once over the sorted frame with the series boundaries known (no ``over()``
     re-grouping of the whole frame); the reasons are a bit mask per row, turned into the
@@ -388,7 +391,8 @@ def apply_qc(
         cond.fill_null(False).cast(pl.UInt8) * (1 << bit) for bit, (_, cond) in enumerate(checks)
     ).cast(pl.UInt8)
     extra = [window] if window else []
-    out = lf.select(*READINGS.names()[:9], *extra, code.alias("_code")).collect()
+    kept = lf.filter(keep) if keep is not None else lf
+    out = kept.select(*READINGS.names()[:9], *extra, code.alias("_code")).collect()
     pm_bad = _pm_pair_rows(out, catalog)
     codes = out["_code"].to_numpy(allow_copy=True).copy()
     if pm_bad is not None:

@@ -109,9 +109,9 @@ def skill_markdown(skill: pl.DataFrame, *, caption: str) -> str:
         caption,
         "",
         "| param | lead (h) | n | RMSE | MAE | persistence RMSE | climatology RMSE "
-        "| skill vs persistence | skill vs climatology | category hit (model / pers. / clim.) "
-        "| interval coverage |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| skill vs persistence | 95 % CI | skill vs climatology "
+        "| category hit (model / pers. / clim.) | interval coverage |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | ---: | --- | ---: |",
     ]
     for r in skill.iter_rows(named=True):
         lead = f"{r['lead_hours'] - 23}-{r['lead_hours']}"
@@ -119,11 +119,14 @@ def skill_markdown(skill: pl.DataFrame, *, caption: str) -> str:
             num(r.get(k), "{:.0%}")
             for k in ("category_hit_rate", "persistence_hit_rate", "climatology_hit_rate")
         )
-        beats = "" if r["skill"] is None else (" ✓" if r["skill"] > 0 else " ✗")
+        beats = "" if r["skill"] is None else (" ✓" if r["skill"] >= 0 else " ✗")
+        low, high = r.get("skill_low"), r.get("skill_high")
+        ci = "—" if low is None or high is None else f"[{low:+.2f}, {high:+.2f}]"
         lines.append(
             f"| {r['param']} | {lead} | {r['n']} | {num(r['rmse'])} | {num(r['mae'])} "
             f"| {num(r['persistence_rmse'])} | {num(r['climatology_rmse'])} "
-            f"| {num(r['skill'], '{:+.2f}')}{beats} | {num(r['skill_climatology'], '{:+.2f}')} "
+            f"| {num(r['skill'], '{:+.2f}')}{beats} | {ci} "
+            f"| {num(r['skill_climatology'], '{:+.2f}')} "
             f"| {hits} | {num(r.get('coverage'), '{:.0%}')} |"
         )
     return "\n".join(lines)
@@ -286,14 +289,16 @@ def run_backtest(
         "skill_climatology", "category_hit_rate", "persistence_hit_rate", "climatology_hit_rate",
         "coverage", "first_origin", "last_origin", "computed_at",
     ]  # fmt: skip
+    shown = skill  # with the bootstrap CI of the skill, which the table does not store
     skill = skill.select(columns).with_columns(pl.col("n").cast(pl.Int64))
     with lake(settings, catalog) as con:
         replace_partitions(con, [("forecast_skill", skill, {})], f"forecast backtest {where}")
     caption = (
         f"Rolling-origin backtest on {where}: issues {test_from}..{issue_days[-1]}, "
-        f"refit every {refit_every} days ({result.folds} folds), {ms.interval_pct} % intervals."
+        f"refit every {refit_every} days ({result.folds} folds), {ms.interval_pct} % intervals; "
+        "skill CI: 95 % block bootstrap over issue days (weekly blocks)."
     )
-    table = skill_markdown(skill, caption=caption)
+    table = skill_markdown(shown, caption=caption)
     console.print(table, markup=False, highlight=False)
     if write_docs is not None:
         body = [table]

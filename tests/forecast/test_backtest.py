@@ -47,6 +47,11 @@ def test_skill_table_has_every_param_and_lead_day(result: object) -> None:
     assert skill["n"].min() > 0
     expected = 1.0 - skill["rmse"] / skill["persistence_rmse"]
     assert skill["skill"].to_list() == pytest.approx(expected.to_list())
+    # the bootstrap CI brackets the skill it is about
+    inside = skill.select(
+        ((pl.col("skill_low") <= pl.col("skill")) & (pl.col("skill") <= pl.col("skill_high"))).all()
+    ).item()
+    assert inside
     rates = skill.select("category_hit_rate", "persistence_hit_rate", "climatology_hit_rate")
     assert rates.select(pl.all().is_between(0.0, 1.0).all()).row(0) == (True, True, True)
 

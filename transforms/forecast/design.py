@@ -42,6 +42,11 @@ MET_COLUMNS = ("ws", "wd", "temp", "rh", "blh")
 #: Lag statistics per pollutant, all known at the origin.
 LAG_STATS = ("last", "mean3", "mean24", "mean168", "max24")
 _TIME = ("lead", "hod", "weekday", "doy_sin", "doy_cos")
+_TIME_FEATURES = ("lead", "hod", "weekday")
+#: Differences a tree cannot form from two columns itself: the last value against the
+#: persistence of the target hour (what the first hours inherit), and the day-on-day change
+#: of the last value and of the 24-h mean (a building or clearing episode).
+_CHANGES = ("gap", "d_last", "d_mean24")
 _MET = (
     "ws", "u", "v", "temp", "rh", "blh", "vent", "ws_since", "blh_since", "rh_since",
     "vent_since", "calm_since", "ws_24", "blh_24", "vent_24",
@@ -52,8 +57,12 @@ _CALM_WS, _CALM_BLH = 2.0, 600.0
 
 def feature_columns(params: Sequence[str]) -> list[str]:
     """The model's input columns, in a fixed order (stored with the model)."""
-    lags = [f"{p}_{s}" for p in params for s in (*LAG_STATS, "persist", "clim")]
-    return [*_TIME, *lags, *_MET]
+    lags = [f"{p}_{s}" for p in params for s in (*LAG_STATS, "persist", "clim", *_CHANGES)]
+    # not the season (doy_sin/doy_cos, still in the design for models stored before): with
+    # less than two years of history a tree maps an unseen time of year to the nearest one
+    # it knows, and March forecast like February's heating-season episodes; the lags and the
+    # 30-day climatology carry the season instead
+    return [*_TIME_FEATURES, *lags, *_MET]
 
 
 def origins_utc(days: Sequence[dt.date], timezone: str) -> list[dt.datetime]:
@@ -221,6 +230,12 @@ def design_matrix(
         *[pl.col(f"{p}_last").alias(f"{p}_persist") for p in params],
         *[pl.col(f"{p}_clim") for p in params],
     )
+    day_before = lags.select(
+        "station",
+        (pl.col("ts") + dt.timedelta(hours=24)).alias("origin"),
+        *[pl.col(f"{p}_last").alias(f"_{p}_last_prev") for p in params],
+        *[pl.col(f"{p}_mean24").alias(f"_{p}_mean24_prev") for p in params],
+    )
     targets = lags.select("station", "ts", *[pl.col(p).alias(f"y_{p}") for p in params])
     local = (pl.col("ts") - dt.timedelta(hours=1)).dt.convert_time_zone(timezone)
     doy = local.dt.ordinal_day().cast(pl.Float64) * (2.0 * 3.141592653589793 / 365.25)
@@ -228,6 +243,19 @@ def design_matrix(
         grid.join(at_origin, on=["station", "origin"], how="left")
         .join(at_ref, on=["station", "ref_ts"], how="left")
         .join(targets, on=["station", "ts"], how="left")
+        .join(day_before, on=["station", "origin"], how="left")
+        .with_columns(
+            *[(pl.col(f"{p}_last") - pl.col(f"{p}_persist")).alias(f"{p}_gap") for p in params],
+            *[
+                (pl.col(f"{p}_last") - pl.col(f"_{p}_last_prev")).alias(f"{p}_d_last")
+                for p in params
+            ],
+            *[
+                (pl.col(f"{p}_mean24") - pl.col(f"_{p}_mean24_prev")).alias(f"{p}_d_mean24")
+                for p in params
+            ],
+        )
+        .drop(*[f"_{p}_{s}_prev" for p in params for s in ("last", "mean24")])
         .with_columns(
             _hod(pl.col("ts"), timezone).alias("hod"),
             local.dt.weekday().cast(pl.Int8).alias("weekday"),

@@ -1,23 +1,33 @@
-"""The forecast model: gradient boosting per pollutant, intervals from held-out residuals.
+"""The forecast model: boosting per pollutant, blended with the baselines, conformal intervals.
 
 Why this design (docs/forecast.md has the numbers):
 
-* ``HistGradientBoostingRegressor`` (scikit-learn) with Poisson loss: concentrations are
-  positive and their errors grow with the level; the log link predicts the conditional
-  mean (what RMSE rewards) without a back-transform bias. Histogram boosting trains on a
-  year of hourly rows × 72 leads in seconds and takes missing inputs natively.
-* Intervals from data, not assumptions: the most recent ``calibration_share`` of origins
-  is held out, the model fitted on the rest predicts them, and the quantiles of the ratio
-  ``(observed + 1) / (forecast + 1)`` per pollutant and lead day scale every forecast
-  into its interval (multiplicative: wider at higher levels). The same hold-out gives
-  the stored metrics. The final model is then refitted on all origins.
-* The daily AQI interval is calibrated the same way on the hold-out's daily AQI.
+* ``HistGradientBoostingRegressor`` (scikit-learn), one per pollutant, lead as a feature.
+  With ``target = "change"`` it learns the *change from a base* — persistence (same hour of
+  the last observed day), else the climatology, else the last value — with squared error:
+  the level is carried by the base, so the model does not regress episodes to the mean and
+  spends its trees on what persistence gets wrong. ``target = "level"`` (Poisson loss on
+  the level) is the former model, kept for models stored before.
+* Early stopping on a random tenth of the rows, and ``row_sample`` of the rows: the 72
+  leads of one origin are near-duplicates, so a sample trains almost as well, faster.
+* **Blend by lead**: the most recent ``calibration_share`` of origins is held out; the
+  model fitted on the rest predicts them, and per pollutant and block of ``blend_hours``
+  lead hours the convex combination picks the weights of model, persistence and
+  climatology that would have forecast the hold-out best. Learned only on data before
+  every origin the model later forecasts, so a backtest that scores later origins stays
+  honest; where the model adds nothing its weight goes to persistence (short leads) or
+  climatology (long leads).
+* **Intervals**: split-conformal on the same hold-out — per pollutant, lead day and level
+  bin of the blended forecast (Mondrian: episodes get their own, wider band), the
+  quantiles of ``(observed + 1) / (forecast + 1)``, with the finite-sample rank.
+* The final model is then refitted on all origins (blend weights and bands stay).
 
 sklearn is imported inside the functions (it costs ~1 s to import).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +39,10 @@ from transforms.forecast.rules import ModelSettings
 
 __all__ = ["ForecastModel", "fit_forecast_model", "lead_day", "predict", "ratio_quantiles"]
 
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+#: Fewer hold-out rows than this in a cell: the cell borrows a coarser one.
+_MIN_CELL = 200
+
 
 def lead_day(lead: pl.Expr) -> pl.Expr:
     """1 for lead hours 1-24, 2 for 25-48, 3 for 49-72."""
@@ -37,7 +51,7 @@ def lead_day(lead: pl.Expr) -> pl.Expr:
 
 @dataclass
 class ForecastModel:
-    """A fitted model set: one regressor per pollutant and the interval ratios."""
+    """A fitted model set: one regressor per pollutant, its blend and interval tables."""
 
     params: tuple[str, ...]
     features: list[str]
@@ -50,8 +64,34 @@ class ForecastModel:
     rows: int = 0
     fit_seconds: float = 0.0
     threads: int = 1
+    target: str = "level"
+    """``level`` (Poisson on the value) or ``change`` (squared error on value - base)."""
+    blend_hours: int = 0
+    blend: dict[str, dict[int, tuple[float, float, float]]] = field(default_factory=dict)
+    """Per pollutant and lead block: weights of (model, persistence, climatology)."""
+    level_edges: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """Per pollutant: the forecast levels between the interval bins."""
+    binned_ratios: dict[str, dict[tuple[int, int], tuple[float, float]]] = field(
+        default_factory=dict
+    )
+    """Per pollutant and (lead day, level bin): the interval ratios."""
+    aqi_blend: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Per lead day: weights of (forecast AQI, the issue day's observed AQI)."""
 
-    def interval(self, param: str, day: int) -> tuple[float, float]:
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a model pickled before a field existed gets that field's default
+        for f in dataclasses.fields(self):
+            if f.name not in state:
+                if f.default_factory is not dataclasses.MISSING:
+                    state[f.name] = f.default_factory()
+                elif f.default is not dataclasses.MISSING:
+                    state[f.name] = f.default
+        self.__dict__.update(state)
+
+    def interval(self, param: str, day: int, level_bin: int | None = None) -> tuple[float, float]:
+        binned = self.binned_ratios.get(param, {})
+        if level_bin is not None and (day, level_bin) in binned:
+            return binned[(day, level_bin)]
         table = self.ratios.get(param, {})
         if not table:
             return (0.5, 1.8)
@@ -62,35 +102,64 @@ def _regressor(settings: ModelSettings) -> Any:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     return HistGradientBoostingRegressor(
-        loss="poisson",
+        loss="squared_error" if settings.target == "change" else "poisson",
         max_iter=settings.max_iter,
         learning_rate=settings.learning_rate,
         max_leaf_nodes=settings.max_leaf_nodes,
         min_samples_leaf=settings.min_samples_leaf,
         l2_regularization=settings.l2_regularization,
-        early_stopping=False,
+        early_stopping=settings.early_stopping,
+        n_iter_no_change=settings.n_iter_no_change,
+        validation_fraction=settings.validation_fraction if settings.early_stopping else None,
         random_state=settings.seed,
     )
 
 
+def _base(frame: pl.DataFrame, param: str) -> pl.Expr:
+    """What the change is measured from: persistence, else climatology, else the last value."""
+    cols = [c for c in (f"{param}_persist", f"{param}_clim", f"{param}_last") if c in frame.columns]
+    return pl.coalesce([pl.col(c) for c in cols]).cast(pl.Float64)
+
+
 def _xy(
-    frame: pl.DataFrame, features: list[str], param: str
+    frame: pl.DataFrame,
+    features: list[str],
+    param: str,
+    target: str = "level",
+    sample: float = 1.0,
+    seed: int = 0,
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    rows = frame.filter(pl.col(f"y_{param}").is_not_null() & (pl.col(f"y_{param}") >= 0))
-    x = rows.select(pl.col(features).cast(pl.Float64)).to_numpy()
-    y = rows[f"y_{param}"].to_numpy()
-    return x, y
+    y = pl.col(f"y_{param}")
+    rows = frame.filter(y.is_not_null() & (y >= 0))
+    if target == "change":
+        rows = rows.with_columns(_base(rows, param).alias("_base")).filter(
+            pl.col("_base").is_not_null()
+        )
+    if sample < 1.0 and rows.height:
+        rows = rows.sample(fraction=sample, seed=seed)
+    x = rows.select(pl.col(features).cast(pl.Float32)).to_numpy()
+    if target == "change":
+        return x, (rows[f"y_{param}"] - rows["_base"]).to_numpy()
+    return x, rows[f"y_{param}"].to_numpy()
 
 
 def ratio_quantiles(
     observed: np.ndarray[Any, Any], forecast: np.ndarray[Any, Any], quantiles: tuple[float, float]
 ) -> tuple[float, float]:
-    """Quantiles of (observed + 1) / (forecast + 1): the multiplicative interval."""
+    """Quantiles of (observed + 1) / (forecast + 1): the multiplicative interval.
+
+    Split-conformal ranks: the ``ceil((n + 1) q) / n`` empirical quantile of the upper tail
+    (and its mirror below), so a band covers at least its nominal share of exchangeable
+    new cases.
+    """
     ok = np.isfinite(observed) & np.isfinite(forecast)
-    if ok.sum() < 10:
+    n = int(ok.sum())
+    if n < 10:
         return (0.5, 1.8)
     ratio = (observed[ok] + 1.0) / (np.maximum(forecast[ok], 0.0) + 1.0)
-    low, high = np.quantile(ratio, quantiles)
+    lo_q = max(0.0, math.floor((n + 1) * quantiles[0]) / n - 1.0 / n)
+    hi_q = min(1.0, math.ceil((n + 1) * quantiles[1]) / n)
+    low, high = np.quantile(ratio, [lo_q, hi_q])
     return float(low), float(high)
 
 
@@ -103,49 +172,256 @@ def _split(frame: pl.DataFrame, share: float) -> tuple[pl.DataFrame, pl.DataFram
     return frame.filter(pl.col("origin") < cut), frame.filter(pl.col("origin") >= cut)
 
 
+def _fit_one(frame: pl.DataFrame, features: list[str], p: str, settings: ModelSettings) -> Any:
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    x, y = _xy(frame, features, p, settings.target, settings.row_sample, settings.seed)
+    if len(y) < 50:
+        return None
+    with threadpool_limits(limits=settings.threads or None):
+        reg = _regressor(settings)
+        reg.fit(x, y)
+    return reg
+
+
 def _fit(
     frame: pl.DataFrame, features: list[str], params: tuple[str, ...], settings: ModelSettings
 ) -> dict[str, Any]:
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    """One regressor per pollutant; ``jobs`` > 1 fits them in threads (sklearn frees the GIL)."""
+    if settings.jobs > 1 and len(params) > 1:
+        from concurrent.futures import ThreadPoolExecutor
 
-    out: dict[str, Any] = {}
-    with threadpool_limits(limits=settings.threads or None):
-        for p in params:
-            x, y = _xy(frame, features, p)
-            if len(y) < 50:
-                continue
-            reg = _regressor(settings)
-            reg.fit(x, y)
-            out[p] = reg
-    return out
+        with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+            fitted = list(pool.map(lambda p: _fit_one(frame, features, p, settings), params))
+    else:
+        fitted = [_fit_one(frame, features, p, settings) for p in params]
+    return {p: reg for p, reg in zip(params, fitted, strict=True) if reg is not None}
+
+
+def _raw_point(model: ForecastModel, design: pl.DataFrame, p: str, x: Any) -> FloatArray:
+    """The regressor's forecast of the level (before the blend)."""
+    from threadpoolctl import threadpool_limits
+
+    reg = model.regressors[p]
+    with threadpool_limits(limits=model.threads or None):
+        raw = np.asarray(reg.predict(x), dtype=np.float64) if len(x) else np.zeros(0)
+    if model.target == "change":
+        base = design.select(_base(design, p)).to_series().to_numpy().astype(np.float64)
+        raw = np.where(np.isnan(base), np.nan, base + raw)
+    return np.maximum(raw, 0.0)
+
+
+def _baselines(design: pl.DataFrame, p: str) -> tuple[FloatArray, FloatArray]:
+    out = []
+    for c in (f"{p}_persist", f"{p}_clim"):
+        col = design[c] if c in design.columns else pl.Series([None] * design.height)
+        out.append(col.cast(pl.Float64).to_numpy().astype(np.float64))
+    return out[0], out[1]
+
+
+def _blended(
+    model: ForecastModel, p: str, raw: FloatArray, persist: FloatArray, clim: FloatArray,
+    leads: np.ndarray[Any, Any],
+) -> FloatArray:  # fmt: skip
+    """Model, persistence and climatology weighted by lead block (missing parts: the model)."""
+    weights = model.blend.get(p)
+    point = raw.copy()
+    if weights and model.blend_hours:
+        blocks = (leads - 1) // model.blend_hours
+        for block, (wm, wp, wc) in weights.items():
+            sel = blocks == block
+            m = raw[sel]
+            pe = np.where(np.isnan(persist[sel]), m, persist[sel])
+            cl = np.where(np.isnan(clim[sel]), pe, clim[sel])
+            point[sel] = wm * m + wp * pe + wc * cl
+    # no model value (no base for a change model): persistence, then climatology
+    point = np.where(np.isnan(point), np.where(np.isnan(persist), clim, persist), point)
+    return np.maximum(point, 0.0)
+
+
+def _level_bin(model: ForecastModel, p: str, point: FloatArray) -> np.ndarray[Any, Any]:
+    edges = model.level_edges.get(p, ())
+    return (
+        np.searchsorted(np.asarray(edges), point, side="right")
+        if edges
+        else np.zeros(len(point), dtype=np.int64)
+    )
 
 
 def predict(model: ForecastModel, design: pl.DataFrame) -> pl.DataFrame:
     """``design`` with ``pred_<p>``, ``lower_<p>``, ``upper_<p>`` per pollutant with a model."""
-    from threadpoolctl import threadpool_limits
-
-    x = design.select(pl.col(model.features).cast(pl.Float64)).to_numpy()
-    days = design.select(lead_day(pl.col("lead"))).to_series().to_numpy()
+    x = design.select(pl.col(model.features).cast(pl.Float32)).to_numpy()
+    leads = design["lead"].to_numpy()
+    days = (leads - 1) // 24 + 1
     cols: list[pl.Series] = []
     for p in model.params:
-        reg = model.regressors.get(p)
-        if reg is None:
+        if p not in model.regressors:
             continue
-        with threadpool_limits(limits=model.threads or None):
-            point = np.maximum(reg.predict(x) if len(x) else np.zeros(0), 0.0)
+        raw = _raw_point(model, design, p, x)
+        persist, clim = _baselines(design, p)
+        point = _blended(model, p, raw, persist, clim, leads)
+        bins = _level_bin(model, p, point)
         low = np.empty_like(point)
         high = np.empty_like(point)
         for day in np.unique(days):
-            lo, hi = model.interval(p, int(day))
-            sel = days == day
-            low[sel] = np.maximum((point[sel] + 1.0) * lo - 1.0, 0.0)
-            high[sel] = (point[sel] + 1.0) * hi - 1.0
+            for b in np.unique(bins):
+                sel = (days == day) & (bins == b)
+                lo, hi = model.interval(p, int(day), int(b) if model.level_edges else None)
+                low[sel] = np.maximum((point[sel] + 1.0) * lo - 1.0, 0.0)
+                high[sel] = (point[sel] + 1.0) * hi - 1.0
         cols += [
             pl.Series(f"pred_{p}", point),
             pl.Series(f"lower_{p}", np.minimum(low, point)),
             pl.Series(f"upper_{p}", np.maximum(high, point)),
         ]
     return design.with_columns(cols)
+
+
+def _convex_weights(y: FloatArray, parts: list[FloatArray]) -> tuple[float, float, float]:
+    """Weights on the simplex (step 0.05) of (model, persistence, climatology) with least SSE.
+
+    Convex on purpose: a blend cannot then scale the level up or down, which a hold-out
+    without an episode would otherwise teach it to do for the next episode.
+    """
+    a = np.column_stack(parts)
+    gram = a.T @ a
+    cross = a.T @ y
+    steps = np.arange(0, 21) / 20.0
+    grid = np.array([(m, q, 1.0 - m - q) for m in steps for q in steps if m + q <= 1.0 + 1e-9])
+    sse = np.einsum("ij,jk,ik->i", grid, gram, grid) - 2.0 * grid @ cross
+    best = grid[int(np.argmin(sse))]
+    return (float(best[0]), float(best[1]), float(max(best[2], 0.0)))
+
+
+def learn_blend(model: ForecastModel, hold: pl.DataFrame, blend_hours: int) -> None:
+    """Blend weights per pollutant and lead block from hold-out forecasts of the bare model."""
+    model.blend_hours = blend_hours
+    model.blend = {}
+    if not blend_hours or hold.is_empty():
+        return
+    x = hold.select(pl.col(model.features).cast(pl.Float32)).to_numpy()
+    leads = hold["lead"].to_numpy()
+    blocks = (leads - 1) // blend_hours
+    for p in model.regressors:
+        raw = _raw_point(model, hold, p, x)
+        persist, clim = _baselines(hold, p)
+        y = hold[f"y_{p}"].cast(pl.Float64).to_numpy().astype(np.float64)
+        ok = np.isfinite(y) & np.isfinite(raw) & np.isfinite(persist)
+        cl = np.where(np.isnan(clim), persist, clim)
+        table: dict[int, tuple[float, float, float]] = {}
+        for block in np.unique(blocks):
+            sel = ok & (blocks == block)
+            if sel.sum() < _MIN_CELL:
+                continue
+            table[int(block)] = _convex_weights(y[sel], [raw[sel], persist[sel], cl[sel]])
+        model.blend[p] = table
+
+
+def _band_tables(
+    y: FloatArray,
+    point: FloatArray,
+    days: np.ndarray[Any, Any],
+    which: np.ndarray[Any, Any],
+    bins: int,
+    quantiles: tuple[float, float],
+) -> tuple[dict[int, tuple[float, float]], dict[tuple[int, int], tuple[float, float]]]:
+    by_day = {
+        int(d): ratio_quantiles(y[days == d], point[days == d], quantiles) for d in np.unique(days)
+    }
+    binned: dict[tuple[int, int], tuple[float, float]] = {}
+    if bins > 1:
+        for d in np.unique(days):
+            for b in range(bins):
+                sel = (days == d) & (which == b)
+                if sel.sum() >= _MIN_CELL:
+                    binned[(int(d), b)] = ratio_quantiles(y[sel], point[sel], quantiles)
+    return by_day, binned
+
+
+def _covered(
+    y: FloatArray,
+    point: FloatArray,
+    days: np.ndarray[Any, Any],
+    which: np.ndarray[Any, Any],
+    tables: tuple[dict[int, tuple[float, float]], dict[tuple[int, int], tuple[float, float]]],
+) -> float:
+    by_day, binned = tables
+    lo = np.full_like(point, 0.5)
+    hi = np.full_like(point, 1.8)
+    for d in np.unique(days):
+        for b in np.unique(which):
+            sel = (days == d) & (which == b)
+            lo[sel], hi[sel] = binned.get((int(d), int(b))) or by_day.get(int(d)) or (0.5, 1.8)
+    low = (point + 1.0) * lo - 1.0
+    high = (point + 1.0) * hi - 1.0
+    return float(np.mean((y >= np.minimum(low, point)) & (y <= np.maximum(high, point))))
+
+
+def shift_aware_level(
+    y: FloatArray,
+    point: FloatArray,
+    days: np.ndarray[Any, Any],
+    which: np.ndarray[Any, Any],
+    order: np.ndarray[Any, Any],
+    bins: int,
+    nominal: float,
+) -> float:
+    """The central level whose bands, fitted on the older half of the hold-out, cover
+    ``nominal`` of its newer half.
+
+    Split-conformal promises its level only for exchangeable cases; the next weeks are not
+    exchangeable with the last ones (seasons turn, episodes come and go), so bands at the
+    nominal level cover less. How much less is measured on the hold-out itself, one step
+    back in time, and the band level raised by that much — learned from the past only.
+    """
+    early = order < np.median(order)
+    late = ~early
+    if early.sum() < _MIN_CELL or late.sum() < _MIN_CELL:
+        return nominal
+    for level in np.arange(nominal, 0.99, 0.01):
+        tail = (1.0 - level) / 2.0
+        tables = _band_tables(
+            y[early], point[early], days[early], which[early], bins, (tail, 1.0 - tail)
+        )
+        if _covered(y[late], point[late], days[late], which[late], tables) >= nominal:
+            return float(level)
+    return 0.98
+
+
+def calibrate_intervals(
+    model: ForecastModel, hold_pred: pl.DataFrame, quantiles: tuple[float, float], bins: int
+) -> None:
+    """Conformal ratio bands per pollutant and lead day (and level bin) from hold-out forecasts.
+
+    The band level is :func:`shift_aware_level` (stored in ``metrics["band_level"]``).
+    """
+    nominal = quantiles[1] - quantiles[0]
+    levels: dict[str, float] = {}
+    for p in model.regressors:
+        scored = hold_pred.filter(pl.col(f"y_{p}").is_not_null())
+        y = scored[f"y_{p}"].cast(pl.Float64).to_numpy()
+        point = scored[f"pred_{p}"].cast(pl.Float64).to_numpy()
+        days = (scored["lead"].to_numpy() - 1) // 24 + 1
+        order = scored["origin"].dt.epoch("s").to_numpy()
+        if bins > 1 and len(point) >= _MIN_CELL * bins:
+            edges = tuple(float(e) for e in np.quantile(point, np.arange(1, bins) / bins))
+            model.level_edges[p] = edges
+        else:
+            model.level_edges.pop(p, None)
+            bins = 1
+        edges_arr = np.asarray(model.level_edges.get(p, ()))
+        which = (
+            np.searchsorted(edges_arr, point, side="right")
+            if len(edges_arr)
+            else np.zeros(len(point), dtype=np.int64)
+        )
+        level = shift_aware_level(y, point, days, which, order, bins, nominal)
+        levels[p] = round(level, 2)
+        tail = (1.0 - level) / 2.0
+        model.ratios[p], model.binned_ratios[p] = _band_tables(
+            y, point, days, which, bins, (tail, 1.0 - tail)
+        )
+    model.metrics["band_level"] = levels
 
 
 def _metrics(hold: pl.DataFrame, params: tuple[str, ...]) -> dict[str, Any]:
@@ -194,23 +470,26 @@ def fit_forecast_model(
     train, hold = _split(design, settings.calibration_share)
     regs = _fit(train, features, params, settings)
     model = ForecastModel(
-        params, features, regs, {}, settings.interval_pct, threads=settings.threads
-    )
-    hold_pred = predict(model, hold) if hold.height else hold
-    for p in regs:
-        scored = hold_pred.filter(pl.col(f"y_{p}").is_not_null()).with_columns(
-            lead_day(pl.col("lead")).alias("day")
-        )
-        model.ratios[p] = {
-            int(day): ratio_quantiles(
-                group[f"y_{p}"].to_numpy(), group[f"pred_{p}"].to_numpy(), settings.quantiles
-            )
-            for (day,), group in scored.group_by("day")
+        params, features, regs, {}, settings.interval_pct, threads=settings.threads,
+        target=settings.target,
+    )  # fmt: skip
+    hold_pred = hold
+    if hold.height:
+        learn_blend(model, hold, settings.blend_hours)
+        model.level_edges = {}
+        hold_pred = predict(model, hold)  # blended points; bands follow from them
+        calibrate_intervals(model, hold_pred, settings.quantiles, settings.interval_bins)
+        hold_pred = predict(model, hold)
+    if hold.height:
+        model.metrics["holdout"] = _metrics(hold_pred, params)
+    if model.blend:
+        model.metrics["blend"] = {
+            p: {str(k): [round(w, 3) for w in v] for k, v in t.items()}
+            for p, t in model.blend.items()
         }
-    model.metrics = {"holdout": _metrics(hold_pred, params)} if hold.height else {}
     if refit and hold.height:
         model.regressors = _fit(design, features, params, settings)
-    model.rows = sum(_xy(design, features, p)[1].shape[0] for p in params)
+    model.rows = sum(int(design.select((pl.col(f"y_{p}") >= 0).sum()).item()) for p in params)
     model.fit_seconds = time.perf_counter() - start
     return model, hold_pred
 

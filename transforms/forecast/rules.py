@@ -45,6 +45,14 @@ class ModelSettings:
     seed: int
     threads: int
     fallback_ratio: tuple[float, float]
+    target: str = "change"
+    early_stopping: bool = True
+    n_iter_no_change: int = 10
+    validation_fraction: float = 0.1
+    row_sample: float = 1.0
+    blend_hours: int = 6
+    interval_bins: int = 3
+    jobs: int = 1
 
     @property
     def quantiles(self) -> tuple[float, float]:
@@ -112,6 +120,14 @@ def _model(doc: dict[str, Any]) -> ModelSettings:
         seed=int(doc["seed"]),
         threads=int(doc.get("threads", 1)),
         fallback_ratio=(float(low), float(high)),
+        target=str(doc.get("target", "change")),
+        early_stopping=bool(doc.get("early_stopping", True)),
+        n_iter_no_change=int(doc.get("n_iter_no_change", 10)),
+        validation_fraction=float(doc.get("validation_fraction", 0.1)),
+        row_sample=float(doc.get("row_sample", 1.0)),
+        blend_hours=int(doc.get("blend_hours", 6)),
+        interval_bins=int(doc.get("interval_bins", 3)),
+        jobs=int(doc.get("jobs", 1)),
     )
 
 
@@ -128,6 +144,8 @@ def parse_forecast_rules(doc: dict[str, Any], sources: dict[str, str]) -> Foreca
     model = _model(doc["model"])
     if not 0 < model.interval_pct < 100 or model.horizon_hours % 24:
         raise CatalogError("forecast.toml: interval_pct in (0, 100), horizon_hours whole days")
+    if model.target not in ("level", "change") or not 0 < model.row_sample <= 1:
+        raise CatalogError("forecast.toml: target is 'level' or 'change', row_sample in (0, 1]")
     heavy = doc["heavy_pollution"]
     levels = tuple(
         LevelRule(

@@ -1,0 +1,128 @@
+"""The model's parts on synthetic data: blend weights, conformal bands, skill intervals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from transforms.forecast.model import (
+    ForecastModel,
+    calibrate_intervals,
+    learn_blend,
+    predict,
+    shift_aware_level,
+)
+from transforms.forecast.scoring import skill_intervals
+
+ORIGIN0 = dt.datetime(2026, 1, 1, 16, tzinfo=dt.UTC)
+
+
+class _Constant:
+    """A stand-in regressor: predicts column ``col`` of X plus ``offset``."""
+
+    def __init__(self, col: int, offset: float = 0.0) -> None:
+        self.col = col
+        self.offset = offset
+
+    def predict(self, x: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+        return x[:, self.col] + self.offset
+
+
+def _frame(n_origins: int, rng: np.random.Generator, noise: float) -> pl.DataFrame:
+    """Origins x 72 leads of one series: truth, persistence = truth, a noisy 'model'."""
+    rows = n_origins * 72
+    truth = rng.gamma(4.0, 15.0, rows)
+    return pl.DataFrame(
+        {
+            "station": ["s"] * rows,
+            "origin": [ORIGIN0 + dt.timedelta(days=i // 72) for i in range(rows)],
+            "lead": np.tile(np.arange(1, 73), n_origins).astype(np.int32),
+            "y_pm25": truth,
+            "pm25_persist": truth + rng.normal(0, 1.0, rows),
+            "pm25_clim": np.full(rows, truth.mean()),
+            "noisy": truth + rng.normal(0, noise, rows),
+        }
+    )
+
+
+def _model(regressor: object) -> ForecastModel:
+    return ForecastModel(("pm25",), ["noisy"], {"pm25": regressor}, {}, 80, target="level")
+
+
+def test_blend_weights_go_to_what_forecast_the_hold_out_best() -> None:
+    rng = np.random.default_rng(1)
+    hold = _frame(40, rng, noise=30.0)
+    model = _model(_Constant(0))
+    learn_blend(model, hold, 24)
+    weights = model.blend["pm25"]
+    assert set(weights) == {0, 1, 2}
+    for wm, wp, wc in weights.values():
+        assert wp > 0.9  # persistence is nearly the truth here, the model is noise
+        assert wm + wp + wc == pytest.approx(1.0)  # convex: the blend cannot rescale
+    blended = predict(model, hold)
+    rmse = float(np.sqrt(((blended["pred_pm25"] - blended["y_pm25"]) ** 2).mean()))
+    assert rmse < 3.0  # the noisy model alone is ~30
+
+
+def test_conformal_bands_cover_their_level_on_exchangeable_cases() -> None:
+    rng = np.random.default_rng(2)
+    hold = _frame(60, rng, noise=0.0).with_columns(
+        (pl.col("y_pm25") * np.exp(rng.normal(0, 0.3, 60 * 72))).alias("y_pm25")
+    )
+    model = _model(_Constant(0))
+    calibrate_intervals(model, predict(model, hold), (0.1, 0.9), bins=3)
+    assert model.metrics["band_level"]["pm25"] < 0.83  # no shift: (close to) nominal
+    fresh = _frame(60, np.random.default_rng(3), noise=0.0)
+    fresh = fresh.with_columns(
+        (pl.col("y_pm25") * np.exp(np.random.default_rng(4).normal(0, 0.3, 60 * 72))).alias(
+            "y_pm25"
+        )
+    )
+    out = predict(model, fresh)
+    coverage = out.select(
+        pl.col("y_pm25").is_between(pl.col("lower_pm25"), pl.col("upper_pm25")).mean()
+    ).item()
+    assert 0.78 <= coverage <= 0.84
+
+
+def test_shift_aware_level_widens_when_the_newer_half_is_more_dispersed() -> None:
+    rng = np.random.default_rng(5)
+    n = 4000
+    point = rng.gamma(4.0, 15.0, n)
+    order = np.arange(n)
+    spread = np.where(order < n // 2, 0.2, 0.4)  # the newer half twice as uncertain
+    y = point * np.exp(rng.normal(0, 1, n) * spread)
+    days = np.ones(n, dtype=np.int64)
+    which = np.zeros(n, dtype=np.int64)
+    level = shift_aware_level(y, point, days, which, order, 1, 0.8)
+    assert level > 0.9
+    same = point * np.exp(rng.normal(0, 0.3, n))
+    assert shift_aware_level(same, point, days, which, order, 1, 0.8) < 0.84
+
+
+def test_skill_intervals_bracket_the_skill_and_narrow_with_data() -> None:
+    rng = np.random.default_rng(6)
+
+    def frame(n: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "origin": [ORIGIN0 + dt.timedelta(days=i) for i in range(n)],
+                "param": ["pm25"] * n,
+                "day": [1] * n,
+                "se": rng.gamma(2.0, 50.0, n),
+                "pse": rng.gamma(2.0, 100.0, n),
+            },
+            schema_overrides={"day": pl.Int32},
+        )
+
+    small, large = frame(40), frame(400)
+    for data in (small, large):
+        row = skill_intervals(data, n_boot=400).row(0, named=True)
+        point = 1.0 - float(np.sqrt(data["se"].sum() / data["pse"].sum()))
+        assert row["skill_low"] < point < row["skill_high"]
+    rows = [skill_intervals(d, n_boot=400).row(0, named=True) for d in (small, large)]
+    width = [r["skill_high"] - r["skill_low"] for r in rows]
+    assert width[1] < width[0] / 2

@@ -66,11 +66,11 @@ def test_hourly_backfill_covers_the_local_days() -> None:
 
 def test_hour_end_is_local_unless_an_offset_is_given() -> None:
     settings = load_settings({}, data_dir=Path("/tmp/x"))
-    local = command._hour_end("2026-11-24T10:00", settings)
+    local = command.parse_hour_end("2026-11-24T10:00", settings.tz)
     assert local == dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
-    assert command._hour_end("2026-11-24T02:00Z", settings) == local
+    assert command.parse_hour_end("2026-11-24T02:00Z", settings.tz) == local
     with pytest.raises(AirCarbonError, match="end of an hour"):
-        command._hour_end("2026-11-24T10:30", settings)
+        command.parse_hour_end("2026-11-24T10:30", settings.tz)
 
 
 @pytest.mark.parametrize(

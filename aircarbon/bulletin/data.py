@@ -223,7 +223,8 @@ def _stations_section(
         c = complete.get(sid, {})
         h = hours.get(sid, {})
         aqi = r.get("aqi")
-        valid = int(h["valid_hours"]) if h else 0
+        # no hourly rows: nothing arrived (0 h) — unless a daily AQI came another way (import)
+        valid = int(h["valid_hours"]) if h else (None if aqi is not None else 0)
         out.append(
             StationDay(
                 station=sid,
@@ -242,7 +243,7 @@ def _stations_section(
                 valid_hours=valid,
                 expected_hours=int(h.get("expected_hours") or 24),
                 short_param=h.get("short_param"),
-                incomplete=valid < min_hours,
+                incomplete=valid is not None and valid < min_hours,
             )
         )
     return out

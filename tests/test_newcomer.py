@@ -29,25 +29,29 @@ the docs no longer show fails too.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from ingest.embedded_broker import free_port
+from tests.doc_examples import (
+    DEMO_NAME,
+    ROOT,
+    bash,
+    command_lines,
+    fenced,
+    newcomer_shell,
+    run_demo,
+)
 from tests.fixtures.brokers import wait_for_port
 
 # the demo (~1 min) is set up within the first test; a loaded CI machine takes longer
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_NAME = "data/demo"  # the docs' name of the demo's data directory (relative to the cwd)
 OPERATORS_DEMO = "/tmp/aircarbon-demo"  # docs/operators.md's name of it
 HEALTH_PORT = 8765  # the docs' health port (the default): the test's collector uses a free one
 
@@ -103,52 +107,6 @@ NOT_RUN: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Example:
-    """One documented command line (or Python block) and where it is."""
-
-    doc: str
-    line: str
-
-
-def _fenced(text: str, langs: str) -> list[tuple[str, str]]:
-    """(language, body) of each fenced block in ``langs``, list-item indentation removed."""
-    blocks = []
-    for m in re.finditer(rf"^( *)```({langs})\n(.*?)^\1```", text, re.M | re.S):
-        indent = len(m[1])
-        body = "\n".join(line[indent:] for line in m[3].splitlines())
-        blocks.append((m[2], body))
-    return blocks
-
-
-def _strip_comment(line: str) -> str:
-    """The command without its trailing ``  # comment`` (the docs' convention for them)."""
-    return line.split("  #", 1)[0].rstrip() if not line.startswith("#") else ""
-
-
-def command_lines(text: str) -> list[str]:
-    """The command lines of the ``bash``/``console`` blocks, continuations joined."""
-    lines: list[str] = []
-    for lang, body in _fenced(text, "bash|console"):
-        pending = ""
-        for raw in body.splitlines():
-            text = raw
-            if lang == "console":
-                if not text.startswith("$ "):
-                    continue  # output shown after a prompt line
-                text = text[2:]
-            if pending:
-                text = pending + " " + text.strip()
-                pending = ""
-            if text.endswith("\\"):
-                pending = text[:-1].rstrip()
-                continue
-            line = _strip_comment(text.strip())
-            if line:
-                lines.append(line)
-    return lines
-
-
 def readme_first_steps(text: str) -> tuple[list[str], list[str]]:
     """README's "Then try" commands and files, and its "when something fails" command."""
     sentence = text.split("Then try", 1)[1].split("\n\n", 1)[0]
@@ -163,44 +121,9 @@ def readme_first_steps(text: str) -> tuple[list[str], list[str]]:
 @pytest.fixture(scope="module")
 def newcomer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A working directory with the demo in ``data/demo``, and a newcomer's environment."""
-    root = tmp_path_factory.mktemp("newcomer")
-    work, home, mpl, bin_dir = (root / n for n in ("work", "home", "mplconfig", "bin"))
-    for d in (work, home, mpl, bin_dir):
-        d.mkdir()
-    python = shlex.quote(sys.executable)
-    (bin_dir / "uv").write_text(  # `uv run X` from a checkout: X in the project's environment
-        "#!/bin/sh\n"
-        '[ "$1" = run ] || { echo "uv shim: only uv run" >&2; exit 2; }\nshift\n'
-        f'case "$1" in\n  aircarbon) shift; exec {python} -m aircarbon "$@";;\n'
-        f'  python) shift; exec {python} "$@";;\n'
-        '  *) exec "$@";;\nesac\n',
-        encoding="utf-8",
-    )
-    (bin_dir / "uv").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRCARBON_")}
-    env.update(
-        HOME=str(home),
-        MPLCONFIGDIR=str(mpl),
-        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-        PYTHONPATH=str(ROOT),  # the checkout, as `uv run` in it would see it
-        AIRCARBON_DATA_DIR=DEMO_NAME,
-        COLUMNS="100",
-    )
-    demo = subprocess.run(
-        [sys.executable, "-m", "aircarbon", "demo", "--days", "1"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=1200, check=False,
-    )  # fmt: skip
-    assert demo.returncode == 0, f"{demo.stdout[-3000:]}\n{demo.stderr[-3000:]}"
-    assert (work / DEMO_NAME / "warehouse.sqlite").is_file()
+    work, env = newcomer_shell(tmp_path_factory.mktemp("newcomer"))
+    run_demo(work, env)
     return work, env
-
-
-def _bash(line: str, work: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "-o", "pipefail", "-c", line],
-        cwd=work, env=env, capture_output=True, text=True, timeout=900, check=False,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
 
 
 RAN: dict[str, subprocess.CompletedProcess[str]] = {}
@@ -224,7 +147,7 @@ def _run_doc(
         if export:
             env[export[1]] = export[2]
             continue
-        done = RAN[shown] = _bash(line, work, env)
+        done = RAN[shown] = bash(line, work, env)
         if done.returncode not in EXIT_CODES.get(shown, {0}):
             failures.append(f"{doc}: {line}\n  exit {done.returncode}: {done.stderr[-1500:]}")
     return failures
@@ -245,7 +168,7 @@ def test_readme_first_steps(newcomer: tuple[Path, dict[str, str]]) -> None:
     assert any("aircarbon sql" in c for c in commands), commands
     assert any("aircarbon doctor" in c for c in commands), commands
     for command in commands:
-        done = _bash(command, work, env)
+        done = bash(command, work, env)
         assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
         if " sql " in command:
             assert "SY-" in done.stdout, done.stdout  # the query shows the demo's stations
@@ -258,7 +181,7 @@ def test_readme_first_steps(newcomer: tuple[Path, dict[str, str]]) -> None:
 
 def test_analysts_sql_examples(newcomer: tuple[Path, dict[str, str]]) -> None:
     work, env = newcomer
-    blocks = [body for _, body in _fenced((ROOT / "docs/analysts.md").read_text("utf-8"), "sql")]
+    blocks = [body for _, body in fenced((ROOT / "docs/analysts.md").read_text("utf-8"), "sql")]
     assert len(blocks) >= 10, blocks
     failures, empty = [], []
     for sql in blocks:
@@ -290,7 +213,7 @@ def test_analysts_command_lines(newcomer: tuple[Path, dict[str, str]]) -> None:
     work, env = newcomer
     failures = _run_doc("docs/analysts.md", work, env, DEMO_NAME)
     text = (ROOT / "docs/analysts.md").read_text(encoding="utf-8")
-    python = [body for _, body in _fenced(text, "python")]
+    python = [body for _, body in fenced(text, "python")]
     assert python, "docs/analysts.md lost its Python example"
     for body in python:
         done = subprocess.run(

@@ -99,3 +99,35 @@ def test_forecast_vs_observed_macro_pairs_forecasts_with_observations(tmp_path: 
     observed = dict(aqi)
     assert observed["city"] is None  # city AQI is not stored in aqi_daily (docs say so)
     assert all(observed[s] is not None for s in ("SY-TY-01", "SY-XH-02"))
+
+
+def test_the_forecast_city_aqi_is_the_one_city_aqi_of_its_station_days(tmp_path: Path) -> None:
+    import polars as pl
+
+    from transforms.city_aqi import city_aqi
+    from transforms.forecast.daily import daily_values
+
+    settings, catalog = simulated_lake(tmp_path, START, 2)
+    day = START + dt.timedelta(days=1)
+    forecast_day(settings, catalog, day, publish=False)
+    rows = _rows(
+        settings,
+        "SELECT station, param, ts, date, value FROM forecasts WHERE issued_date = ?",
+        day,
+    )
+    frame = pl.DataFrame(rows, schema=["station", "param", "ts", "date", "value"], orient="row")
+    hourly = frame.filter((pl.col("param") != "aqi") & (pl.col("station") != "city"))
+    daily = daily_values(
+        hourly.select(pl.col("station").alias("key"), "param", "ts", "value"),
+        catalog,
+        timezone=settings.timezone,
+    ).rename({"key": "station"})
+    expected = dict(city_aqi(daily, catalog).select("date", "aqi").iter_rows())
+    got = {
+        r["date"]: r["value"]
+        for r in frame.filter((pl.col("param") == "aqi") & (pl.col("station") == "city")).iter_rows(
+            named=True
+        )
+    }
+    assert set(got) == {day + dt.timedelta(days=k) for k in (1, 2, 3)}
+    assert got == {d: float(v) for d, v in expected.items() if d in got}

@@ -96,6 +96,25 @@ def _fallback(
     return design.with_columns(cols)
 
 
+def _with_city_aqi(aqi: pl.DataFrame, daily: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """``aqi`` (``key, date, aqi, …``) with the city's rows replaced by the one city AQI.
+
+    :func:`transforms.city_aqi.city_aqi` over the station days of ``daily`` (assessment
+    stations' valid daily means, HJ 633 of the version in force) — the bulletin's method —
+    not the AQI of the mean-of-stations series. No assessment station: no city row.
+    """
+    from transforms.city_aqi import CITY, city_aqi
+
+    stations = daily.filter(pl.col("key") != CITY).rename({"key": "station"})
+    city = city_aqi(stations, catalog).select(
+        pl.lit(CITY).alias("key"), *[c for c in aqi.columns if c != "key"]
+    )
+    return pl.concat(
+        [aqi.filter(pl.col("key") != CITY), city.cast(dict(aqi.schema))],  # type: ignore[arg-type]
+        how="vertical",
+    )
+
+
 def observed_daily(
     hist_long: pl.DataFrame, day: dt.date, catalog: Catalog, params: Sequence[str], timezone: str
 ) -> pl.DataFrame:
@@ -104,7 +123,7 @@ def observed_daily(
     long = wide.unpivot(index=["station", "ts"], on=list(params), variable_name="param")
     long = long.rename({"station": "key"})
     daily = daily_values(long, catalog, timezone=timezone).filter(pl.col("date") == day)
-    aqi = daily_aqi(daily, catalog)
+    aqi = _with_city_aqi(daily_aqi(daily, catalog), daily, catalog)
     o3 = daily.filter((pl.col("param") == "o3_8h_max") & pl.col("valid")).select(
         "key", "date", pl.col("value").alias("o3_8h_max")
     )
@@ -128,9 +147,12 @@ def _daily_rows(
         )
         daily = daily_values(long, catalog, timezone=timezone).filter(pl.col("date").is_in(days))
         outs[which] = daily
-    point = daily_aqi(outs["value"], catalog)
-    low = daily_aqi(outs["lower"], catalog).select("key", "date", pl.col("aqi").alias("lo"))
-    high = daily_aqi(outs["upper"], catalog).select("key", "date", pl.col("aqi").alias("hi"))
+    point, low, high = (
+        _with_city_aqi(daily_aqi(outs[w], catalog), outs[w], catalog)
+        for w in ("value", "lower", "upper")
+    )
+    low = low.select("key", "date", pl.col("aqi").alias("lo"))
+    high = high.select("key", "date", pl.col("aqi").alias("hi"))
     frame = point.join(low, on=["key", "date"], how="left").join(
         high, on=["key", "date"], how="left"
     )

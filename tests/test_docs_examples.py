@@ -127,7 +127,7 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "AIRCARBON_BROKER_URL=mqtts://broker.example.org:8883 "
         "AIRCARBON_TLS_CA=/etc/aircarbon/ca.crt AIRCARBON_BROKER_PASSWORD=… "
         "AIRCARBON_SHARE_GROUP=ingest AIRCARBON_CLIENT_ID=collector-$(hostname) aircarbon collect",
-    ): f"{_REMOTE}; {_SERVICE} (tests/ingest/test_shared_sub.py: two collectors, one group)",
+    ): f"{_REMOTE}; {_SERVICE} (tests/scale/test_shared_subscription.py)",
     (
         "docs/scaling.md",
         "AIRCARBON_RAW_SYNC_URL=s3://aircarbon/raw-archive "
@@ -150,9 +150,6 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "AIRCARBON_WAREHOUSE_S3_REGION=…",
     ): _REMOTE,
     ("docs/scaling.md", "export AIRCARBON_RAW_SOURCE_URL=s3://aircarbon/raw-archive"): _REMOTE,
-    ("docs/scaling.md", "export AIRFLOW__CORE__EXECUTOR=CeleryExecutor"): (
-        "Celery workers on other machines (tests/dags/test_celery*.py, docker/airflow/celery)"
-    ),
     (
         "docs/scaling.md",
         "export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="

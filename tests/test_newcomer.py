@@ -81,10 +81,10 @@ NOT_RUN: dict[str, str] = {
     'mosquitto_sub -h mqtt.example.org -p 8883 --cafile ca.crt -u monitor -P "$MONITOR_PW" '
     "-t '$SYS/broker/store/messages/count' -C 1": "a remote broker with TLS and a monitor user",
     "uv run aircarbon collect --share-group ingest --client-id collector-a --health-port 8765": (
-        "runs until SIGTERM; two collectors on a shared broker (tests/ingest/test_shared_sub.py)"
+        "runs until SIGTERM; two collectors, one group (tests/scale/test_shared_subscription.py)"
     ),
     "uv run aircarbon collect --share-group ingest --client-id collector-b --health-port 8766": (
-        "runs until SIGTERM; two collectors on a shared broker (tests/ingest/test_shared_sub.py)"
+        "runs until SIGTERM; two collectors, one group (tests/scale/test_shared_subscription.py)"
     ),
     # §4: the local lines run against a collector this test starts
     "uv run aircarbon status --url http://collector-host:8765": "a remote collector host",

@@ -132,6 +132,10 @@ def backtest(
     start: Annotated[str, typer.Option(help="--simulated: first day.")] = "2025-09-01",
     days: Annotated[int, typer.Option(help="--simulated: days.")] = 365,
     seed: Annotated[int, typer.Option(help="--simulated: seed.")] = 1,
+    stations: Annotated[
+        str | None,
+        typer.Option(help="--simulated: comma-separated station ids (default: all)."),
+    ] = None,
     first_test: Annotated[
         str | None, typer.Option(help="First issue day scored (default: 90 days in).")
     ] = None,
@@ -150,6 +154,7 @@ def backtest(
         start=_day(start, "--start"),
         days=days,
         seed=seed,
+        stations=stations.split(",") if stations else None,
         first_test=_day(first_test, "--first-test") if first_test else None,
         refit_every=refit_every,
         write_docs=write_docs,

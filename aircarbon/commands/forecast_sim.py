@@ -208,6 +208,7 @@ def run_backtest(
     first_test: dt.date | None,
     refit_every: int,
     write_docs: Path | None,
+    stations: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Backtest, store ``forecast_skill``, print the table; returns its rows."""
     from rich.console import Console
@@ -237,11 +238,12 @@ def run_backtest(
     console = Console(stderr=True)
     episodes: tuple[Episode, ...] = ()
     if simulated:
-        hist_obj = _history(start, days, seed, None, True)
+        hist_obj = _history(start, days, seed, stations, True)
         hist, episodes = hist_obj.hourly, hist_obj.episodes
         issue_days = [start + dt.timedelta(days=k) for k in range(1, days - 1)]
         met = met_forecast_frame(hist_obj.weather, issue_days, seed=seed, timezone=tz)
-        where = f"simulated year from {start} (seed {seed}, {len(episodes)} winter episodes)"
+        net = f"{len(stations)} stations + city" if stations else "all stations + city"
+        where = f"simulated year from {start} ({net}, seed {seed}, {len(episodes)} winter episodes)"
     else:
         with lake(settings, catalog) as con:
             far = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
@@ -287,9 +289,9 @@ def run_backtest(
         "backtest_id", "model_version", "param", "lead_hours", "n", "rmse", "mae",
         "persistence_rmse", "persistence_mae", "climatology_rmse", "climatology_mae", "skill",
         "skill_climatology", "category_hit_rate", "persistence_hit_rate", "climatology_hit_rate",
-        "coverage", "first_origin", "last_origin", "computed_at",
+        "coverage", "first_origin", "last_origin", "computed_at", "skill_low", "skill_high",
     ]  # fmt: skip
-    shown = skill  # with the bootstrap CI of the skill, which the table does not store
+    shown = skill
     skill = skill.select(columns).with_columns(pl.col("n").cast(pl.Int64))
     with lake(settings, catalog) as con:
         replace_partitions(con, [("forecast_skill", skill, {})], f"forecast backtest {where}")

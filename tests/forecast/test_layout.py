@@ -104,7 +104,14 @@ def test_forecast_toml_of_a_catalog_override_is_honoured(tmp_path: Path) -> None
     con = connect(settings, read_only=True)
     try:
         firsts = con.execute("SELECT DISTINCT first_origin FROM forecast_skill").fetchall()
+        ci = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE skill_low <= skill AND skill <= skill_high) "
+            "FROM forecast_skill"
+        ).fetchone()
     finally:
         con.close()
     days = [start + dt.timedelta(days=k) for k in range(1, (issue - start).days)]
     assert firsts == [(days[int(len(days) * (1.0 - share))],)]
+    assert ci is not None
+    assert ci[0] == 12  # the hold-out's skill rows (migration 0014) carry their bootstrap CI
+    assert ci[1] == ci[0]

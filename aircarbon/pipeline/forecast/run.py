@@ -231,7 +231,7 @@ _SKILL_COLUMNS = (
     "backtest_id", "model_version", "param", "lead_hours", "n", "rmse", "mae",
     "persistence_rmse", "persistence_mae", "climatology_rmse", "climatology_mae", "skill",
     "skill_climatology", "category_hit_rate", "persistence_hit_rate", "climatology_hit_rate",
-    "coverage", "first_origin", "last_origin", "computed_at",
+    "coverage", "first_origin", "last_origin", "computed_at", "skill_low", "skill_high",
 )  # fmt: skip
 
 

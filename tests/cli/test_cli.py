@@ -20,6 +20,9 @@ import pytest
 
 from ingest.hj212 import build_data_segment, build_frame
 
+#: every test here runs `python -m aircarbon` in a subprocess
+pytestmark = [pytest.mark.integration]
+
 #: The keys the starting contract named (docs/contract.md §2.4 has more)
 CONTRACT_STATION_KEYS = {"id", "name", "type", "lat", "lon", "params", "mn"}
 

@@ -6,7 +6,12 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import run_cli
+
+#: every test here runs `python -m aircarbon` in a subprocess
+pytestmark = [pytest.mark.integration]
 
 
 def _report(result_stdout: str) -> dict[str, dict[str, str]]:

@@ -15,6 +15,9 @@ import pytest
 from tests.cli.test_cli import run_cli
 from tests.ingest.history_helpers import CRITERIA, write_network
 
+#: every test here runs `python -m aircarbon` in a subprocess
+pytestmark = [pytest.mark.integration]
+
 VALUES = {"pm25": 35.0, "pm10": 60.0, "so2": 8.0, "no2": 30.0, "o3": 70.0, "co": 0.9}
 
 

@@ -14,6 +14,9 @@ import pytest
 
 from tests.cli.test_cli import run_cli
 
+#: every test here runs `python -m aircarbon` in a subprocess
+pytestmark = [pytest.mark.integration]
+
 
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, env={"AIRCARBON_DATA_DIR": str(data_dir)})

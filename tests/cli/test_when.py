@@ -71,12 +71,14 @@ def test_day_refusals_one_wording(value: str) -> None:
         ("aqi", "--date", "03/12/2026", "pm25=35"),
     ],
 )
+@pytest.mark.integration
 def test_every_command_words_a_bad_date_alike(args: tuple[str, ...]) -> None:
     result = run_cli(*args)
     assert result.returncode == 2, result.stderr
     assert "aircarbon: error: --date must be YYYY-MM-DD, not '03/12/2026'" in result.stderr
 
 
+@pytest.mark.integration
 def test_process_hourly_refuses_a_day_alone(tmp_path: object) -> None:
     result = run_cli("process", "hourly", "--hour", "2026-12-03")
     assert result.returncode == 2

@@ -96,6 +96,7 @@ def _is_asset(tag: str, attrs: dict[str, str | None]) -> bool:
     return tag in ("script", "img", "source") or (tag == "link" and rel != "")
 
 
+@pytest.mark.slow
 def test_no_page_loads_anything_from_the_network(
     runs: tuple[Path, list[ValidationOutcome]],
 ) -> None:
@@ -124,6 +125,7 @@ def _target(page: Path, value: str) -> Path | None:
     return (page.parent / unquote(parts.path)).resolve()
 
 
+@pytest.mark.slow
 def test_every_relative_link_resolves(runs: tuple[Path, list[ValidationOutcome]]) -> None:
     site, _ = runs
     checked = 0
@@ -143,6 +145,7 @@ def test_every_relative_link_resolves(runs: tuple[Path, list[ValidationOutcome]]
     assert checked > 30
 
 
+@pytest.mark.slow
 def test_vendored_css_finds_its_fonts(runs: tuple[Path, list[ValidationOutcome]]) -> None:
     site, _ = runs
     for css in (site / "static" / "vendor").rglob("*.css"):
@@ -154,6 +157,7 @@ def test_vendored_css_finds_its_fonts(runs: tuple[Path, list[ValidationOutcome]]
             assert not re.match(r"['\"]?(https?:)?//", url), (css.name, url)
 
 
+@pytest.mark.slow
 def test_the_index_lists_every_run_and_its_suite(
     runs: tuple[Path, list[ValidationOutcome]],
 ) -> None:
@@ -174,6 +178,7 @@ def test_the_index_lists_every_run_and_its_suite(
     assert 'id="ge-cta-footer"' not in index  # the online tutorials footer is switched off
 
 
+@pytest.mark.slow
 def test_rewriting_is_idempotent(runs: tuple[Path, list[ValidationOutcome]]) -> None:
     site, _ = runs
     before = {p: p.read_bytes() for p in _pages(site)}
@@ -200,6 +205,7 @@ def test_vendored_files_match_their_recorded_provenance() -> None:
 
 @pytest.mark.integration
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is not installed")
+@pytest.mark.slow
 def test_styled_and_filled_in_chromium_offline(
     runs: tuple[Path, list[ValidationOutcome]],
 ) -> None:

@@ -31,6 +31,7 @@ with gx_lock(data_dir):
 """
 
 
+@pytest.mark.integration
 def test_a_second_process_waits_for_the_lock(tmp_path: Path) -> None:
     log = tmp_path / "order.txt"
     with gx_lock(tmp_path):

@@ -218,6 +218,7 @@ def hj_packet(draw: st.DrawFn) -> tuple[str, bytes, int, list[tuple[str, dict[st
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hj_packet())
+@pytest.mark.slow
 def test_round_trip(packet: tuple[str, bytes, int, list[tuple[str, dict[str, str]]]]) -> None:
     station, payload, end_us, items = packet
     out = ReadingBatch()
@@ -431,6 +432,7 @@ def test_out_of_range_per_reading() -> None:
     byte=st.integers(min_value=0, max_value=255),
     mode=st.sampled_from(["flip", "cut", "insert", "reframe"]),
 )
+@pytest.mark.slow
 def test_fuzz_mutated_packets(
     packet: tuple[str, bytes, int, list[tuple[str, dict[str, str]]]], pos: int, byte: int, mode: str
 ) -> None:

@@ -242,6 +242,7 @@ def valid_message(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_message())
+@pytest.mark.slow
 def test_round_trip(msg: dict[str, Any]) -> None:
     expected_ts = msg.pop("_expected_ts_us")
     station = msg["station"]

@@ -233,6 +233,7 @@ def _envelope(tree: Any, readings: Any, ts: str) -> bytes:
     ts=st.sampled_from([TS, "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00", "", "x" * 40]),
     depth=st.integers(0, 3000),
 )
+@pytest.mark.slow
 def test_fuzz_json_shapes_never_escape(
     kind: str, tree: Any, readings: Any, ts: str, depth: int
 ) -> None:
@@ -266,6 +267,7 @@ _hj_field = st.text(alphabet="0123456789.-+eEaA=;,&#N", max_size=12)
     garbage=st.binary(max_size=40),
     cut=st.integers(0, 400),
 )
+@pytest.mark.slow
 def test_fuzz_hj212_shapes_never_escape(
     cn: str,
     mn: str,

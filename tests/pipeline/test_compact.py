@@ -61,6 +61,7 @@ def _files(settings: Settings) -> int:
         con.close()
 
 
+@pytest.mark.slow
 def test_compaction_merges_files_and_keeps_answers_and_time_travel(settings: Settings) -> None:
     early = _load_hours(settings)
     before = _hourly(settings)
@@ -75,6 +76,7 @@ def test_compaction_merges_files_and_keeps_answers_and_time_travel(settings: Set
     assert _hourly(settings, early).height == 0
 
 
+@pytest.mark.slow
 def test_expiring_snapshots_ends_time_travel_to_them(settings: Settings) -> None:
     early = _load_hours(settings)
     before = _hourly(settings)
@@ -85,6 +87,8 @@ def test_expiring_snapshots_ends_time_travel_to_them(settings: Settings) -> None
         _hourly(settings, early)
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_cli_compact(settings: Settings) -> None:
     _load_hours(settings)
     proc = run_cli("compact", "--json", "--data-dir", str(settings.data_dir))

@@ -58,6 +58,7 @@ def test_migrations_apply_to_an_empty_lake_and_rerun_is_a_noop(settings: Setting
     assert warehouse.applied_migrations(again) == [m.version for m in migrations()]
 
 
+@pytest.mark.slow
 def test_upgrade_from_the_previous_version(settings: Settings) -> None:
     versions = [m.version for m in migrations()]
     assert len(versions) >= 2

@@ -85,7 +85,7 @@ def test_conformal_bands_cover_their_level_on_exchangeable_cases() -> None:
     coverage = out.select(
         pl.col("y_pm25").is_between(pl.col("lower_pm25"), pl.col("upper_pm25")).mean()
     ).item()
-    assert 0.78 <= coverage <= 0.84
+    assert 0.78 <= coverage <= 0.82, coverage
 
 
 def test_shift_aware_level_widens_when_the_newer_half_is_more_dispersed() -> None:

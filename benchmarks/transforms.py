@@ -12,8 +12,11 @@ decimals) with defects for QC to find: invalid HJ 212 flags, spikes, out-of-rang
 PM2.5 > PM10 minutes, a stuck sensor, missing minutes and station-hours, one hour's
 messages partly re-delivered (duplicates and revisions) and maintenance windows.
 
-Every row below runs in a fresh child process (same page cache, no shared state), in this
-order: the bare scans, our chain stage by stage, the production entry point
+The chain is the one the hourly step runs (:mod:`transforms.chain`): every hour QC'd on its
+own window (the hour and the 30 minutes before it), a station group at a time. Each kind of
+row below runs in a fresh child process (same page cache, no shared state), in this order:
+the bare scans, the chain stage by stage (the dedup, QC and hourly-mean rows are summed over
+the station groups), then the chain end to end through
 :func:`transforms.batch.process_partitions`. Peak RSS is each step's own high-water mark
 (reset through /proc/self/clear_refs), so it includes the inputs the step holds; a
 chain's peak is its highest step. Ratios are to the bare DuckDB GROUP BY of the same run.
@@ -422,11 +425,13 @@ def doc_section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_par
         "invalid flags, spikes, gaps, a re-delivered hour, maintenance windows) read from "
         "Parquet in the raw-store layout through clean → hourly → daily → AQI, next to a bare "
         "DuckDB and a bare Polars GROUP BY (hourly mean per station and parameter) over the "
-        "same files in the same run. Each row is a fresh process; peak RSS is the row's own "
-        "high-water mark, inputs it holds included. The in-memory chain rows take the previous "
-        "row's output; `process_partitions` is the production entry point (reads the day "
-        "once, compactly, then runs every stage per station group so memory stays bounded; "
-        "its readings go to a callback, here counted and dropped).",
+        "same files in the same run. The chain is the one the hourly step runs "
+        "(`transforms.chain`: each hour QC'd on its own window, the hour and the 30 minutes "
+        "before it, as when it ends; a station group at a time). The stage rows run it stage "
+        "by stage in one process (dedup, QC and hourly means summed over the groups, peak the "
+        "highest); `process_partitions` runs it end to end in a fresh process (its readings "
+        "go to a callback, here counted and dropped, as the pipeline hands them to the lake). "
+        "Peak RSS is each row's own high-water mark, inputs it holds included.",
         table(rows),
         f"Measured on: {machine}.",
     )

@@ -126,3 +126,18 @@ def test_skill_intervals_bracket_the_skill_and_narrow_with_data() -> None:
     rows = [skill_intervals(d, n_boot=400).row(0, named=True) for d in (small, large)]
     width = [r["skill_high"] - r["skill_low"] for r in rows]
     assert width[1] < width[0] / 2
+
+
+def test_a_row_without_any_baseline_is_forecast_as_null_not_nan() -> None:
+    rng = np.random.default_rng(7)
+    frame = _frame(2, rng, noise=1.0).with_columns(
+        pl.when(pl.col("lead") == 5).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("pm25_persist", "pm25_clim")
+    )
+    model = ForecastModel(("pm25",), ["noisy"], {"pm25": _Constant(0, -1.0)}, {}, 80,
+                          target="change")  # fmt: skip
+    out = predict(model, frame)
+    for col in ("pred_pm25", "lower_pm25", "upper_pm25"):
+        assert out[col].is_nan().sum() == 0
+        assert out.filter(pl.col("lead") == 5)[col].null_count() == 2
+        assert out.filter(pl.col("lead") != 5)[col].null_count() == 0

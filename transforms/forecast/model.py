@@ -269,10 +269,11 @@ def predict(model: ForecastModel, design: pl.DataFrame) -> pl.DataFrame:
                 lo, hi = model.interval(p, int(day), int(b) if model.level_edges else None)
                 low[sel] = np.maximum((point[sel] + 1.0) * lo - 1.0, 0.0)
                 high[sel] = (point[sel] + 1.0) * hi - 1.0
+        # no base and no baseline (a series without history): null, never NaN downstream
         cols += [
-            pl.Series(f"pred_{p}", point),
-            pl.Series(f"lower_{p}", np.minimum(low, point)),
-            pl.Series(f"upper_{p}", np.maximum(high, point)),
+            pl.Series(f"pred_{p}", point, nan_to_null=True),
+            pl.Series(f"lower_{p}", np.minimum(low, point), nan_to_null=True),
+            pl.Series(f"upper_{p}", np.maximum(high, point), nan_to_null=True),
         ]
     return design.with_columns(cols)
 

@@ -141,3 +141,23 @@ def test_a_row_without_any_baseline_is_forecast_as_null_not_nan() -> None:
         assert out[col].is_nan().sum() == 0
         assert out.filter(pl.col("lead") == 5)[col].null_count() == 2
         assert out.filter(pl.col("lead") != 5)[col].null_count() == 0
+
+
+def test_a_feature_the_network_never_measured_does_not_stop_training() -> None:
+    """A real lake may lack a met parameter: its feature column is all missing."""
+    import dataclasses
+
+    from transforms.forecast.model import _fit_one
+    from transforms.forecast.rules import load_forecast_rules
+
+    settings = dataclasses.replace(
+        load_forecast_rules().model, max_iter=5, early_stopping=False, row_sample=1.0
+    )
+    rng = np.random.default_rng(3)
+    frame = _frame(3, rng, noise=5.0).with_columns(
+        temp_forecast=pl.lit(None, pl.Float64), **{"pm25_lag1": pl.col("pm25_persist")}
+    )
+    reg = _fit_one(frame, ["noisy", "temp_forecast", "pm25_lag1"], "pm25", settings)
+    assert reg is not None
+    x = frame.select(pl.col(["noisy", "temp_forecast", "pm25_lag1"]).cast(pl.Float32)).to_numpy()
+    assert np.isfinite(reg.predict(x)).all()

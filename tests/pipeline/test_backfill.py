@@ -283,8 +283,10 @@ def test_hourly_history_through_the_chain(tmp_path: Path) -> None:
     assert _frame(settings, "SELECT count(*) AS n FROM indicators_daily").item() > 0
 
 
-def test_trends_exceedances_and_events_on_two_years(tmp_path: Path) -> None:
-    """Analyst macros on two imported years: the injected trend, exceedance and plume."""
+def test_trends_exceedances_events_and_a_backtest_on_two_years(tmp_path: Path) -> None:
+    """Two imported years: the analyst macros find the injected trend, exceedance and plume,
+    and ``aircarbon forecast backtest`` (the lake's own history, no simulator) scores the
+    forecast against persistence with confidence intervals into ``forecast_skill``."""
     from aircarbon.pipeline.daily import plan_days, run_days
     from aircarbon.pipeline.hourly import plan_hours, run_hours
 
@@ -330,3 +332,27 @@ def test_trends_exceedances_and_events_on_two_years(tmp_path: Path) -> None:
     assert event["start_ts"] == plume.replace(tzinfo=ZONE).astimezone(dt.UTC)
     assert event["hours"] == 4
     assert {"co", "so2"} <= set(event["copollutants"])  # NO2's afternoon peak may join
+
+    # the forecast's rolling-origin backtest on the same lake, as an operator runs it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRCARBON_")}
+    env.update({"AIRCARBON_DATA_DIR": str(settings.data_dir), "COLUMNS": "200"})
+    done = subprocess.run(
+        [sys.executable, "-m", "aircarbon", "forecast", "backtest", "--json",
+         "--first-test", "2025-10-01", "--refit-every", "45"],
+        env=env, capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = json.loads(done.stdout.strip().splitlines()[-1])
+    scored = {(row["param"], row["lead_hours"]) for row in table}
+    for param in ("pm25", "o3", "no2", "aqi"):
+        assert {(param, lead) for lead in (24, 48, 72)} <= scored, scored
+    stored = _frame(
+        settings,
+        "SELECT param, lead_hours, n, skill, skill_low, skill_high FROM forecast_skill "
+        "WHERE param IN ('pm25', 'o3', 'aqi')",
+    )
+    assert stored.height >= 9
+    assert (stored["n"] > 0).all()
+    # a skill with its 95 % interval around it, from the lake's own days
+    assert (stored["skill_low"] <= stored["skill"]).all()
+    assert (stored["skill"] <= stored["skill_high"]).all()

@@ -178,6 +178,10 @@ def _fit_one(frame: pl.DataFrame, features: list[str], p: str, settings: ModelSe
     x, y = _xy(frame, features, p, settings.target, settings.row_sample, settings.seed)
     if len(y) < 50:
         return None
+    # A feature the network never measured (a lake without temperature or pressure) is all
+    # missing: scikit-learn's binning fails on such a column ("window shape cannot be larger
+    # than input array shape"). As a constant it carries no split, so the trees ignore it.
+    x[:, np.isnan(x).all(axis=0)] = 0.0
     with threadpool_limits(limits=settings.threads or None):
         reg = _regressor(settings)
         reg.fit(x, y)

@@ -8,6 +8,7 @@ record per reading would cost more than decoding it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ READING_COLUMNS = (
 )
 
 
+@cache  # derived from the contract once, not on every batch the collector flushes
 def reading_schema() -> pa.Schema:
     """The Arrow schema of the raw store, from its contract (``aircarbon.core.contracts.RAW``).
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
 from ingest.reasons import RejectReason
@@ -44,6 +45,7 @@ DETAIL_CHARS = 300
 _ROW_OVERHEAD = 160
 
 
+@cache  # derived from the contract once, not on every batch the collector flushes
 def dead_letter_schema() -> pa.Schema:
     """The Arrow schema of the dead-letter store, from its contract (``contracts.DEAD_LETTER``).
 

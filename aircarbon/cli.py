@@ -169,6 +169,7 @@ def compact(
         typer.Option(
             "--expire-days",
             min=0,
+            max=36_500,  # beyond a century the cut-off date overflows
             help="Also expire snapshots older than this many days (time travel to them ends).",
         ),
     ] = None,

@@ -68,8 +68,11 @@ def compact_lake(
     read-only session does not).
     """
     from aircarbon.pipeline.common import lake
+    from warehouse.lake import connect
     from warehouse.load import compact
 
+    # a lake that does not exist is an error (a mistyped --data-dir), not one to create
+    connect(settings, read_only=True).close()
     started = time.perf_counter()
     with lake(settings, catalog, lock_wait_s=lock_wait_s, what="compact") as con:
         before = live_data_files(con)

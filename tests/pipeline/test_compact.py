@@ -99,3 +99,16 @@ def test_cli_compact(settings: Settings) -> None:
     words = run_cli("compact", "--data-dir", str(settings.data_dir))
     assert words.returncode == 0, words.stderr
     assert "every snapshot kept" in words.stdout
+
+
+def test_compact_refuses_what_it_should_not_create_or_overflow(tmp_path: Path) -> None:
+    """A mistyped data dir gets a one-line error (no lake is made); a huge --expire-days too."""
+    missing = tmp_path / "no-such-dir"
+    proc = run_cli("compact", "--data-dir", str(missing))
+    assert proc.returncode != 0
+    assert "no warehouse at" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (missing / "warehouse.sqlite").exists()
+    huge = run_cli("compact", "--expire-days", "1e12", "--data-dir", str(missing))
+    assert huge.returncode == 2
+    assert "Traceback" not in huge.stderr

@@ -45,16 +45,28 @@ DETAIL_CHARS = 300
 _ROW_OVERHEAD = 160
 
 
-@cache  # derived from the contract once, not on every batch the collector flushes
+@cache
 def dead_letter_schema() -> pa.Schema:
-    """The Arrow schema of the dead-letter store, from its contract (``contracts.DEAD_LETTER``).
+    """``aircarbon.core.contracts.DEAD_LETTER`` in pyarrow, checked against it by
+    tests/warehouse/test_contracts.py (spelled out: the collector never imports polars)."""
+    import pyarrow as pa
 
-    ``payload`` is null on every row of a message but its first (see ``message_id``, always
-    set by this writer; nullable so rows built by hand in the old shape still fit).
-    """
-    from aircarbon.core.contracts import DEAD_LETTER, DEAD_LETTER_NULLABLE, arrow_schema
-
-    return arrow_schema(DEAD_LETTER, nullable=DEAD_LETTER_NULLABLE)
+    return pa.schema(
+        [
+            pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("topic", pa.string(), nullable=False),
+            pa.field("station", pa.string()),
+            pa.field("reason", pa.string(), nullable=False),
+            pa.field("param", pa.string()),
+            pa.field("detail", pa.string(), nullable=False),
+            # null on every row of a message but its first: see message_id
+            pa.field("payload", pa.binary()),
+            pa.field("payload_size", pa.int64(), nullable=False),
+            # always set by this writer; nullable so that rows built by hand in the old shape
+            # (payload on every row, no id) still fit the schema
+            pa.field("message_id", pa.string()),
+        ]
+    )
 
 
 def message_id(received_us: int, topic: str, payload: bytes) -> str:

@@ -268,7 +268,8 @@ def arrow_schema(schema: pl.Schema, *, nullable: Collection[str]) -> pa.Schema:
 
     Polars would export ``large_string``/``string_view``; the stores keep plain ``string``
     (what every file written so far holds), and columns not in ``nullable`` are required.
-    pyarrow is imported here, lazily: the collector's start-up does not pay for it.
+    The collector spells its two schemas out in pyarrow (this module imports polars, which
+    the collector never loads); tests/warehouse/test_contracts.py checks them equal to this.
     """
     import pyarrow as pa
 

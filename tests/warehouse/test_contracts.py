@@ -67,6 +67,8 @@ def test_raw_store_columns_follow_the_contract() -> None:
     arrow = reading_schema()
     assert arrow.names == list(contracts.RAW)
     assert [f.name for f in arrow if f.nullable] == sorted(contracts.RAW_NULLABLE)
+    # spelled out in ingest (no polars in the collector), equal to the contract's Arrow form
+    assert arrow.equals(contracts.arrow_schema(contracts.RAW, nullable=contracts.RAW_NULLABLE))
     back = pl.from_arrow(arrow.empty_table())
     assert isinstance(back, pl.DataFrame)
     assert back.schema == contracts.RAW
@@ -78,6 +80,9 @@ def test_dead_letter_store_follows_the_contract() -> None:
     assert isinstance(back, pl.DataFrame)
     assert back.schema == contracts.DEAD_LETTER
     assert {f.name for f in arrow if f.nullable} == contracts.DEAD_LETTER_NULLABLE
+    assert arrow.equals(
+        contracts.arrow_schema(contracts.DEAD_LETTER, nullable=contracts.DEAD_LETTER_NULLABLE)
+    )
 
 
 def test_validation_results_are_the_table_without_outcome() -> None:

@@ -8,7 +8,8 @@ passes and every expectation runs to completion. Rows:
 
 * ``raw`` / ``readings``: ``expectations.validate`` end to end (the Polars profile, the
   pandas conversion, GX on the profile, result JSON, Data Docs page);
-* ``hourly`` / ``daily``: the same on the 720 k hourly and 30 k daily rows (GX row by row);
+* ``hourly``: the same on the 720 k hourly rows (on their profile by station, param, valid);
+* ``daily``: the same on the 30 k daily rows (GX row by row);
 * ``polars baseline``: one lazy Polars pass computing the same verdicts (set, null,
   range, interval and duplicate checks) over the full rows, no GX.
 
@@ -267,8 +268,9 @@ def doc_section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_par
         f"({n_stations:,} stations x {n_params} parameters x 1,440 minutes), each suite through "
         "`expectations.validate` end to end (build the frame GX sees, pandas conversion, GX, "
         "result JSON, Data Docs page), next to one bare Polars pass over every row computing "
-        "the same verdicts. `raw`/`readings` are validated on their profile (min and max row "
-        "per station x param x flag x source group: exact for set, null and range checks); "
+        "the same verdicts. `raw`/`readings`/`hourly` are validated on their profile (min and "
+        "max row per station x param x flag x source (hourly: x valid) group: exact for set, "
+        "null and range checks); `daily` row by row; "
         "GX row by row costs ~8 s per million rows for ~35 expectations on this machine "
         "(5 M rows: 40 s), i.e. minutes for 43 M. Peak RSS is each step's own high-water mark, "
         "input frame included. Split: reduce = Polars profile/bounds, to_pandas, gx = GX "

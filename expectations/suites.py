@@ -420,6 +420,7 @@ def _aggregate_suite(
     name: Literal["hourly", "daily"],
     schema: pl.Schema,
     *,
+    frame: Literal["profile", "rows"],
     period: Literal["hour", "day"],
     time: Literal["ts", "date"],
     keys: Sequence[ExpectationSpec],
@@ -431,7 +432,7 @@ def _aggregate_suite(
     description: str,
     plausible: Mapping[str, tuple[float, float]],
 ) -> SuiteSpec:
-    """A suite for an aggregate table (``hourly``, ``daily``), validated row by row.
+    """A suite for an aggregate table (``hourly``, ``daily``).
 
     The two tables make the same promises and differ only in their time column, their count
     column and the completeness rules of their period, so the contract is written once:
@@ -439,42 +440,60 @@ def _aggregate_suite(
     one row per station, parameter and ``time``, the ``counts`` checks (ranges of the count
     column and the GB 3095 / HJ 663 completeness minima), valid statistics plausible, most
     statistics valid (a warning), and rows inside the batch's ``interval``.
+
+    ``frame = "profile"`` (hourly: ~1 M rows a month of history) has GX read the batch's
+    profile (:mod:`expectations.profile`; its ``where`` clauses may then only name the
+    profile's keys): the columns are checked before GX runs, uniqueness becomes
+    ``identity_duplicates`` per stream and completeness the batch's ``valid_share``, with
+    the same pass/fail. ``"rows"`` (daily, whose O3 rule conditions on ``value``) reads
+    every row.
     """
+    completeness = f"completeness: most station-parameter-{period}s should be valid"
+    if frame == "profile":
+        table = [
+            *keys,
+            _between("identity_duplicates", 0, 0, unique_why),
+            *counts,
+        ]
+        share = _between(
+            "valid_share", COMPLETENESS_SHARE, 1.0, completeness, severity=Severity.WARNING
+        )
+    else:
+        table = [
+            ExpectationSpec(
+                "ExpectTableColumnsToMatchSet",
+                {"column_set": [*schema.names(), *_BOUND_COLUMNS], "exact_match": True},
+                Severity.CRITICAL,
+                "the warehouse table has exactly these columns (plus the joined range bounds)",
+            ),
+            *keys,
+            ExpectationSpec(
+                "ExpectCompoundColumnsToBeUnique",
+                {"column_list": ["station", "param", time]},
+                Severity.CRITICAL,
+                unique_why,
+            ),
+            *counts,
+        ]
+        share = _in_set(
+            "valid", [True], completeness, severity=Severity.WARNING, mostly=COMPLETENESS_SHARE
+        )
     exps = [
-        ExpectationSpec(
-            "ExpectTableColumnsToMatchSet",
-            {"column_set": [*schema.names(), *_BOUND_COLUMNS], "exact_match": True},
-            Severity.CRITICAL,
-            "the warehouse table has exactly these columns (plus the joined range bounds)",
-        ),
-        *keys,
-        ExpectationSpec(
-            "ExpectCompoundColumnsToBeUnique",
-            {"column_list": ["station", "param", time]},
-            Severity.CRITICAL,
-            unique_why,
-        ),
-        *counts,
+        *table,
         *_bound_checks(
             "plausible",
             severity=Severity.CRITICAL,
             where=(_VALID,),
             why=f"a {statistic} of valid (plausible) readings is plausible",
         ),
-        _in_set(
-            "valid",
-            [True],
-            f"completeness: most station-parameter-{period}s should be valid",
-            severity=Severity.WARNING,
-            mostly=COMPLETENESS_SHARE,
-        ),
+        share,
     ]
     params: tuple[str, ...] = ()
     if interval is not None:
         exps.append(interval)
         params = interval_params
     return SuiteSpec(
-        name, "rows", schema, tuple(exps), params, description, {"plausible": plausible}
+        name, frame, schema, tuple(exps), params, description, {"plausible": plausible}
     )
 
 
@@ -490,11 +509,12 @@ _VALID_NOT_NULL = "every statistic says whether it meets the completeness rule"
 
 
 def hourly_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
-    """Hourly means (HOURLY), validated row by row."""
+    """Hourly means (HOURLY), validated on their profile (keys station, param, valid)."""
     v = catalog.validity
     return _aggregate_suite(
         "hourly",
         HOURLY,
+        frame="profile",
         period="hour",
         time="ts",
         keys=[
@@ -531,6 +551,7 @@ def daily_suite(catalog: Catalog, *, interval: bool = True) -> SuiteSpec:
     return _aggregate_suite(
         "daily",
         DAILY,
+        frame="rows",
         period="day",
         time="date",
         keys=[

@@ -318,10 +318,32 @@ def test_low_completeness_is_a_warning_only(data_dir: Path) -> None:
     assert outcome.success
     assert outcome.critical_failures == ()
     assert [(f.expectation, f.columns) for f in outcome.warnings] == [
-        ("expect_column_values_to_be_in_set", ("valid",))
+        ("expect_column_values_to_be_between", ("valid_share",))
     ]
     assert outcome.to_row()["severity_max"] == "warning"
     raise_on_critical(outcome)  # warnings never raise
+
+
+@pytest.mark.parametrize(("valid_hours", "warned"), [(18, False), (17, True)])
+def test_hourly_completeness_is_the_batch_share_of_valid_hours(
+    valid_hours: int, warned: bool, data_dir: Path
+) -> None:
+    """The profile's ``valid_share`` says what ``mostly = 0.75`` over rows said: 18 of 24."""
+    hourly = hourly_frame().with_columns(valid=pl.col("ts") <= START + valid_hours * HOUR)
+    outcome = run(hourly, "hourly", data_dir, build_docs=False)
+    assert outcome.success
+    assert bool(outcome.warnings) is warned
+
+
+def test_a_duplicated_hour_fails_the_hourly_suite(data_dir: Path) -> None:
+    good = hourly_frame()
+    outcome = run(pl.concat([good, good.slice(5, 1)]), "hourly", data_dir, build_docs=False)
+    assert not outcome.success
+    assert ("expect_column_values_to_be_between", "identity_duplicates") in _failed(outcome)
+    implausible = good.with_columns(value=pl.when(pl.col("ts") == START + 3 * HOUR)
+                                    .then(1e6).otherwise(pl.col("value")))  # fmt: skip
+    failed = _failed(run(implausible, "hourly", data_dir, build_docs=False))
+    assert ("expect_column_pair_values_a_to_be_greater_than_b", "plausible_hi,value") in failed
 
 
 def test_daily_o3_mda8_rule(data_dir: Path) -> None:

@@ -361,33 +361,37 @@ def emission_events(
     ex = _excess(series, r)
     wide = ex.pivot(on="series", index=["station", "ts"], values="excess").sort("station", "ts")
     present = [c for c in wide.columns if c not in ("station", "ts")]
-    # anchor per station: the first of r.anchors it has any excess for
-    anchors: dict[str, str] = {}
-    for sid in wide.get_column("station").unique().to_list():
-        rows = wide.filter(pl.col("station") == sid)
-        for a in r.anchors:
-            if a in present and rows.get_column(a).is_not_null().any():
-                anchors[sid] = a
-                break
-    if not anchors:
+    # anchor per station: the first of r.anchors it has any excess for (one pass over the
+    # stations, not a filter per station: a back-fill calls this once per day)
+    candidates = [a for a in r.anchors if a in present]
+    if not candidates:
+        return pl.DataFrame(schema=EMISSION_EVENTS)
+    has = wide.group_by("station").agg(pl.col(a).is_not_null().any() for a in candidates)
+    choose: pl.Expr = pl.lit(None, pl.String)
+    for a in reversed(candidates):
+        choose = pl.when(pl.col(a)).then(pl.lit(a)).otherwise(choose)
+    anchors = has.select("station", choose.alias("_anchor")).drop_nulls("_anchor")
+    if anchors.is_empty():
         return pl.DataFrame(schema=EMISSION_EVENTS)
     co = [c for c in present if c in r.thresholds and c not in r.anchors]
-    parts = []
-    for sid, anchor in anchors.items():
-        rows = wide.filter(pl.col("station") == sid)
-        over = [pl.col(c).fill_null(-math.inf) >= r.thresholds[c] for c in co]
-        n_co = pl.sum_horizontal([o.cast(pl.Int32) for o in over]) if over else pl.lit(0)
-        flagged = rows.with_columns(
-            pl.lit(anchor).alias("_anchor"),
-            pl.col(anchor).alias("_a"),
-            (
-                (pl.col(anchor).fill_null(-math.inf) >= r.thresholds[anchor])
-                & (n_co >= r.min_copollutants)
-            ).alias("_hit"),
+    over = [pl.col(c).fill_null(-math.inf) >= r.thresholds[c] for c in co]
+    n_co = pl.sum_horizontal([o.cast(pl.Int32) for o in over]) if over else pl.lit(0)
+    anchor_value: pl.Expr = pl.lit(None, pl.Float64)
+    anchor_threshold: pl.Expr = pl.lit(None, pl.Float64)
+    for a in candidates:
+        mine = pl.col("_anchor") == a
+        anchor_value = pl.when(mine).then(pl.col(a)).otherwise(anchor_value)
+        anchor_threshold = pl.when(mine).then(pl.lit(r.thresholds[a])).otherwise(anchor_threshold)
+    hits = (
+        wide.join(anchors, on="station", how="inner")
+        .with_columns(
+            anchor_value.alias("_a"),
             *[o.alias(f"_over_{c}") for c, o in zip(co, over, strict=True)],
-        ).filter(pl.col("_hit"))
-        parts.append(flagged)
-    hits = pl.concat(parts, how="diagonal_relaxed")
+        )
+        .filter(
+            (pl.col("_a").fill_null(-math.inf) >= anchor_threshold) & (n_co >= r.min_copollutants)
+        )
+    )
     if hits.is_empty():
         return pl.DataFrame(schema=EMISSION_EVENTS)
     gap = _HOUR * (r.merge_gap_hours + 1)

@@ -155,6 +155,16 @@ def test_co_emission_event_constructed(catalog: Catalog) -> None:
     assert e["source_class"] == "coal_combustion"
     assert e["event_id"] == "G/20260703T0000Z"
 
+    # stations are independent: a second station with the same plume but no CO2 analyser
+    # has no anchor (no events), and a third with it has the same event under its own name
+    no_co2 = hourly.filter(pl.col("param") != "co2").with_columns(station=pl.lit("H"))
+    twin = hourly.with_columns(station=pl.lit("I"))
+    both = emission_events(pl.concat([twin, hourly, no_co2]), catalog)
+    assert both["station"].to_list() == ["G", "I"]
+    assert (
+        both.drop("station", "event_id").rows() == ev.vstack(ev).drop("station", "event_id").rows()
+    )
+
 
 # --- end to end on the simulator -------------------------------------------------------------
 # sources.toml: the petrochemical complex is 3.5 km SE of the VOC station SY-SL-05 (bearing

@@ -4,12 +4,14 @@ A range (``--until``) is a back-fill: batches of whole local days up to a month 
 transaction, a progress bar on a terminal, and a journal in the data dir so the same
 command run again after a crash (``kill -9``, out of memory) continues with the first
 unfinished batch; ``--redo`` forgets that journal and processes the whole range again
-(aircarbon/pipeline/backfill.py). Each command holds the data directory's writer lock for
-its whole range and fails at once, naming the holder, when another writer (a demo, a
-scheduled task) has it. Intervals that have not ended are refused; a reload that would
-leave an interval with fewer rows than the lake holds (its raw files gone) is refused
-unless ``--allow-shrink``; an interval without input is recorded as ``no_data`` and
-replaces nothing.
+(aircarbon/pipeline/backfill.py). The journal records the options the batches were done
+under (validation, network and catalog files, raw source): run with other ones, the
+command refuses to resume and says to add ``--redo``. Each command holds the data
+directory's writer lock for its whole range and fails at once, naming the holder, when
+another writer (a demo, a scheduled task) has it. Intervals that have not ended are
+refused; a reload that would leave an interval with fewer rows than the lake holds (its
+raw files gone) is refused unless ``--allow-shrink``; an interval without input is
+recorded as ``no_data`` and replaces nothing.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ _ALLOW_SHRINK_HELP = (
 
 _REDO_HELP = (
     "Process the whole range again, also the batches an interrupted run of the same "
-    "command already finished (default: continue where it stopped)."
+    "command already finished (default: continue where it stopped; a run with other "
+    "options, network or catalog than the interrupted one is refused without --redo)."
 )
 _QUIET_HELP = "No line per interval: the progress bar (on a terminal) and the final summary."
 
@@ -88,16 +91,12 @@ def hourly(
     failed: list[str] = []
     loaded = no_data = 0
     with writer_lock(settings.data_dir, command="aircarbon process hourly"):
-        plan = plan_hours(settings, hours, batch_hours=batch_hours, redo=redo)
+        plan = plan_hours(
+            settings, hours, batch_hours=batch_hours, redo=redo, validate=not no_validate
+        )
         _say_resumed(plan.skipped, plan.total, "hour")
         with _progress(plan.total - plan.skipped, "hours", enabled=last is not None) as step:
-            for end, result in run_hours(
-                settings,
-                catalog,
-                plan,
-                validate=not no_validate,
-                allow_shrink=allow_shrink,
-            ):
+            for end, result in run_hours(settings, catalog, plan, allow_shrink=allow_shrink):
                 step()
                 if isinstance(result, ValidationFailed):
                     local_end = end.astimezone(settings.tz)
@@ -167,12 +166,12 @@ def daily(
     stopped: list[ValidationFailed] = []
     loaded = no_data = 0
     with writer_lock(settings.data_dir, command="aircarbon process daily"):
-        plan = plan_days(settings, days, batch_days=batch_days, redo=redo)
+        plan = plan_days(
+            settings, days, batch_days=batch_days, redo=redo, validate=not no_validate
+        )
         _say_resumed(plan.skipped, plan.total, "day")
         with _progress(plan.total - plan.skipped, "days", enabled=until is not None) as step:
-            for day, result in run_days(
-                settings, catalog, plan, validate=not no_validate, allow_shrink=allow_shrink
-            ):
+            for day, result in run_days(settings, catalog, plan, allow_shrink=allow_shrink):
                 step()
                 if isinstance(result, ValidationFailed):
                     failed.append(f"{day}: {result}")

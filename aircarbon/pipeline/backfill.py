@@ -15,6 +15,15 @@ A run that completes removes its journal, so running the command again later re-
 the range as it always did (late data, a fixed transform); ``--redo`` forgets the journal
 of an interrupted run. Nothing else uses the journal: the lake's load log stays the record
 of what was loaded, the journal only says what this command already did.
+
+Why the journal also records the options (:func:`backfill_options`): a batch done without
+validation, under another network file (stations, time zone) or another catalog (limits,
+AQI standards) holds another result than the same batch done now. Resuming is only right
+with the options the journal was written under; a run whose options differ is refused
+with a message naming them (``--redo`` processes the whole range with the new options)
+rather than silently keeping batches an operator believes were redone. Options that only
+change how the work is cut or guarded (batch sizes, ``--allow-shrink``) are not recorded:
+a batch that landed holds the same rows whatever they were.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+from aircarbon.core.errors import AirCarbonError
 from aircarbon.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,7 +52,9 @@ __all__ = [
     "HOURLY_ROW_BUDGET",
     "RAW_ROW_BUDGET",
     "Journal",
+    "JournalMismatchError",
     "Plan",
+    "backfill_options",
     "consecutive_runs",
     "open_lake",
     "plan_day_batches",
@@ -87,6 +99,34 @@ def open_lake(
         yield opened
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def backfill_options(settings: Settings, *, validate: bool) -> dict[str, str]:
+    """What a back-fill's batches were done under, as short digests (a journal's key).
+
+    Only what changes the rows a batch writes: validation (a batch a critical expectation
+    stops does not land; without it, it does), the network file (stations, time zone,
+    hence local days), the catalog's files (parameters, limits, AQI standards, validity)
+    and a remote raw store. Digests of content, not of paths or mtimes, so a touched but
+    unchanged file resumes.
+    """
+    from aircarbon.core.catalog import network_path, sample_network_path
+
+    catalog_dir = sample_network_path(settings).parent
+    catalog = hashlib.sha256()
+    for path in sorted(catalog_dir.iterdir()):
+        if path.is_file() and path.name != "stations.toml" and path.suffix in (".toml", ".csv"):
+            catalog.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return {
+        "validate": "on" if validate else "off",
+        "network": _digest(network_path(settings, quiet=True).read_bytes()),
+        "catalog": catalog.hexdigest()[:16],
+        "raw_source": _digest((settings.raw_source_url or "").encode()),
+    }
+
+
 @dataclass
 class Plan(Generic[T]):
     """A back-fill ready to run: what is left of it, in batches, and its journal."""
@@ -97,6 +137,12 @@ class Plan(Generic[T]):
     skipped: int
     #: items in the command's whole range
     total: int
+    #: whether the batches run the Great Expectations suites (part of the journal's key)
+    validate: bool = True
+
+
+class JournalMismatchError(AirCarbonError):
+    """A journal of the same range exists, written under other options (see module doc)."""
 
 
 @dataclass
@@ -105,37 +151,85 @@ class Journal:
 
     A line is written (and fsynced) only after the batch's lake transaction committed, so
     a batch in the journal is in the lake; a batch whose commit happened just before a
-    crash is not in the journal and is simply done again (its load is idempotent).
+    crash is not in the journal and is simply done again (its load is idempotent). Each
+    line carries the run's options (:func:`backfill_options`) and their digest: only
+    lines with the current digest count as done.
     """
 
     path: Path
     command: str
     done: list[tuple[str, str]] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The options' stable digest (canonical JSON, sorted keys)."""
+        return _digest(json.dumps(self.options, sort_keys=True).encode())
 
     @classmethod
-    def open(cls, data_dir: Path, kind: str, first: str, last: str, *, redo: bool) -> Journal:
-        """The journal of ``kind`` over ``[first, last]``; ``redo`` forgets what it holds."""
+    def open(
+        cls,
+        data_dir: Path,
+        kind: str,
+        first: str,
+        last: str,
+        *,
+        redo: bool,
+        options: dict[str, str] | None = None,
+    ) -> Journal:
+        """The journal of ``kind`` over ``[first, last]`` under ``options``.
+
+        ``redo`` forgets what it holds. Without ``redo``, a journal holding batches done
+        under other options (or by a version that did not record them) is refused with
+        :class:`JournalMismatchError`: resuming would keep results of other options.
+        """
         command = f"{kind} {first}..{last}"
         key = hashlib.sha256(command.encode()).hexdigest()[:16]
         path = data_dir / JOURNAL_DIR / f"{kind}-{key}.jsonl"
-        journal = cls(path, command)
+        journal = cls(path, command, options=dict(options or {}))
         if redo:
             path.unlink(missing_ok=True)
             return journal
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line torn by a crash: its batch is simply done again
-                if isinstance(entry, dict) and entry.get("command") == command:
-                    journal.done.append((str(entry["first"]), str(entry["last"])))
+        if not path.is_file():
+            return journal
+        other: dict[str, object] | None = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a crash: its batch is simply done again
+            if not isinstance(entry, dict) or entry.get("command") != command:
+                continue
+            if entry.get("key") == journal.key:
+                journal.done.append((str(entry["first"]), str(entry["last"])))
+            elif other is None:
+                recorded = entry.get("options")
+                other = recorded if isinstance(recorded, dict) else {}
+        if other is not None:
+            raise JournalMismatchError(
+                f"an interrupted back-fill of {command} was done with other options "
+                f"({journal.differences(other)}); add --redo to process the whole range "
+                "with these options, or run it with the options it had to resume"
+            )
         return journal
+
+    def differences(self, other: dict[str, object]) -> str:
+        """``other`` against this journal's options, e.g. ``validate off → on, network changed``."""
+        if not other:
+            return "not recorded by the version that wrote it"
+        said: list[str] = []
+        for name in sorted(set(self.options) | set(other)):
+            was, now = str(other.get(name, "?")), self.options.get(name, "?")
+            if was == now:
+                continue
+            said.append(f"{name} {was} → {now}" if name == "validate" else f"{name} changed")
+        return ", ".join(said) or "options changed"
 
     def record(self, first: str, last: str) -> None:
         """Append a committed batch ``[first, last]`` (durably)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"command": self.command, "first": first, "last": last})
+        entry = {"command": self.command, "first": first, "last": last}
+        line = json.dumps(entry | {"key": self.key, "options": self.options})
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
             fh.flush()

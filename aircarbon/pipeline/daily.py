@@ -24,6 +24,7 @@ from aircarbon.pipeline.backfill import (
     BACKFILL_MEMORY,
     Journal,
     Plan,
+    backfill_options,
     consecutive_runs,
     open_lake,
     plan_day_batches,
@@ -434,17 +435,21 @@ def plan_days(
     *,
     batch_days: int | None = None,
     redo: bool = False,
+    validate: bool = True,
 ) -> Plan[dt.date]:
     """A back-fill of consecutive days: its journal, and the batches still to run.
 
-    Days an interrupted run of the same range committed are left out unless ``redo``; the
-    rest are cut into batches within a calendar month and the hourly-row budget
+    Days an interrupted run of the same range committed under the same options are left
+    out unless ``redo`` (a journal written under other options is refused, see
+    :func:`~aircarbon.pipeline.hourly.plan_hours`); the rest are cut into batches within a
+    calendar month and the hourly-row budget
     (:func:`~aircarbon.pipeline.backfill.plan_day_batches`), or ``batch_days`` each.
     """
     if not days:
-        return Plan(None, [], 0, 0)
+        return Plan(None, [], 0, 0, validate)
     first, last = days[0].isoformat(), days[-1].isoformat()
-    journal = Journal.open(settings.data_dir, "daily", first, last, redo=redo)
+    options = backfill_options(settings, validate=validate)
+    journal = Journal.open(settings.data_dir, "daily", first, last, redo=redo, options=options)
     todo = [d for d in days if not journal.covers(d.isoformat())]
     rows = hourly_rows_per_day(settings, todo) if todo and batch_days is None else {}
     batches: list[list[dt.date]] = []
@@ -454,7 +459,7 @@ def plan_days(
             batch_days=batch_days,
             rows_of_day=lambda d: rows.get(d, 0),
         )
-    return Plan(journal, batches, len(days) - len(todo), len(days))
+    return Plan(journal, batches, len(days) - len(todo), len(days), validate)
 
 
 def run_days(
@@ -462,19 +467,20 @@ def run_days(
     catalog: Catalog,
     plan: Plan[dt.date],
     *,
-    validate: bool = True,
     build_docs: bool = True,
     lock_wait_s: float = 0.0,
     allow_shrink: bool = False,
 ) -> Iterator[tuple[dt.date, DayResult | ValidationFailed]]:
     """Run a planned back-fill of days batch by batch, journalling each committed batch.
 
+    Validation is the plan's (``plan_days(validate=...)``, part of the journal's key).
     Yields ``(day, result)`` per day, in order. When a critical expectation stops a batch,
     its days are re-run one by one, so every good day still lands and the bad one comes
     back as its :class:`~aircarbon.core.errors.ValidationFailed`. A run that loads every day
     removes the journal; one that stopped leaves it for the same command to resume.
     """
     journal = plan.journal
+    validate = plan.validate
     failed = False
     with (
         writing(settings, "daily backfill", lock_wait_s=lock_wait_s),

@@ -26,6 +26,7 @@ from aircarbon.pipeline.backfill import (
     BACKFILL_MEMORY,
     Journal,
     Plan,
+    backfill_options,
     consecutive_runs,
     open_lake,
     plan_hour_batches,
@@ -392,25 +393,33 @@ def plan_hours(
     *,
     batch_hours: int | None = None,
     redo: bool = False,
+    validate: bool = True,
 ) -> Plan[dt.datetime]:
     """A back-fill of consecutive hours: its journal, and the batches still to run.
 
-    Hours a previous, interrupted run of the same range committed (its journal) are left
-    out unless ``redo``; the rest are cut into batches by
-    :func:`~aircarbon.pipeline.backfill.plan_hour_batches` (whole local days up to a
+    Hours a previous, interrupted run of the same range committed under the same options
+    (its journal; :func:`~aircarbon.pipeline.backfill.backfill_options`) are left out
+    unless ``redo``; a journal written under other options is refused
+    (:class:`~aircarbon.pipeline.backfill.JournalMismatchError`). The rest are cut into batches
+    by :func:`~aircarbon.pipeline.backfill.plan_hour_batches` (whole local days up to a
     month, within the raw-row budget, or ``batch_hours`` each).
     """
     ends = [utc_hour(h) for h in hour_ends]
     if not ends:
-        return Plan(None, [], 0, 0)
+        return Plan(None, [], 0, 0, validate)
     journal = Journal.open(
-        settings.data_dir, "hourly", hour_key(ends[0]), hour_key(ends[-1]), redo=redo
+        settings.data_dir,
+        "hourly",
+        hour_key(ends[0]),
+        hour_key(ends[-1]),
+        redo=redo,
+        options=backfill_options(settings, validate=validate),
     )
     todo = [e for e in ends if not journal.covers(hour_key(e))]
     batches: list[list[dt.datetime]] = []
     for run in consecutive_runs(todo, _HOUR):
         batches += plan_hour_batches(settings, run, batch_hours=batch_hours)  # type: ignore[arg-type]
-    return Plan(journal, batches, len(ends) - len(todo), len(ends))
+    return Plan(journal, batches, len(ends) - len(todo), len(ends), validate)
 
 
 def run_hours(
@@ -418,19 +427,21 @@ def run_hours(
     catalog: Catalog,
     plan: Plan[dt.datetime],
     *,
-    validate: bool = True,
     build_docs: bool = True,
     lock_wait_s: float = 0.0,
     allow_shrink: bool = False,
 ) -> Iterator[tuple[dt.datetime, HourResult | ValidationFailed]]:
     """Run a planned back-fill batch by batch, journalling each committed batch.
 
-    Yields ``(hour_end, result)`` per hour, in order (a hour a critical expectation stopped
-    comes back as its :class:`~aircarbon.core.errors.ValidationFailed`, its batch's other hours
+    Validation is the plan's (``plan_hours(validate=...)``): it is part of the journal's
+    key, so the run cannot differ from what the journal records. Yields
+    ``(hour_end, result)`` per hour, in order (a hour a critical expectation stopped comes
+    back as its :class:`~aircarbon.core.errors.ValidationFailed`, its batch's other hours
     re-run one by one). A run that ends with every hour loaded removes the journal; one that
     stopped (a crash, a stopped hour) leaves it, and the same command resumes from it.
     """
     journal = plan.journal
+    validate = plan.validate
     failed = False
     with (
         writing(settings, "hourly backfill", lock_wait_s=lock_wait_s),

@@ -296,13 +296,14 @@ def test_trends_exceedances_events_and_a_backtest_on_two_years(tmp_path: Path) -
     spec = History(first, days, pm25_trend=-3.0, exceedance_day=bad_day, plume_start=plume)
     settings, catalog = import_history(tmp_path / "lake", spec)
     hours = [_hour(first, i + 1) for i in range(24 * days)]
-    hour_plan = plan_hours(settings, hours)
+    hour_plan = plan_hours(settings, hours, validate=False)
     assert len(hour_plan.batches) == 24  # a month per batch
-    for _ in run_hours(settings, catalog, hour_plan, validate=False, build_docs=False):
+    for _ in run_hours(settings, catalog, hour_plan, build_docs=False):
         pass
-    day_plan = plan_days(settings, [first + dt.timedelta(days=d) for d in range(days)])
+    all_days = [first + dt.timedelta(days=d) for d in range(days)]
+    day_plan = plan_days(settings, all_days, validate=False)
     assert len(day_plan.batches) == 24
-    for _ in run_days(settings, catalog, day_plan, validate=False, build_docs=False):
+    for _ in run_days(settings, catalog, day_plan, build_docs=False):
         pass
 
     last = first + dt.timedelta(days=days - 1)

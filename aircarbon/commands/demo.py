@@ -190,6 +190,7 @@ async def _pipeline(
 ) -> dict[str, Any]:
     from aircarbon.simulator.config import SimulationConfig
     from aircarbon.simulator.faults import FaultConfig
+    from aircarbon.simulator.messages import Simulation
     from aircarbon.simulator.publisher import DEFAULT_USERNAME, broker_endpoint, publish_replay
     from ingest.collector import Collector
     from ingest.embedded_broker import EmbeddedBroker
@@ -205,6 +206,7 @@ async def _pipeline(
         stations=stations,
         format="mixed",
         faults=FaultConfig.parse("demo"),
+        timezone=catalog.network.timezone,
     )
     async with EmbeddedBroker(persistence_path=settings.data_dir / "broker" / "sessions.db") as b:
         # A replay of past days arrives late by design: the lag alert would paint every
@@ -224,7 +226,10 @@ async def _pipeline(
             settings, url=b.url, username=DEFAULT_USERNAME, client_id="aircarbon-demo-simulator"
         )
         assert conn is not None  # the embedded broker's URL
-        report = await asyncio.to_thread(publish_replay, config, conn, progress=True)
+        # the network the collector checks readings against (network_file may name the
+        # operator's own): the simulator publishes its stations, not the shipped sample's
+        sim = Simulation(config, catalog)
+        report = await asyncio.to_thread(publish_replay, config, conn, sim=sim, progress=True)
         with console.status("[bold]collector[/] landing the last batches…"):
             while collector.stats.messages_total < report.total:  # noqa: ASYNC110 - polls a counter
                 await asyncio.sleep(0.1)

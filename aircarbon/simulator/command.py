@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from aircarbon.core.catalog import Catalog
     from aircarbon.simulator.config import SimulationConfig
+    from aircarbon.simulator.messages import Simulation
     from aircarbon.simulator.stream import SimMessage
 
 __all__ = ["simulate"]
@@ -97,16 +99,26 @@ def simulate(
     progress: Annotated[bool, typer.Option(help="Show a progress bar (replay).")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Simulated stations publishing realistic readings (replay days, or real time with --rate)."""
+    """Simulated stations publishing realistic readings (replay days, or real time with --rate).
+
+    The stations are those of the network in use (``catalog_for``: the data directory's
+    ``network.toml``, else the sample), in its time zone: stations an operator added
+    publish, and ``--start`` is a day of the network's calendar.
+    """
+    from aircarbon.core.catalog import catalog_for
+    from aircarbon.core.settings import load_settings
+
+    settings = load_settings(broker_url=broker)
+    catalog = catalog_for(settings)
     config = _config(
         days=days, start=start, rate=rate, stations=stations, fmt=fmt, faults=faults,
         seed=seed, period=period, wind_dir=wind_dir, operations=operations,
+        timezone=catalog.network.timezone,
     )  # fmt: skip
     if dry_run or output is not None:
-        _offline(config, dry_run=dry_run, output=output, count=count, truth_path=truth)
+        _offline(config, catalog, dry_run=dry_run, output=output, count=count, truth_path=truth)
         return
 
-    from aircarbon.core.settings import load_settings
     from aircarbon.simulator.publisher import (
         broker_endpoint,
         publish_realtime,
@@ -114,22 +126,23 @@ def simulate(
         realtime_config,
     )
 
-    settings = load_settings(broker_url=broker)
     conn = broker_endpoint(settings, username=username, password=password, client_id=client_id)
     if conn is None:
         typer.secho(_NO_BROKER, err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
-    from aircarbon.simulator.messages import Simulation
 
     if rate is not None:
         config = realtime_config(config, rate)
+        _simulation(config, catalog)  # unknown stations: a usage error before connecting
         try:
-            report = publish_realtime(config, conn, duration_s=duration, count=count, window=window)
+            report = publish_realtime(
+                config, conn, duration_s=duration, count=count, window=window, catalog=catalog
+            )
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         sim_truth = None
     else:
-        sim = Simulation(config)
+        sim = _simulation(config, catalog)
         show = progress and not as_json and sys.stderr.isatty()
         report = publish_replay(config, conn, sim=sim, count=count, window=window, progress=show)
         sim_truth = sim
@@ -150,6 +163,7 @@ def _config(
     period: int,
     wind_dir: float | None,
     operations: bool,
+    timezone: str,
 ) -> SimulationConfig:
     from aircarbon.simulator.config import DEFAULT_START, WIRE_FORMATS, SimulationConfig
     from aircarbon.simulator.faults import FaultConfig
@@ -177,13 +191,25 @@ def _config(
             faults=fault_config,
             operations=operations,
             wind_dir=wind_dir,
+            timezone=timezone,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
 
+def _simulation(config: SimulationConfig, catalog: Catalog) -> Simulation:
+    """The simulation of ``catalog``'s network; unknown ``--stations`` are a usage error."""
+    from aircarbon.simulator.messages import Simulation
+
+    try:
+        return Simulation(config, catalog)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--stations") from None
+
+
 def _offline(
     config: SimulationConfig,
+    catalog: Catalog,
     *,
     dry_run: bool,
     output: Path | None,
@@ -191,12 +217,7 @@ def _offline(
     truth_path: Path | None,
 ) -> None:
     """--dry-run / --output: generate without a broker."""
-    from aircarbon.simulator.messages import Simulation
-
-    try:
-        sim = Simulation(config)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    sim = _simulation(config, catalog)
     limit = count if count is not None else (10 if output is None else None)
     written = 0
     fh = output.open("w", encoding="utf-8") if output is not None else None

@@ -32,6 +32,7 @@ from ingest.mqtt_client import MqttEndpoint, endpoint
 from ingest.mqtt_publish import MqttPublisher
 
 if TYPE_CHECKING:
+    from aircarbon.core.catalog import Catalog
     from aircarbon.core.settings import Settings
 
 __all__ = [
@@ -185,15 +186,17 @@ def publish_realtime(
     window: int = DEFAULT_WINDOW,
     stop: threading.Event | None = None,
     sleep: Callable[[float], Any] | None = None,
+    catalog: Catalog | None = None,
 ) -> PublishReport:
     """Publish ``config.rate`` messages per second per station, paced by the wall clock.
 
     Runs until ``duration_s`` has passed, ``count`` messages were sent, or ``stop`` is set.
+    ``catalog``: the network to simulate (default: the shipped sample).
     """
     if config.rate is None:
         raise ValueError("real-time publishing needs config.rate")
     stop = stop or threading.Event()
-    sim = Simulation(config)
+    sim = Simulation(config, catalog)
     step = config.step_s
     total_steps = math.ceil(duration_s / step) if duration_s is not None else None
     chunk = max(1, round(60.0 / step))

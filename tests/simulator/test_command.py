@@ -18,9 +18,20 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _no_env_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_env_broker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No broker from the environment; a data dir whose own network is the sample's copy.
+
+    ``simulate`` simulates the network in use (tests/simulator/test_own_network.py): here
+    the Shenyang sample, kept in the data dir so no "using the sample" notice is printed.
+    """
+    from aircarbon.core.catalog import init_sample_network
+    from aircarbon.core.settings import load_settings
+
     for key in ("AIRCARBON_BROKER_URL", "AIRCARBON_CONFIG", "AIRCARBON_BROKER_USERNAME"):
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv("AIRCARBON_NETWORK_FILE", raising=False)
+    monkeypatch.setenv("AIRCARBON_DATA_DIR", str(tmp_path / "data"))
+    init_sample_network(load_settings())
 
 
 def test_help_lists_the_options() -> None:

@@ -103,6 +103,9 @@ def airflow_env(settings: Settings, home: Path, **extra: str) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])  # standalone spawns `airflow`
     env["AIRFLOW_HOME"] = str(home)
     env["AIRCARBON_DATA_DIR"] = str(settings.data_dir.resolve())
+    # the network's zone, whatever airflow.cfg says: `aircarbon network init --force` may
+    # have moved it since `init` wrote the file (follow_network_zone brings the file along)
+    env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] = settings.timezone
     if env.get("AIRCARBON_CONFIG"):
         env["AIRCARBON_CONFIG"] = str(Path(env["AIRCARBON_CONFIG"]).resolve())
     env.update(extra)
@@ -146,6 +149,34 @@ def _error_line(output: str) -> str:
 def _require_init(home: Path) -> None:
     if not (home / "airflow.cfg").is_file():
         raise AirCarbonError(f"no Airflow set-up in {home}: run `aircarbon airflow init` first")
+
+
+def follow_network_zone(settings: Settings, home: Path) -> str | None:
+    """Set airflow.cfg's ``default_timezone`` to the network's zone; the old zone if it moved.
+
+    Why: ``init`` writes the zone once, and ``aircarbon network init --force`` can change
+    it later; an Airflow the operator starts by hand (``source aircarbon.env; airflow
+    scheduler``) reads only the file, and would read dates typed without an offset (and
+    show times) in the old zone. Every ``aircarbon airflow`` command that runs Airflow
+    calls this, and says so when it changed the file.
+    """
+    import configparser
+
+    cfg_path = home / "airflow.cfg"
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.read(cfg_path, encoding="utf-8")
+    current = parser.get("core", "default_timezone", fallback=None)
+    zone = settings.timezone
+    if current == zone:
+        return None
+    text = cfg_path.read_text(encoding="utf-8")
+    cfg_path.write_text(set_options(text, {("core", "default_timezone"): zone}), encoding="utf-8")
+    typer.echo(
+        f"airflow.cfg: default_timezone {current or 'unset'} -> {zone} (the network's zone); "
+        "restart an Airflow you started yourself for it to take effect",
+        err=True,
+    )
+    return current
 
 
 def _midnight(day: dt.date, settings: Settings) -> dt.datetime:
@@ -391,6 +422,7 @@ def standalone(
     settings = _settings(data_dir)
     target = airflow_home(settings, home)
     _require_init(target)
+    follow_network_zone(settings, target)
     env = airflow_env(
         settings,
         target,
@@ -615,6 +647,7 @@ def backfill(
     settings = _settings(data_dir)
     target = airflow_home(settings, home)
     _require_init(target)
+    follow_network_zone(settings, target)
     env = airflow_env(settings, target)
     if local:
         _local_days(first, last, settings, env, which, validate=not no_validate)
@@ -679,6 +712,7 @@ def reprocess_command(
     settings = _settings(data_dir)
     target = airflow_home(settings, home)
     _require_init(target)
+    follow_network_zone(settings, target)
     env = airflow_env(settings, target)
     if local:
         if hour is not None:

@@ -1,30 +1,17 @@
-"""Messages on their way out: the public ``SimMessage`` and the sortable envelope around it."""
+"""Messages on their way out: the public ``SimMessage`` and the sortable envelope around it.
+
+``SimMessage`` is :class:`ingest.mqtt_publish.Message` (the simulator sits above ingest and
+publishes through it): one frozen dataclass for a publication, the name kept for the
+simulator's callers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingest.mqtt_publish import Message as SimMessage
+
 __all__ = ["Out", "SimMessage"]
-
-
-@dataclass(frozen=True, slots=True)
-class SimMessage:
-    """One MQTT publication: topic, payload bytes, retain flag and QoS."""
-
-    topic: str
-    payload: bytes
-    retain: bool = False
-    qos: int = 1
-
-    @property
-    def kind(self) -> str:
-        """The topic's last level: ``readings``, ``hj212`` or ``status``."""
-        return self.topic.rsplit("/", 1)[-1]
-
-    @property
-    def station(self) -> str:
-        parts = self.topic.split("/")
-        return parts[2] if len(parts) > 2 else ""
 
 
 @dataclass(slots=True)

@@ -99,6 +99,13 @@ def open_lake(
         yield opened
 
 
+#: catalog files a back-fill's result depends on (by suffix), and those it never reads: the
+#: sample network (the network file in use has a digest of its own), the forecast's and the
+#: bulletin's settings (a forecast tuning must not stop a back-fill from resuming)
+_CATALOG_FILES = (".toml", ".csv")
+_NOT_PROCESSING = frozenset({"stations.toml", "forecast.toml", "targets.toml"})
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
@@ -117,7 +124,7 @@ def backfill_options(settings: Settings, *, validate: bool) -> dict[str, str]:
     catalog_dir = sample_network_path(settings).parent
     catalog = hashlib.sha256()
     for path in sorted(catalog_dir.iterdir()):
-        if path.is_file() and path.name != "stations.toml" and path.suffix in (".toml", ".csv"):
+        if path.is_file() and path.name not in _NOT_PROCESSING and path.suffix in _CATALOG_FILES:
             catalog.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return {
         "validate": "on" if validate else "off",

@@ -105,3 +105,23 @@ def test_the_cli_refuses_to_resume_with_other_options(settings: Settings) -> Non
     assert len(lines) == 1, result.stderr
     assert "validate off → on" in lines[0]
     assert result.stdout == ""  # nothing processed
+
+
+def test_the_catalog_files_that_shape_results_are_in_the_key(tmp_path: Path) -> None:
+    """A changed limit or standard is another result; a forecast tuning is not."""
+    from aircarbon.core.catalog import DEFAULT_CATALOG_DIR
+
+    catalog_dir = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_CATALOG_DIR, catalog_dir)
+    settings = load_settings({}, data_dir=tmp_path / "data", catalog_dir=catalog_dir)
+    before = backfill_options(settings, validate=True)
+    with (catalog_dir / "forecast.toml").open("a") as fh:
+        fh.write("\n# tuned\n")
+    assert backfill_options(settings, validate=True) == before
+    with (catalog_dir / "validity.toml").open("a") as fh:
+        fh.write("\n# a changed rule\n")
+    after = backfill_options(settings, validate=True)
+    assert after["catalog"] != before["catalog"]
+    assert {k: v for k, v in after.items() if k != "catalog"} == {
+        k: v for k, v in before.items() if k != "catalog"
+    }

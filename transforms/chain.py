@@ -28,6 +28,7 @@ import polars as pl
 from aircarbon.core.catalog import Catalog
 from transforms.aggregate import hourly_means
 from transforms.qc import QcConfig, apply_qc
+from transforms.qc_windows import qc_hour_windows
 from transforms.raw import deduplicate
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "hour_ends",
     "hour_index",
     "qc_hours",
+    "qc_hours_repeated",
     "read_compact",
     "split_groups",
     "station_groups",
@@ -95,7 +97,40 @@ def qc_hours(
     """QC every hour on its own window ``(end - 1 h - QC_CONTEXT, end]``, in one pass.
 
     Returns the readings of the hours themselves (context rows only serve as context),
-    sorted by station, param and ts. Rows outside the windows are left out.
+    sorted by station, param and ts. Rows outside the windows are left out. Every row is
+    sorted and QC'd once, and what a window's cut changes is worked out per window
+    (:func:`transforms.qc_windows.qc_hour_windows`); the frames that path does not cover take
+    the repeated windows (:func:`qc_hours_repeated`), which give the same flags.
+    """
+    _check_ends(ends)
+    frame = deduplicated.lazy().collect()
+    clean = qc_hour_windows(
+        frame,
+        catalog,
+        first_start=ends[0] - _HOUR,
+        hours=len(ends),
+        context=QC_CONTEXT,
+        status=status,
+        config=config,
+    )
+    if clean is not None:
+        return clean
+    return qc_hours_repeated(frame, catalog, ends, status=status, config=config)
+
+
+def qc_hours_repeated(
+    deduplicated: pl.LazyFrame | pl.DataFrame,
+    catalog: Catalog,
+    ends: Sequence[dt.datetime],
+    *,
+    status: pl.LazyFrame | pl.DataFrame | None = None,
+    config: QcConfig | None = None,
+) -> pl.DataFrame:
+    """:func:`qc_hours` by repeating the context rows once per window that sees them.
+
+    The window is then a series key of :func:`~transforms.qc.apply_qc` (1.5 times the rows,
+    sorted with a third key): the straightforward form of the windows, which the one-sort
+    path is tested against, and its fallback.
     """
     _check_ends(ends)
     first_start = ends[0] - _HOUR

@@ -1,0 +1,375 @@
+"""QC of consecutive hours, each on its own window, from one sort of the rows.
+
+The hourly step QCs an hour when it ends, seeing the hour and ``context`` before it and nothing
+after; a batch of hours must flag every hour exactly as that run would. Repeating the context
+rows once per window that sees them (the window then being a series key) does that, but QC then
+handles 1.5 times the rows, sorted with a third key. Here every row is sorted and QC'd once, and
+only what the cut of a window can change is worked out per window, from the window's bounds in
+the sorted rows (``a``: its first row, context included; ``b``: its last, the hour's last row):
+
+* **Hampel median** (centred, ``half`` values either side): a row at least ``half`` values from
+  both ends of its window sees the same values as in the whole series, so the one rolling median
+  over the sorted column serves; the others (an hour's last ``half`` rows, rows with little or no
+  context) get the median of their window's cut range, computed here with the interpolation of
+  Polars' kernel (``lo + (hi - lo) * 0.5`` for an even count; nulls skipped).
+* **MAD**: only needed where the deviation clears the absolute floors (else no spike whatever
+  the MAD): there, each of the ``2 * half + 1`` deviations around the row is taken with the
+  median the window gives it (the whole-column one when it is ``half`` values inside the window).
+* **Rate of change**: the previous non-spike value of the window. Within the row's own hour it is
+  a forward fill; when none is there, it is the last context row that is not a spike *as this
+  window sees it* (a context row's own flags come from its own hour's window, which ends right
+  after it), found by walking back from the hour's start over the rare spikes.
+* **Flat line**: a run of equal values cut by the window: the run's bounds in the whole series,
+  clipped to the window's.
+* **Time step**: none for a window's first row.
+
+Every other check looks at a row alone (or at the PM pair of a station and time). The result is
+row for row and bit for bit what :func:`transforms.qc.apply_qc` gives on the repeated windows
+(tested against it, and against the reference oracle, on random series with gaps, spikes, flat
+runs and hourly data). Frames this path does not cover (null keys, non-finite values, time not
+in microseconds, an even Hampel window, keys too wide to pack) return None: the caller falls back
+to the repeated windows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from aircarbon.core.catalog import Catalog
+from aircarbon.core.contracts import READINGS, QcReason
+from transforms.qc import (
+    QcConfig,
+    _maintenance_rows,
+    _pm_pair_rows,
+    _sort_series,
+    parameter_limits,
+)
+
+__all__ = ["qc_hour_windows"]
+
+_HOUR_US = 3_600_000_000
+#: candidates handled at once by the explicit MAD (each needs a (w, w) block of values)
+_CHUNK = 20_000
+_MIN_SAMPLES = 5  # of the Hampel median and MAD (as the whole-series QC)
+
+Array = np.ndarray[Any, Any]
+
+#: reason bits, in the order of apply_qc's checks (the 256-entry lookup is shared)
+_REASONS = (
+    QcReason.STATION_FLAG,
+    QcReason.MAINTENANCE,
+    QcReason.NEGATIVE,
+    QcReason.RANGE,
+    QcReason.SPIKE,
+    QcReason.FLATLINE,
+    QcReason.RATE_OF_CHANGE,
+    QcReason.PM25_GT_PM10,
+)
+
+
+def _row_medians(block: Array, min_samples: int) -> Array:
+    """Per row of ``block`` (NaN = no value): the median as Polars' rolling kernel gives it.
+
+    NaN where fewer than ``min_samples`` values. An odd count gives the middle value, an even
+    one ``lo + (hi - lo) * 0.5`` of the two middle values (Polars' linear interpolation; not
+    ``(lo + hi) / 2``, which differs in the last bit).
+    """
+    ordered = np.sort(block, axis=1)  # NaN sort last
+    count = block.shape[1] - np.isnan(block).sum(axis=1)
+    rows = np.arange(block.shape[0])
+    lo = ordered[rows, np.maximum((count - 1) // 2, 0)]
+    hi = ordered[rows, np.maximum(count // 2, 0)]
+    median: Array = np.where(count % 2 == 1, lo, lo + (hi - lo) * 0.5)
+    median[count < min_samples] = np.nan
+    return median
+
+
+def _range_medians(values: Array, lo: Array, hi: Array, width: int) -> Array:
+    """The median of ``values[lo[i] : hi[i] + 1]`` for each ``i`` (at most ``width`` values)."""
+    out = np.empty(lo.size)
+    offsets = np.arange(width)
+    for s in range(0, lo.size, _CHUNK * width):
+        idx = lo[s : s + _CHUNK * width, None] + offsets
+        inside = idx <= hi[s : s + _CHUNK * width, None]
+        block = np.where(inside, values[np.minimum(idx, values.size - 1)], np.nan)
+        out[s : s + _CHUNK * width] = _row_medians(block, _MIN_SAMPLES)
+    return out
+
+
+@dataclass(frozen=True)
+class _Series:
+    """The sorted rows' columns as arrays, and each parameter's limits per row."""
+
+    value: Array  # float, NaN = null
+    med_all: Array  # the whole-column centred rolling median (NaN = null)
+    noise: Array
+    span: Array  # plausible hi - lo
+    no_spike: Array  # circular parameters: no spike or step tests
+    half: int
+    cfg: QcConfig
+
+    def medians(self, rows: Array, a: Array, b: Array) -> Array:
+        """The Hampel median of ``rows``, each in the window ``[a, b]`` (row indexes)."""
+        half = self.half
+        inside = (rows - half >= a) & (rows + half <= b)
+        med = np.where(inside, self.med_all[rows], np.nan)
+        cut = np.flatnonzero(~inside)
+        if cut.size:
+            r = rows[cut]
+            med[cut] = _range_medians(
+                self.value, np.maximum(r - half, a[cut]), np.minimum(r + half, b[cut]), 2 * half + 1
+            )
+        return med
+
+    def spikes(self, rows: Array, a: Array, b: Array) -> Array:
+        """Whether each of ``rows`` is a Hampel spike as its window ``[a, b]`` sees it."""
+        cfg = self.cfg
+        dev = np.abs(self.value[rows] - self.medians(rows, a, b))
+        with np.errstate(invalid="ignore"):
+            candidate = (
+                (dev > cfg.spike_floor_noise * self.noise[rows])
+                & (dev > cfg.spike_floor_span * self.span[rows])
+                & ~self.no_spike[rows]
+            )
+        found = np.zeros(rows.size, dtype=bool)
+        picked = np.flatnonzero(candidate)
+        for s in range(0, picked.size, _CHUNK):
+            i = picked[s : s + _CHUNK]
+            mad = self._mads(rows[i], a[i], b[i])
+            with np.errstate(invalid="ignore"):
+                found[i] = dev[i] > cfg.spike_k * 1.4826 * mad  # NaN (no MAD): False
+        return found
+
+    def _mads(self, rows: Array, a: Array, b: Array) -> Array:
+        """The MAD of ``rows`` in their windows: the median of the deviations around them."""
+        half = self.half
+        around = rows[:, None] + np.arange(-half, half + 1)
+        lo, hi = a[:, None], b[:, None]
+        inside = (around >= lo) & (around <= hi)
+        j = np.clip(around, lo, hi)[inside]
+        owner = np.broadcast_to(np.arange(rows.size)[:, None], around.shape)[inside]
+        med = self.medians(j, a[owner], b[owner])
+        dev = np.full(around.shape, np.nan)
+        dev[inside] = np.abs(self.value[j] - med)
+        return _row_medians(dev, _MIN_SAMPLES)
+
+
+def _layout(
+    frame: pl.DataFrame, new: Array, first_start: dt.datetime, context_us: int
+) -> tuple[Array, ...] | None:
+    """Per sorted row: its hour (-1: context before the first), window start ``a``, hour start,
+    hour end ``b`` (row indexes) and ``ts`` in µs from ``first_start``. None if keys overflow."""
+    n = frame.height
+    off = frame.select((pl.col("ts") - first_start).dt.total_microseconds()).to_series().to_numpy()
+    hour = (off - 1) // _HOUR_US
+    group_new = new.copy()
+    np.not_equal(hour[1:], hour[:-1], out=group_new[1:])
+    group_new |= new
+    starts = np.flatnonzero(group_new)
+    ends = np.append(starts[1:], n) - 1
+    lengths = ends - starts + 1
+    series = np.cumsum(new) - 1
+    # a window's first row: the first of its series after (hour start - context), by a search
+    # over (series, time) packed into one integer
+    lo_off = int(off.min())
+    width = int(off.max()) - lo_off + 2
+    if (int(series[-1]) + 1) * width >= 2**62:
+        return None
+    key = series * width + (off - lo_off)
+    after = np.clip(hour[starts] * _HOUR_US - context_us - lo_off, -1, width - 1)
+    first = np.searchsorted(key, series[starts] * width + after, side="right")
+    series_start = np.flatnonzero(new)[series[starts]]
+    first = np.maximum(first, series_start)
+    return (
+        hour,
+        np.repeat(first, lengths),
+        np.repeat(starts, lengths),
+        np.repeat(ends, lengths),
+        off,
+    )
+
+
+def _previous_in_context(series: _Series, hour_starts: Array, a: Array, b: Array) -> Array:
+    """Per window (given by its hour's first row): its last context row that is a value and not
+    a spike as this window sees it (-1: none). Walks back over spikes (rare) a step at a time."""
+    found = np.full(hour_starts.size, -1, dtype=np.int64)
+    active = np.flatnonzero(hour_starts > a)
+    row = hour_starts[active] - 1
+    while active.size:
+        spike = series.spikes(row, a[active], b[active])
+        usable = ~spike & ~np.isnan(series.value[row])
+        found[active[usable]] = row[usable]
+        more = ~usable & (row - 1 >= a[active])
+        active, row = active[more], row[more] - 1
+    return found
+
+
+def _steps(
+    series: _Series, spike: Array, keep: Array, hour_start: Array, a: Array, b: Array, off: Array
+) -> tuple[Array, Array]:
+    """Per row: the step from its window's previous non-spike value, and the minutes since the
+    window's previous row (NaN: none, the window's first row)."""
+    value = series.value
+    n = value.size
+    index = np.arange(n)
+    usable = np.where(~spike & ~np.isnan(value), index, -1)
+    previous = np.empty(n, dtype=np.int64)
+    previous[0] = -1
+    np.maximum.accumulate(usable[:-1], out=previous[1:])
+    # within the row's own hour a forward fill (its spikes are the window's); before it, the
+    # context as this window sees it
+    window_starts = np.flatnonzero(keep & (index == hour_start))
+    context = _previous_in_context(series, window_starts, a[window_starts], b[window_starts])
+    from_context = np.full(n, -1, dtype=np.int64)
+    lengths = np.diff(np.append(window_starts, n))  # the rows from one hour's start to the next
+    from_context[window_starts[0] :] = np.repeat(context, lengths)
+    prev = np.where(previous >= hour_start, previous, from_context)
+    step = np.where(prev >= 0, np.abs(value - value[np.maximum(prev, 0)]), np.nan)
+    gap = np.full(n, np.nan)
+    gap[1:] = (off[1:] - off[:-1]) / 60e6
+    gap[index == a] = np.nan
+    return step, gap
+
+
+def _runs(
+    frame: pl.DataFrame, new: Array, value: Array, a: Array, b: Array, off: Array
+) -> tuple[Array, Array]:
+    """Per row: the minutes and the readings of its run of equal values, cut to its window."""
+    n = value.size
+    index = np.arange(n)
+    run_new = new.copy()
+    with np.errstate(invalid="ignore"):
+        run_new[1:] |= ~(value[1:] == value[:-1])  # a null on either side starts a run
+    run_first = np.maximum.accumulate(np.where(run_new, index, 0))
+    run_end = np.append(run_new[1:], True)
+    run_last = np.minimum.accumulate(np.where(run_end, index, n)[::-1])[::-1]
+    first = np.maximum(run_first, a)
+    last = np.minimum(run_last, b)
+    period = frame["period_s"].cast(pl.Float64).to_numpy()
+    return (off[last] - off[first]) / 60e6 + period[first] / 60, last - first + 1
+
+
+def qc_hour_windows(
+    deduplicated: pl.DataFrame,
+    catalog: Catalog,
+    *,
+    first_start: dt.datetime,
+    hours: int,
+    context: dt.timedelta,
+    status: pl.LazyFrame | pl.DataFrame | None = None,
+    config: QcConfig | None = None,
+) -> pl.DataFrame | None:
+    """QC the ``hours`` hours from ``first_start``, each on ``(its start - context, its end]``.
+
+    Returns the readings of the hours (the ``readings`` table, sorted by station, param and ts),
+    or None when the frame needs the repeated-window path (see the module docstring).
+    """
+    cfg = config or QcConfig()
+    if cfg.spike_window % 2 == 0 or deduplicated.schema["ts"] != pl.Datetime("us", "UTC"):
+        return None
+    context_us = context // dt.timedelta(microseconds=1)
+    offset = (pl.col("ts") - first_start).dt.total_microseconds()
+    frame = deduplicated.filter((offset > -context_us) & (offset <= hours * _HOUR_US))
+    if frame.height < 2:
+        return None
+    finite = frame.select(pl.col("value").drop_nulls().is_finite().all()).item()
+    if not finite:
+        return None
+    frame, new = _sort_series(frame)
+    if new is None:  # a null key or keys too wide to pack
+        return None
+    layout = _layout(frame, new, first_start, context_us)
+    if layout is None:
+        return None
+    hour, a, hour_start, b, off = layout
+    n = frame.height
+    keep = hour >= 0
+    if not keep.any():
+        return None
+
+    limits = parameter_limits(catalog)
+    params = frame.select(pl.col("param").unique().sort()).to_series()
+    known = pl.DataFrame({"param": params}).join(
+        limits, on="param", how="left", maintain_order="left"
+    )
+    code = frame.select(pl.col("param").cast(pl.Enum(params)).to_physical()).to_series().to_numpy()
+
+    def per_row(values: Any) -> Array:
+        out: Array = np.asarray(values)[code]
+        return out
+
+    lo = per_row(known["lo"].cast(pl.Float64).to_numpy())
+    hi = per_row(known["hi"].cast(pl.Float64).to_numpy())
+    noise = per_row(known["noise"].cast(pl.Float64).to_numpy())
+    group = known["group"]
+    negative_group = per_row(group.is_in(list(cfg.negative_groups)).fill_null(False).to_numpy())
+    flat_group = per_row(
+        (~group.is_in(list(cfg.flatline_exclude_groups))).fill_null(False).to_numpy()
+    )
+    circular = per_row(params.is_in(list(cfg.circular_params)).to_numpy())
+
+    value_col = frame["value"].cast(pl.Float64)
+    value = value_col.to_numpy()
+    med_all = value_col.rolling_median(cfg.spike_window, center=True, min_samples=_MIN_SAMPLES)
+    series = _Series(
+        value=value,
+        med_all=med_all.to_numpy(),
+        noise=noise,
+        span=hi - lo,
+        no_spike=circular,
+        half=cfg.spike_window // 2,
+        cfg=cfg,
+    )
+    rows = np.flatnonzero(keep)
+    spike = np.zeros(n, dtype=bool)
+    spike[rows] = series.spikes(rows, a[rows], b[rows])
+
+    step, gap = _steps(series, spike, keep, hour_start, a, b, off)
+    run_minutes, run_n = _runs(frame, new, value, a, b, off)
+    span = hi - lo
+    with np.errstate(invalid="ignore"):
+        checks = [
+            np.zeros(n, dtype=bool),  # station flag: below, on the frame
+            np.zeros(n, dtype=bool),  # maintenance: below, on the kept rows
+            (value < -noise) & negative_group,
+            (value > hi) | ((value < lo - noise) & ((value >= 0) | ~negative_group)),
+            spike,
+            (run_minutes >= cfg.flatline_minutes)
+            & (run_n >= cfg.flatline_min_values)
+            & flat_group
+            & (noise > 0),
+            (gap > 0) & ~circular & (step / np.maximum(gap, 1.0) > cfg.roc_fraction_per_min * span),
+        ]
+    codes = np.zeros(n, dtype=np.uint8)
+    for bit, cond in enumerate(checks):
+        codes |= cond.astype(np.uint8) << bit
+    valid_flags = [c for c, f in catalog.flags.items() if f.valid]
+    out = frame.filter(pl.Series(keep)).select(*READINGS.names()[:9])
+    codes = codes[keep]
+    codes |= (
+        out.select(~pl.col("flag").is_in(valid_flags).fill_null(False)).to_series().to_numpy()
+    ).astype(np.uint8)
+    maint = _maintenance_rows(out, status.lazy() if status is not None else None)
+    if maint is not None:
+        codes |= maint.to_numpy().astype(np.uint8) << 1
+    pm_bad = _pm_pair_rows(out, catalog)
+    if pm_bad is not None:
+        codes[pm_bad] |= 1 << 7
+    lookup = pl.Series(
+        "qc",
+        [
+            [r.value for i, r in enumerate(_REASONS) if c >> i & 1]
+            for c in range(1 << len(_REASONS))
+        ],
+        dtype=pl.List(pl.String),
+    )
+    return out.with_columns(
+        lookup.gather(codes),
+        pl.Series("valid", codes == 0),
+        pl.col("revisions").fill_null(0).cast(pl.UInt32),
+    ).select(*READINGS)

@@ -44,7 +44,14 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "benchmarks":
 
 from benchmarks._report import machine_line, markdown_table, section  # noqa: E402
 from benchmarks._report import publish as publish_report  # noqa: E402
-from benchmarks.ingest import Proc, Stream, free_port, mosquitto, publish  # noqa: E402
+from benchmarks.ingest import (  # noqa: E402
+    Proc,
+    Stream,
+    free_port,
+    load_client,
+    mosquitto,
+    publish,
+)
 
 SECTION = "## Hostile traffic"
 RSS_LIMIT_MB = 400
@@ -118,12 +125,9 @@ class HostilePublisher(threading.Thread):
             self.error = exc
 
     def _run(self) -> None:
-        import paho.mqtt.client as paho
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"hostile-{os.getpid()}")
+        client, ep = load_client(self.port, f"hostile-{os.getpid()}")
         client.max_inflight_messages_set(100)
-        client.connect("127.0.0.1", self.port)
+        client.connect(ep.host, ep.port, keepalive=ep.keepalive_s)
         client.loop_start()
         infos = []
         started = time.perf_counter()

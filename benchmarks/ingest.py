@@ -63,7 +63,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # run as a script, this file's directory comes first on sys.path and `ingest` would be this
@@ -80,6 +80,11 @@ from benchmarks._report import (  # noqa: E402
     section,
 )
 from benchmarks._report import publish as publish_report  # noqa: E402
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as paho
+
+    from ingest.mqtt_client import MqttEndpoint
 
 SECTION = "## Ingest"
 TOPIC = "aircarbon/v1/+/+"
@@ -160,6 +165,23 @@ def _ready(args: argparse.Namespace) -> None:
         Path(args.out + ".ready").touch()
 
 
+def load_client(port: int, client_id: str) -> tuple[paho.Client, MqttEndpoint]:
+    """A load generator's paho client (v3.1.1, clean session, anonymous), not connected.
+
+    Built like every AirCarbon publisher (``ingest.mqtt_client``: ``endpoint`` for the
+    broker URL, ``paho_client`` for the client), so a change there reaches the load
+    generators too; what they measure (their own publish loop) is theirs. Not the bare
+    aiomqtt baseline: that one stays a bare aiomqtt loop on purpose.
+    """
+    from aircarbon.core.settings import load_settings
+    from ingest.mqtt_client import endpoint, paho_client
+
+    url = f"mqtt://127.0.0.1:{port}"
+    ep = endpoint(load_settings({}), url=url, client_id=client_id, protocol="v311")
+    assert ep is not None  # a URL was given
+    return paho_client(ep, clean=True), ep
+
+
 def role_publish(args: argparse.Namespace) -> None:
     """Publish messages ``i ≡ part (mod parts)``, paced at ``rate`` msg/s (0 = flat out).
 
@@ -168,16 +190,11 @@ def role_publish(args: argparse.Namespace) -> None:
     publishing thread fighting it for the GIL. In-flight messages are bounded (see the
     paho stall in research/stack.md).
     """
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
-
     stream = Stream.create(args.total, args.start_us)
     ids = list(range(args.part, args.total, args.parts))
     messages = [stream.message(i) for i in ids]
     state = {"connected": False, "acked": 0}
-    client = paho.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{args.part}-{os.getpid()}"
-    )
+    client, ep = load_client(args.port, f"bench-pub-{args.part}-{os.getpid()}")
     client.max_inflight_messages_set(args.window)
 
     def on_connect(*_a: Any) -> None:
@@ -188,7 +205,7 @@ def role_publish(args: argparse.Namespace) -> None:
 
     client.on_connect = on_connect
     client.on_publish = on_publish
-    client.connect("127.0.0.1", args.port)
+    client.connect(ep.host, ep.port, keepalive=ep.keepalive_s)
     deadline = time.monotonic() + 10
     while not state["connected"]:
         client.loop(0.05)

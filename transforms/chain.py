@@ -23,6 +23,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
@@ -172,14 +173,58 @@ def read_compact(raw: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
 
 
 def split_groups(frame: pl.DataFrame, group_size: int) -> Iterator[pl.DataFrame]:
-    """``frame``'s rows ``group_size`` stations at a time, in station order, text as text."""
+    """``frame``'s rows ``group_size`` stations at a time, in station order, text as text.
+
+    Rows of a null station are left out (they belong to no group).
+    """
+    text = [c for c in _TEXT if c in frame.columns]
+    station = frame["station"]
+    if station.dtype != pl.Categorical:
+        yield from _split_text(frame, group_size)
+        return
+    # each row's group once, from the categorical codes (station rank // group size through a
+    # lookup table): no cast of every row's station to text
+    distinct = station.unique().drop_nulls()
+    if len(distinct) <= max(1, group_size):
+        yield frame.with_columns(_as_text(frame[c]) for c in text)
+        return
+    names = distinct.cast(pl.String)
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[names.arg_sort().to_numpy()] = np.arange(len(distinct))
+    size = max(1, group_size)
+    n_groups = -(-len(distinct) // size)
+    codes = distinct.to_physical().to_numpy().astype(np.int64)
+    lookup = np.full(int(codes.max(initial=0)) + 2, n_groups, dtype=np.int64)  # last: null
+    lookup[codes] = rank // size
+    row_codes = station.to_physical().fill_null(len(lookup) - 1).to_numpy()
+    group_of = pl.Series(lookup[row_codes])
+    for i in range(n_groups):
+        rows = frame.filter(group_of == i)
+        yield rows.with_columns(_as_text(rows[c]) for c in text)
+
+
+def _as_text(column: pl.Series) -> pl.Series:
+    """A categorical column as String: its few distinct values gathered by code (a third of
+    a cast's cost for short ids); other columns cast."""
+    if column.dtype != pl.Categorical:
+        return column.cast(pl.String)
+    distinct = column.unique()
+    codes = distinct.to_physical().to_numpy(allow_copy=True).copy()
+    if distinct.null_count():
+        return column.cast(pl.String)
+    lookup = np.zeros(int(codes.max(initial=0)) + 1, dtype=np.int64)
+    lookup[codes] = np.arange(len(distinct))
+    index = lookup[column.to_physical().to_numpy()]
+    return distinct.cast(pl.String).gather(index).alias(column.name)
+
+
+def _split_text(frame: pl.DataFrame, group_size: int) -> Iterator[pl.DataFrame]:
+    """:func:`split_groups` for a frame whose stations are text."""
     groups = station_groups(frame["station"], group_size)
     text = [c for c in _TEXT if c in frame.columns]
     if len(groups) <= 1:
         yield frame.with_columns(pl.col(text).cast(pl.String))
         return
-    # each row's group, once (station rank // group size), so cutting a group is an integer
-    # comparison rather than a string lookup over every row
     ranks = pl.Enum(pl.concat(groups))
     group_of = frame.select(
         pl.col("station").cast(ranks).to_physical() // max(1, group_size)

@@ -159,6 +159,29 @@ class _Series:
         return _row_medians(dev, _MIN_SAMPLES)
 
 
+def _centred_medians(column: pl.Series, window: int) -> Array:
+    """The centred rolling median of the whole column (NaN = null), right wherever the window
+    holds ``window`` rows of the column (the rows within ``window // 2`` of either end of a
+    series or window are worked out on their own).
+
+    Without nulls every such window is full and its median is its middle value: a partial sort
+    of each window (numpy, ~3x faster than the rolling kernel at this window size).
+    """
+    values = column.to_numpy()
+    if column.null_count() or values.size < window:
+        rolled = column.rolling_median(window, center=True, min_samples=_MIN_SAMPLES)
+        return rolled.to_numpy()
+    half = window // 2
+    out = np.full(values.size, np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(values, window)
+    step = 200_000
+    for s in range(0, len(windows), step):
+        out[s + half : s + half + len(windows[s : s + step])] = np.partition(
+            windows[s : s + step], half, axis=1
+        )[:, half]
+    return out
+
+
 def _layout(
     frame: pl.DataFrame, new: Array, first_start: dt.datetime, context_us: int
 ) -> tuple[Array, ...] | None:
@@ -315,10 +338,9 @@ def qc_hour_windows(
 
     value_col = frame["value"].cast(pl.Float64)
     value = value_col.to_numpy()
-    med_all = value_col.rolling_median(cfg.spike_window, center=True, min_samples=_MIN_SAMPLES)
     series = _Series(
         value=value,
-        med_all=med_all.to_numpy(),
+        med_all=_centred_medians(value_col, cfg.spike_window),
         noise=noise,
         span=hi - lo,
         no_spike=circular,

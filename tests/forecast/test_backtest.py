@@ -42,7 +42,9 @@ def result() -> object:
 def test_skill_table_has_every_param_and_lead_day(result: object) -> None:
     skill = result.skill  # type: ignore[attr-defined]
     assert skill.select("param", "lead_hours").rows() == [
-        (p, lead) for p in ("pm25", "o3", "no2", "aqi") for lead in (24, 48, 72)
+        (p, lead)
+        for p in ("pm25", "o3", "no2", "pm10", "so2", "co", "aqi")
+        for lead in (24, 48, 72)
     ]
     assert skill["n"].min() > 0
     expected = 1.0 - skill["rmse"] / skill["persistence_rmse"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import polars as pl
@@ -161,3 +162,107 @@ def test_a_feature_the_network_never_measured_does_not_stop_training() -> None:
     assert reg is not None
     x = frame.select(pl.col(["noisy", "temp_forecast", "pm25_lag1"]).cast(pl.Float32)).to_numpy()
     assert np.isfinite(reg.predict(x)).all()
+
+
+def _drifting_blocks(n_blocks: int, rng: np.random.Generator) -> list[pl.DataFrame]:
+    """Blocks of 30 origins whose forecast errors widen from block to block (a season turning).
+
+    Inside a block the errors are exchangeable, so a band fitted on the last block — even
+    shift-aware — cannot see that the next one will be wider.
+    """
+    blocks = []
+    for k in range(n_blocks):
+        frame = _frame(30, rng, noise=0.0).with_columns(
+            pl.col("origin") + dt.timedelta(days=30 * k)
+        )
+        spread = 0.15 * 1.12**k
+        blocks.append(
+            frame.with_columns(
+                (pl.col("noisy") * np.exp(rng.normal(0, spread, frame.height))).alias("y_pm25")
+            )
+        )
+    return blocks
+
+
+def _rolling_coverage(blocks: list[pl.DataFrame], gamma: float) -> float:
+    """Calibrate on each block, forecast the next, feed the verified block back (ACI)."""
+    from transforms.forecast.model import adapt_band_shift, verified_rows
+
+    shift: dict[str, float] = {}
+    hits = n = 0
+    for hold, test in itertools.pairwise(blocks):
+        model = _model(_Constant(0))
+        calibrate_intervals(model, predict(model, hold), (0.1, 0.9), bins=3, shift=shift)
+        out = predict(model, test)
+        verified = verified_rows(out, ("pm25",))
+        inside = verified.select(pl.col("y").is_between("lower", "upper").sum()).item()
+        hits, n = hits + inside, n + verified.height
+        shift = adapt_band_shift(shift, verified, 0.8, gamma)
+    return hits / n
+
+
+def test_adaptive_bands_keep_their_coverage_when_the_errors_drift() -> None:
+    """The backtest's calibration check in small: 80 % bands cover 78-82 % of later blocks.
+
+    Without the feedback (gamma 0) the same bands cover too little — the failure this guards.
+    """
+    blocks = _drifting_blocks(25, np.random.default_rng(11))
+    adaptive = _rolling_coverage(blocks, 0.5)
+    fixed = _rolling_coverage(blocks, 0.0)
+    assert 0.78 <= adaptive <= 0.82, adaptive
+    assert fixed < 0.78, fixed  # ~0.76
+
+
+def test_band_shift_moves_against_the_coverage_error_and_stays_bounded() -> None:
+    from transforms.forecast.model import adapt_band_shift
+
+    def verified(covered: float, n: int = 1000) -> pl.DataFrame:
+        y = np.where(np.arange(n) < covered * n, 1.0, 5.0)
+        return pl.DataFrame(
+            {"param": ["o3"] * n, "y": y, "lower": np.zeros(n), "upper": np.full(n, 2.0)}
+        )
+
+    wider = adapt_band_shift({}, verified(0.70), 0.8, 0.5)
+    assert wider["o3"] == pytest.approx(0.05)
+    narrower = adapt_band_shift(wider, verified(0.90), 0.8, 0.5)
+    assert narrower["o3"] == pytest.approx(0.0)
+    assert adapt_band_shift({}, verified(0.7, n=50), 0.8, 0.5) == {}  # too few hours
+    capped = {"o3": 0.0}
+    for _ in range(20):
+        capped = adapt_band_shift(capped, verified(0.0), 0.8, 0.5)
+    assert capped["o3"] == pytest.approx(0.18)  # the level never exceeds 0.98
+
+
+def test_a_hold_out_row_without_a_forecast_does_not_unbin_the_bands() -> None:
+    """One null point forecast made every level edge NaN: all rows fell in one band."""
+    rng = np.random.default_rng(8)
+    hold = _frame(40, rng, noise=0.0).with_columns(
+        (pl.col("y_pm25") * np.exp(rng.normal(0, 0.3, 40 * 72))).alias("y_pm25")
+    )
+    model = _model(_Constant(0))
+    pred = predict(model, hold).with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(None)
+        .otherwise(pl.col("pred_pm25"))
+        .alias("pred_pm25")
+    )
+    calibrate_intervals(model, pred, (0.1, 0.9), bins=3)
+    assert len(model.level_edges["pm25"]) == 2
+    assert np.isfinite(model.level_edges["pm25"]).all()
+    assert {b for _, b in model.binned_ratios["pm25"]} == {0, 1, 2}
+
+
+def test_light_pollutants_see_the_core_lags_and_their_own_only() -> None:
+    from transforms.forecast.design import feature_columns
+    from transforms.forecast.model import param_features
+    from transforms.forecast.rules import load_forecast_rules
+
+    ms = load_forecast_rules().model
+    assert set(ms.params) == {"pm25", "pm10", "so2", "no2", "co", "o3"}  # all the AQI reads
+    every = feature_columns(ms.params)
+    core = feature_columns(ms.lag_params)
+    assert param_features(every, "pm25", ms) == core  # the PM2.5 model is unchanged
+    pm10 = param_features(every, "pm10", ms)
+    assert "pm10_last" in pm10
+    assert "pm25_last" in pm10
+    assert not any(f.startswith(("so2_", "co_")) for f in pm10)

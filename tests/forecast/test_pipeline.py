@@ -38,8 +38,8 @@ def test_short_history_falls_back_honestly_and_reruns_replace_the_issue(tmp_path
     assert isinstance(summary["warnings"], list)
     count = "SELECT count(*), count(DISTINCT method) FROM forecasts WHERE issued_date = ?"
     before = _rows(settings, count, day)
-    # 3 series (2 stations + city) x 3 pollutants x 72 h, plus 3 daily AQI rows per series
-    assert before == [(3 * 3 * 72 + 3 * 3, 1)]
+    # 3 series (2 stations + city) x 6 pollutants x 72 h, plus 3 daily AQI rows per series
+    assert before == [(3 * 6 * 72 + 3 * 3, 1)]
     aqi = _rows(
         settings,
         "SELECT lead_hours, date, lower <= value AND value <= upper, category_zh FROM forecasts "
@@ -131,3 +131,41 @@ def test_the_forecast_city_aqi_is_the_one_city_aqi_of_its_station_days(tmp_path:
     }
     assert set(got) == {day + dt.timedelta(days=k) for k in (1, 2, 3)}
     assert got == {d: float(v) for d, v in expected.items() if d in got}
+
+
+def test_a_retrain_feeds_back_what_the_previous_bands_covered(tmp_path: Path) -> None:
+    """ACI in production: the new model's band shift comes from the lake's verified forecasts."""
+    from aircarbon.pipeline.forecast.run import _read_history as read_history
+    from aircarbon.pipeline.forecast.run import latest_model, verified_forecasts
+    from tests.forecast.conftest import fast_catalog
+    from transforms.forecast.design import origins_utc
+    from transforms.forecast.model import adapt_band_shift
+    from warehouse.lake import connect
+
+    catalog_dir = fast_catalog(tmp_path, max_iter=15, min_samples_leaf=20, min_history_days=10)
+    start = dt.date(2025, 11, 1)
+    settings, catalog = simulated_lake(tmp_path, start, 20, catalog_dir=catalog_dir)
+    first = start + dt.timedelta(days=12)
+    for k in range(4):  # one training, three issues of the stored model
+        forecast_day(settings, catalog, first + dt.timedelta(days=k), publish=False)
+    day = first + dt.timedelta(days=4)
+    origin = origins_utc([day], settings.timezone)[0]
+    con = connect(settings, read_only=True)
+    try:
+        version, _, previous = latest_model(con, settings, day)  # type: ignore[misc]
+        hist = read_history(con, origin - dt.timedelta(days=365), origin, previous.params)
+        verified = verified_forecasts(con, hist, version, origin, previous.params)
+    finally:
+        con.close()
+    # the first issue's 72 h and the next ones' observed hours, 3 series, every pollutant
+    assert verified.group_by("param").len()["len"].min() >= 3 * (72 + 48 + 24)
+    expected = adapt_band_shift({}, verified, 0.8, 0.5)
+    assert set(expected) == set(previous.params)
+    result = forecast_day(settings, catalog, day, retrain=True, publish=False)
+    assert result.retrained
+    con = connect(settings, read_only=True)
+    try:
+        _, _, model = latest_model(con, settings, day)  # type: ignore[misc]
+    finally:
+        con.close()
+    assert model.metrics["band_shift"] == expected

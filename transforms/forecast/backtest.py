@@ -27,7 +27,12 @@ import polars as pl
 
 from aircarbon.core.catalog import Catalog
 from transforms.forecast.design import feature_columns, origins_utc
-from transforms.forecast.model import fit_forecast_model, predict
+from transforms.forecast.model import (
+    adapt_band_shift,
+    fit_forecast_model,
+    predict,
+    verified_rows,
+)
 from transforms.forecast.rules import ModelSettings
 from transforms.forecast.scoring import score
 from transforms.forecast.train import training_design
@@ -63,6 +68,9 @@ def backtest(
     blocks = [tests[i : i + refit_every_days] for i in range(0, len(tests), refit_every_days)]
     features = feature_columns(params)
     preds: list[pl.DataFrame] = []
+    shift: dict[str, float] = {}
+    verified_to: dt.datetime | None = None
+    nominal = settings.quantiles[1] - settings.quantiles[0]
     for i, block in enumerate(blocks):
         first_origin = origins_utc([block[0]], timezone)[0]
         horizon = dt.timedelta(hours=settings.horizon_hours)
@@ -71,7 +79,18 @@ def backtest(
         test = design.filter(pl.col("origin").is_in(test_origins))
         if train.height == 0 or test.height == 0:
             continue
-        model, _ = fit_forecast_model(train, settings, features=features)
+        if preds:
+            # ACI feedback, as in production: the earlier folds' forecasts of the hours
+            # observed since the last update (each hour once, none after this origin)
+            seen = pl.col("ts") <= first_origin
+            if verified_to is not None:
+                seen = seen & (pl.col("ts") > verified_to)
+            past = pl.concat([p.filter(seen) for p in preds], how="diagonal_relaxed")
+            shift = adapt_band_shift(
+                shift, verified_rows(past, params), nominal, settings.band_adapt
+            )
+            verified_to = first_origin
+        model, _ = fit_forecast_model(train, settings, features=features, band_shift=shift)
         preds.append(predict(model, test))
         if progress is not None:
             progress(i + 1, len(blocks))

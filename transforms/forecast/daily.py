@@ -1,11 +1,12 @@
 """Daily statistics and AQI of hourly forecasts, by the same rules as the observations.
 
-A forecast day's PM2.5 and NO2 means, its maximum 8-hour O3 and its AQI (HJ 633, the
-version in force on the day) go through :func:`transforms.aggregate.daily_stats` and
-:func:`transforms.aqi.aqi_daily` — one definition of "daily AQI" for what was measured
-and what is forecast. Only the forecast pollutants feed it, so the forecast AQI leaves
-out PM10, SO2 and CO (docs/forecast.md says so). Many issues are computed in one call by
-keying each series ``<key>`` (e.g. ``station|origin``) and splitting the key afterwards.
+A forecast day's PM2.5, PM10, SO2, NO2 and CO means, its maximum 8-hour O3 and its AQI
+(HJ 633, the version in force on the day) go through :func:`transforms.aggregate.daily_stats`
+and :func:`transforms.aqi.aqi_daily` — one definition of "daily AQI" for what was measured
+and what is forecast. Only the forecast pollutants (``forecast.toml``) feed it: with all six
+the forecast AQI sees a dust (PM10), SO2 or CO day as the observed one does. Many issues
+are computed in one call by keying each series ``<key>`` (e.g. ``station|origin``) and
+splitting the key afterwards.
 """
 
 from __future__ import annotations
@@ -14,15 +15,20 @@ import polars as pl
 
 from aircarbon.core.catalog import Catalog
 
-__all__ = ["daily_aqi", "daily_values"]
+__all__ = ["DAILY_CODE", "daily_aqi", "daily_values"]
 
-_DAILY = {"pm25": "pm25", "no2": "no2", "o3": "o3_8h_max"}
+#: The daily value of each hourly pollutant that the daily AQI reads (HJ 633: 24-h means,
+#: and the maximum 8-hour mean for O3).
+DAILY_CODE = {
+    "pm25": "pm25", "pm10": "pm10", "so2": "so2", "no2": "no2", "co": "co", "o3": "o3_8h_max",
+}  # fmt: skip
 
 
 def daily_values(hourly: pl.DataFrame, catalog: Catalog, *, timezone: str) -> pl.DataFrame:
     """``key, param, ts, value`` hourly (µg/m³) → ``key, date, param, value, valid`` daily.
 
-    ``param`` of the result is the daily code: ``pm25``, ``no2``, ``o3_8h_max``.
+    ``param`` of the result is the daily code (:data:`DAILY_CODE`): ``pm25``, ``no2``,
+    ``o3_8h_max``, ….
     """
     from transforms.aggregate import daily_stats, moving_averages
 
@@ -44,7 +50,7 @@ def daily_values(hourly: pl.DataFrame, catalog: Catalog, *, timezone: str) -> pl
     daily = daily_stats(
         pl.concat([frame, moving], how="diagonal_relaxed"), catalog, timezone=timezone
     )
-    return daily.filter(pl.col("param").is_in(list(_DAILY.values()))).select(
+    return daily.filter(pl.col("param").is_in(list(DAILY_CODE.values()))).select(
         pl.col("station").alias("key"), "date", "param", "value", "valid"
     )
 

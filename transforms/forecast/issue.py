@@ -251,7 +251,10 @@ def issue_forecast(
         "value",
         "lower",
         "upper",
-        pl.lit("ug/m3").alias("unit"),
+        # the catalog's canonical unit (mg/m3 for CO), as the hourly table stores it
+        pl.col("param")
+        .replace_strict({p: catalog.parameter(p).unit for p in params}, default="ug/m3")
+        .alias("unit"),
         pl.lit(None, pl.String).alias("category"),
         pl.lit(None, pl.String).alias("category_zh"),
     )

@@ -37,7 +37,15 @@ import polars as pl
 
 from transforms.forecast.rules import ModelSettings
 
-__all__ = ["ForecastModel", "fit_forecast_model", "lead_day", "predict", "ratio_quantiles"]
+__all__ = [
+    "ForecastModel",
+    "adapt_band_shift",
+    "fit_forecast_model",
+    "lead_day",
+    "predict",
+    "ratio_quantiles",
+    "verified_rows",
+]
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 #: Fewer hold-out rows than this in a cell: the cell borrows a coarser one.
@@ -77,6 +85,8 @@ class ForecastModel:
     """Per pollutant and (lead day, level bin): the interval ratios."""
     aqi_blend: dict[int, tuple[float, float]] = field(default_factory=dict)
     """Per lead day: weights of (forecast AQI, the issue day's observed AQI)."""
+    param_features: dict[str, list[str]] = field(default_factory=dict)
+    """Per pollutant: its regressor's input columns when not all of ``features``."""
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a model pickled before a field existed gets that field's default
@@ -88,6 +98,10 @@ class ForecastModel:
                     state[f.name] = f.default
         self.__dict__.update(state)
 
+    def columns(self, param: str) -> list[str]:
+        """The input columns of ``param``'s regressor (models stored before: all features)."""
+        return self.param_features.get(param) or self.features
+
     def interval(self, param: str, day: int, level_bin: int | None = None) -> tuple[float, float]:
         binned = self.binned_ratios.get(param, {})
         if level_bin is not None and (day, level_bin) in binned:
@@ -98,12 +112,12 @@ class ForecastModel:
         return table.get(day, table[max(table)])
 
 
-def _regressor(settings: ModelSettings) -> Any:
+def _regressor(settings: ModelSettings, light: bool = False) -> Any:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     return HistGradientBoostingRegressor(
         loss="squared_error" if settings.target == "change" else "poisson",
-        max_iter=settings.max_iter,
+        max_iter=settings.light_max_iter if light else settings.max_iter,
         learning_rate=settings.learning_rate,
         max_leaf_nodes=settings.max_leaf_nodes,
         min_samples_leaf=settings.min_samples_leaf,
@@ -172,10 +186,25 @@ def _split(frame: pl.DataFrame, share: float) -> tuple[pl.DataFrame, pl.DataFram
     return frame.filter(pl.col("origin") < cut), frame.filter(pl.col("origin") >= cut)
 
 
+def param_features(features: list[str], p: str, settings: ModelSettings) -> list[str]:
+    """``features`` without the lags of pollutants outside ``lag_params`` (other than ``p``).
+
+    Every model sees the lags of the ``lag_params`` pollutants and its own; the lags of the
+    other pollutants (PM10, SO2, CO for the PM2.5 model) would add columns — training time —
+    for little. Empty ``lag_params``: every pollutant's lags (the models stored before).
+    """
+    if not settings.lag_params:
+        return list(features)
+    others = {q for q in settings.params if q != p and q not in settings.lag_params}
+    return [f for f in features if not any(f.startswith(f"{q}_") for q in others)]
+
+
 def _fit_one(frame: pl.DataFrame, features: list[str], p: str, settings: ModelSettings) -> Any:
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-    x, y = _xy(frame, features, p, settings.target, settings.row_sample, settings.seed)
+    light = p in settings.light_params
+    sample = settings.light_row_sample if light else settings.row_sample
+    x, y = _xy(frame, features, p, settings.target, sample, settings.seed)
     if len(y) < 50:
         return None
     # A feature the network never measured (a lake without temperature or pressure) is all
@@ -183,7 +212,7 @@ def _fit_one(frame: pl.DataFrame, features: list[str], p: str, settings: ModelSe
     # than input array shape"). As a constant it carries no split, so the trees ignore it.
     x[:, np.isnan(x).all(axis=0)] = 0.0
     with threadpool_limits(limits=settings.threads or None):
-        reg = _regressor(settings)
+        reg = _regressor(settings, light)
         reg.fit(x, y)
     return reg
 
@@ -196,10 +225,25 @@ def _fit(
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
-            fitted = list(pool.map(lambda p: _fit_one(frame, features, p, settings), params))
+            fitted = list(
+                pool.map(
+                    lambda p: _fit_one(frame, param_features(features, p, settings), p, settings),
+                    params,
+                )
+            )
     else:
-        fitted = [_fit_one(frame, features, p, settings) for p in params]
+        fitted = [
+            _fit_one(frame, param_features(features, p, settings), p, settings) for p in params
+        ]
     return {p: reg for p, reg in zip(params, fitted, strict=True) if reg is not None}
+
+
+def _inputs(model: ForecastModel, design: pl.DataFrame, p: str, cache: dict[Any, Any]) -> Any:
+    """``p``'s regressor inputs as float32 (shared by the pollutants with the same columns)."""
+    cols = tuple(model.columns(p))
+    if cols not in cache:
+        cache[cols] = design.select(pl.col(list(cols)).cast(pl.Float32)).to_numpy()
+    return cache[cols]
 
 
 def _raw_point(model: ForecastModel, design: pl.DataFrame, p: str, x: Any) -> FloatArray:
@@ -254,14 +298,14 @@ def _level_bin(model: ForecastModel, p: str, point: FloatArray) -> np.ndarray[An
 
 def predict(model: ForecastModel, design: pl.DataFrame) -> pl.DataFrame:
     """``design`` with ``pred_<p>``, ``lower_<p>``, ``upper_<p>`` per pollutant with a model."""
-    x = design.select(pl.col(model.features).cast(pl.Float32)).to_numpy()
+    cache: dict[Any, Any] = {}
     leads = design["lead"].to_numpy()
     days = (leads - 1) // 24 + 1
     cols: list[pl.Series] = []
     for p in model.params:
         if p not in model.regressors:
             continue
-        raw = _raw_point(model, design, p, x)
+        raw = _raw_point(model, design, p, _inputs(model, design, p, cache))
         persist, clim = _baselines(design, p)
         point = _blended(model, p, raw, persist, clim, leads)
         bins = _level_bin(model, p, point)
@@ -304,11 +348,11 @@ def learn_blend(model: ForecastModel, hold: pl.DataFrame, blend_hours: int) -> N
     model.blend = {}
     if not blend_hours or hold.is_empty():
         return
-    x = hold.select(pl.col(model.features).cast(pl.Float32)).to_numpy()
+    cache: dict[Any, Any] = {}
     leads = hold["lead"].to_numpy()
     blocks = (leads - 1) // blend_hours
     for p in model.regressors:
-        raw = _raw_point(model, hold, p, x)
+        raw = _raw_point(model, hold, p, _inputs(model, hold, p, cache))
         persist, clim = _baselines(hold, p)
         y = hold[f"y_{p}"].cast(pl.Float64).to_numpy().astype(np.float64)
         ok = np.isfinite(y) & np.isfinite(raw) & np.isfinite(persist)
@@ -393,38 +437,101 @@ def shift_aware_level(
     return 0.98
 
 
+#: The band level stays inside these bounds whatever the feedback says.
+_LEVEL_BOUNDS = (0.5, 0.98)
+
+
+def adapt_band_shift(
+    shift: dict[str, float], verified: pl.DataFrame, nominal: float, gamma: float
+) -> dict[str, float]:
+    """The band-level shift per pollutant after the coverage of verified forecasts.
+
+    ``verified`` has ``param, y, lower, upper``: forecasts issued before, whose hours have
+    since been observed. Adaptive conformal inference (Gibbs & Candès 2021, ACI): each
+    update moves the shift by ``gamma × (nominal − coverage)`` — bands that covered too
+    little are widened next time, too much narrowed — so the long-run coverage tracks the
+    nominal level even when the errors drift (seasons, episodes), which a band fitted on
+    one hold-out cannot promise. Fewer than ``_MIN_CELL`` verified hours: no update.
+    """
+    out = dict(shift)
+    if verified.is_empty() or gamma <= 0:
+        return out
+    cov = (
+        verified.filter(pl.col("y").is_not_null() & pl.col("lower").is_not_null())
+        .group_by("param")
+        .agg(pl.len().alias("n"), pl.col("y").is_between("lower", "upper").mean().alias("c"))
+    )
+    low, high = _LEVEL_BOUNDS
+    for p, n, c in cov.iter_rows():
+        if n >= _MIN_CELL:
+            new = out.get(p, 0.0) + gamma * (nominal - float(c))
+            out[p] = round(min(max(new, low - nominal), high - nominal), 4)
+    return out
+
+
+def verified_rows(pred: pl.DataFrame, params: tuple[str, ...]) -> pl.DataFrame:
+    """``param, y, lower, upper`` of scored forecasts (``y_<p>``, ``lower_<p>``, …) with a y."""
+    parts = [
+        pred.select(
+            pl.lit(p).alias("param"),
+            pl.col(f"y_{p}").cast(pl.Float64).alias("y"),
+            pl.col(f"lower_{p}").cast(pl.Float64).alias("lower"),
+            pl.col(f"upper_{p}").cast(pl.Float64).alias("upper"),
+        )
+        for p in params
+        if f"lower_{p}" in pred.columns and f"y_{p}" in pred.columns
+    ]
+    if not parts:
+        return pl.DataFrame(
+            schema={"param": pl.String, "y": pl.Float64, "lower": pl.Float64,
+                    "upper": pl.Float64}
+        )  # fmt: skip
+    return pl.concat(parts).filter(pl.col("y").is_not_null())
+
+
 def calibrate_intervals(
-    model: ForecastModel, hold_pred: pl.DataFrame, quantiles: tuple[float, float], bins: int
+    model: ForecastModel,
+    hold_pred: pl.DataFrame,
+    quantiles: tuple[float, float],
+    bins: int,
+    shift: dict[str, float] | None = None,
 ) -> None:
     """Conformal ratio bands per pollutant and lead day (and level bin) from hold-out forecasts.
 
-    The band level is :func:`shift_aware_level` (stored in ``metrics["band_level"]``).
+    The band level is :func:`shift_aware_level` plus the pollutant's ``shift`` (the ACI
+    feedback of :func:`adapt_band_shift`; stored in ``metrics["band_level"]``).
     """
     nominal = quantiles[1] - quantiles[0]
     levels: dict[str, float] = {}
+    shift = shift or {}
     for p in model.regressors:
-        scored = hold_pred.filter(pl.col(f"y_{p}").is_not_null())
+        # a row without a point forecast (no base) would make every level edge NaN
+        scored = hold_pred.filter(
+            pl.col(f"y_{p}").is_not_null() & pl.col(f"pred_{p}").is_not_null()
+        )
         y = scored[f"y_{p}"].cast(pl.Float64).to_numpy()
         point = scored[f"pred_{p}"].cast(pl.Float64).to_numpy()
         days = (scored["lead"].to_numpy() - 1) // 24 + 1
         order = scored["origin"].dt.epoch("s").to_numpy()
+        nb = bins  # per pollutant: one with too few rows must not unbin the next ones
         if bins > 1 and len(point) >= _MIN_CELL * bins:
             edges = tuple(float(e) for e in np.quantile(point, np.arange(1, bins) / bins))
             model.level_edges[p] = edges
         else:
             model.level_edges.pop(p, None)
-            bins = 1
+            nb = 1
         edges_arr = np.asarray(model.level_edges.get(p, ()))
         which = (
             np.searchsorted(edges_arr, point, side="right")
             if len(edges_arr)
             else np.zeros(len(point), dtype=np.int64)
         )
-        level = shift_aware_level(y, point, days, which, order, bins, nominal)
-        levels[p] = round(level, 2)
+        level = shift_aware_level(y, point, days, which, order, nb, nominal)
+        level = min(max(level + shift.get(p, 0.0), _LEVEL_BOUNDS[0]), _LEVEL_BOUNDS[1])
+        levels[p] = round(level, 3)
         tail = (1.0 - level) / 2.0
         model.ratios[p], model.binned_ratios[p] = _band_tables(
-            y, point, days, which, bins, (tail, 1.0 - tail)
+            y, point, days, which, nb, (tail, 1.0 - tail)
         )
     model.metrics["band_level"] = levels
 
@@ -462,8 +569,12 @@ def fit_forecast_model(
     *,
     features: list[str],
     refit: bool = True,
+    band_shift: dict[str, float] | None = None,
 ) -> tuple[ForecastModel, pl.DataFrame]:
     """Fit, calibrate on the held-out recent origins, then refit on everything.
+
+    ``band_shift``: the ACI shift of each pollutant's band level (:func:`adapt_band_shift`
+    from the verified forecasts of the models before; stored in ``metrics``).
 
     Returns the model and the hold-out rows with their predictions (for the daily AQI
     interval, which needs the catalog: see :func:`calibrate_aqi`).
@@ -477,14 +588,20 @@ def fit_forecast_model(
     model = ForecastModel(
         params, features, regs, {}, settings.interval_pct, threads=settings.threads,
         target=settings.target,
+        param_features={
+            p: param_features(features, p, settings) for p in params if settings.lag_params
+        },
     )  # fmt: skip
     hold_pred = hold
     if hold.height:
         learn_blend(model, hold, settings.blend_hours)
         model.level_edges = {}
         hold_pred = predict(model, hold)  # blended points; bands follow from them
-        calibrate_intervals(model, hold_pred, settings.quantiles, settings.interval_bins)
+        calibrate_intervals(
+            model, hold_pred, settings.quantiles, settings.interval_bins, band_shift
+        )
         hold_pred = predict(model, hold)
+    model.metrics["band_shift"] = dict(band_shift or {})
     if hold.height:
         model.metrics["holdout"] = _metrics(hold_pred, params)
     if model.blend:

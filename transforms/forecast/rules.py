@@ -53,6 +53,11 @@ class ModelSettings:
     blend_hours: int = 6
     interval_bins: int = 3
     jobs: int = 1
+    lag_params: tuple[str, ...] = ()
+    light_params: tuple[str, ...] = ()
+    light_max_iter: int = 100
+    light_row_sample: float = 0.15
+    band_adapt: float = 0.5
 
     @property
     def quantiles(self) -> tuple[float, float]:
@@ -128,6 +133,11 @@ def _model(doc: dict[str, Any]) -> ModelSettings:
         blend_hours=int(doc.get("blend_hours", 6)),
         interval_bins=int(doc.get("interval_bins", 3)),
         jobs=int(doc.get("jobs", 1)),
+        lag_params=tuple(doc.get("lag_params", ())),
+        light_params=tuple(doc.get("light_params", ())),
+        light_max_iter=int(doc.get("light_max_iter", 100)),
+        light_row_sample=float(doc.get("light_row_sample", 0.15)),
+        band_adapt=float(doc.get("band_adapt", 0.5)),
     )
 
 

@@ -21,12 +21,10 @@ from collections.abc import Sequence
 import polars as pl
 
 from aircarbon.core.catalog import Catalog
-from transforms.forecast.daily import daily_aqi, daily_values, issues_daily
+from transforms.forecast.daily import DAILY_CODE, daily_aqi, daily_values, issues_daily
 from transforms.forecast.model import lead_day
 
 __all__ = ["score", "skill_intervals"]
-
-_DAILY_CODE = {"pm25": "pm25", "no2": "no2", "o3": "o3_8h_max"}
 
 
 def _hourly_scores(pred: pl.DataFrame, params: Sequence[str]) -> pl.DataFrame:
@@ -82,7 +80,7 @@ def _daily_scores(
     rows = []
     per_issue = pl.DataFrame()
     for p in (*params, "aqi"):
-        code = _DAILY_CODE.get(p)
+        code = DAILY_CODE.get(p)
         obs = _categories(observed, catalog, code).rename(
             {"key": "station", "aqi": "obs", "category": "obs_cat"}
         )

@@ -81,11 +81,17 @@ def train_model(
     settings: ModelSettings,
     *,
     timezone: str,
+    band_shift: dict[str, float] | None = None,
 ) -> tuple[ForecastModel, dict[str, Any]]:
-    """Fit the model on the issues of ``days``; returns it and its model card."""
+    """Fit the model on the issues of ``days``; returns it and its model card.
+
+    ``band_shift``: the ACI shift of the interval levels (see ``adapt_band_shift``).
+    """
     params = settings.params
     wide, design = training_design(hist_long, days, met, settings, timezone=timezone)
-    model, hold = fit_forecast_model(design, settings, features=feature_columns(params))
+    model, hold = fit_forecast_model(
+        design, settings, features=feature_columns(params), band_shift=band_shift
+    )
     skill = pl.DataFrame()
     if hold.height and model.regressors:
         # the hold-out is a one-block backtest of the model before its refit: the skill

@@ -123,17 +123,53 @@ def _version(day: dt.date, rules: ForecastRules, hist: pl.DataFrame) -> str:
     return f"gbm-{day.isoformat()}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
+def verified_forecasts(
+    con: duckdb.DuckDBPyConnection,
+    hist: pl.DataFrame,
+    version: str,
+    origin: dt.datetime,
+    params: tuple[str, ...],
+) -> pl.DataFrame:
+    """``param, y, lower, upper``: model ``version``'s hourly forecasts observed by ``origin``.
+
+    The ACI feedback's input (:func:`transforms.forecast.model.adapt_band_shift`): what the
+    previous model's bands covered of the hours that have since been measured (``city`` =
+    the station mean, as forecast).
+    """
+    from transforms.forecast.design import wide_hourly
+
+    rows = con.execute(
+        "SELECT station, param, ts, lower, upper FROM forecasts WHERE model_version = ? "
+        "AND ts <= ? AND param IN (SELECT unnest(?::VARCHAR[])) AND lower IS NOT NULL",
+        [version, origin, list(params)],
+    ).pl()
+    if rows.is_empty():
+        return pl.DataFrame(
+            schema={"param": pl.String, "y": pl.Float64, "lower": pl.Float64,
+                    "upper": pl.Float64}
+        )  # fmt: skip
+    wide = wide_hourly(hist, params)
+    observed = wide.unpivot(index=["station", "ts"], on=list(params), variable_name="param")
+    return (
+        rows.with_columns(pl.col("ts").cast(UTC))
+        .join(observed.rename({"value": "y"}), on=["station", "param", "ts"], how="inner")
+        .select("param", pl.col("y").cast(pl.Float64), "lower", "upper")
+    )
+
+
 def train_and_store(
     settings: Settings,
     catalog: Catalog,
     rules: ForecastRules,
     day: dt.date,
     hist: pl.DataFrame,
+    band_shift: dict[str, float] | None = None,
 ) -> tuple[str, ForecastModel, pl.DataFrame, pl.DataFrame]:
     """Train on the history ending at the origin of ``day``; save the artefacts.
 
-    Returns the version, the model, its ``forecast_models`` row and its hold-out skill rows
-    (loaded by the caller in the issue's transaction).
+    ``band_shift``: the interval levels' ACI shift (from the previous model's verified
+    forecasts). Returns the version, the model, its ``forecast_models`` row and its
+    hold-out skill rows (loaded by the caller in the issue's transaction).
     """
     import sklearn
 
@@ -160,7 +196,7 @@ def train_and_store(
         horizon_hours=ms.horizon_hours,
         allow_observed=True,
     )
-    model, card = train_model(hist, days, met, catalog, ms, timezone=tz)
+    model, card = train_model(hist, days, met, catalog, ms, timezone=tz, band_shift=band_shift)
     skill: pl.DataFrame = card.pop("skill")
     version = _version(day, rules, hist)
     card.update(
@@ -183,8 +219,9 @@ def train_and_store(
             "series": [card["series"]],
             "rows": [model.rows],
             "method": [
-                "HistGradientBoostingRegressor(poisson) per pollutant, lead as feature; "
-                "intervals from hold-out residual ratios"
+                f"HistGradientBoostingRegressor({ms.target}) per pollutant, lead as feature, "
+                "blended with persistence/climatology; split-conformal ratio intervals with "
+                "ACI level feedback"
             ],
             "library": [card["library"]],
             "path": [str(model_dir(settings.data_dir, version) if folder else "")],
@@ -259,6 +296,7 @@ def forecast_day(
     """
     from aircarbon.pipeline.forecast.artefacts import observed_city_met, read_met_forecasts
     from transforms.forecast.issue import FALLBACK, issue_forecast
+    from transforms.forecast.model import adapt_band_shift
     from transforms.forecast.train import history_days
     from warehouse.load import replace_partitions
 
@@ -283,12 +321,20 @@ def forecast_day(
                 "uncalibrated interval"
             )
         else:
-            found = None if retrain else latest_model(con, settings, day)
-            if found is not None and (day - found[1]).days < ms.retrain_days:
+            found = latest_model(con, settings, day)
+            if not retrain and found is not None and (day - found[1]).days < ms.retrain_days:
                 version, _, model = found
             else:
+                shift: dict[str, float] = {}
+                if found is not None:  # ACI: what the previous model's bands covered
+                    shift = adapt_band_shift(
+                        dict(found[2].metrics.get("band_shift") or {}),
+                        verified_forecasts(con, hist, found[0], origin, ms.params),
+                        ms.interval_pct / 100.0,
+                        ms.band_adapt,
+                    )
                 version, model, new_model_row, new_skill = train_and_store(
-                    settings, catalog, rules, day, hist
+                    settings, catalog, rules, day, hist, shift
                 )
                 retrained = True
         method = "gbm" if model is not None else FALLBACK

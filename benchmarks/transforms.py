@@ -28,13 +28,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -49,6 +51,7 @@ from aircarbon.core.catalog import Catalog, ParamGroup, load_catalog  # noqa: E4
 from aircarbon.core.contracts import RAW  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     DOC,
+    cpu_seconds,
     machine_line,
     markdown_table,
     measure,
@@ -56,6 +59,16 @@ from benchmarks._report import (  # noqa: E402
     section,
 )
 
+
+def timed(fn: Callable[[], T]) -> tuple[T, float, float, float]:
+    """``measure(fn)`` and the CPU seconds it used (all threads): on a shared machine the wall
+    seconds stretch with the load, the CPU seconds much less."""
+    cpu = cpu_seconds()
+    out, secs, peak = measure(fn)
+    return out, secs, peak, cpu_seconds() - cpu
+
+
+T = TypeVar("T")
 SECTION = "## Transforms"
 START = dt.datetime(2026, 1, 14, 16, tzinfo=dt.UTC)  # local midnight, Asia/Shanghai
 END = START + dt.timedelta(days=1)
@@ -232,9 +245,9 @@ def child_duckdb(data: Path) -> list[dict[str, Any]]:
         GROUP BY ALL
     """
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{raw_glob(data)}')").fetchone()
-    out, secs, peak = measure(lambda: con.execute(sql).arrow().read_all())
+    out, secs, peak, cpu = timed(lambda: con.execute(sql).arrow().read_all())
     return [_row("bare DuckDB GROUP BY (hourly mean)", rows[0] if rows else 0, out.num_rows,
-                 secs, peak)]  # fmt: skip
+                 secs, peak, cpu=cpu)]  # fmt: skip
 
 
 def child_polars(data: Path) -> list[dict[str, Any]]:
@@ -245,8 +258,14 @@ def child_polars(data: Path) -> list[dict[str, Any]]:
     query = lf.group_by("station", "param", pl.col("ts").dt.truncate("1h").alias("hour")).agg(
         pl.col("value").mean()
     )
-    out, secs, peak = measure(query.collect)
-    return [_row("bare Polars group_by (hourly mean)", rows, out.height, secs, peak)]
+    out, secs, peak, cpu = timed(query.collect)
+    return [_row("bare Polars group_by (hourly mean)", rows, out.height, secs, peak, cpu=cpu)]
+
+
+def _deduplicated(raw: pl.DataFrame) -> pl.DataFrame:
+    from transforms.raw import deduplicate
+
+    return deduplicate(raw.lazy()).collect()
 
 
 def child_chain(data: Path) -> list[dict[str, Any]]:
@@ -263,15 +282,15 @@ def child_chain(data: Path) -> list[dict[str, Any]]:
         read_compact,
         split_groups,
     )
-    from transforms.raw import deduplicate, scan_raw, scan_status
+    from transforms.raw import scan_raw, scan_status
 
     catalog = load_catalog()
     ends = hour_ends(START, END)
     rows: list[dict[str, Any]] = []
 
     def step(name: str, n_in: int, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-        out, secs, peak = measure(fn)
-        rows.append(_row(name, n_in, out.height, secs, peak))
+        out, secs, peak, cpu = timed(fn)
+        rows.append(_row(name, n_in, out.height, secs, peak, cpu=cpu))
         print(f"    {rows[-1]}", file=sys.stderr)
         return out
 
@@ -279,35 +298,41 @@ def child_chain(data: Path) -> list[dict[str, Any]]:
     n_raw = raw.select(pl.len()).collect().item()
     status = scan_status(data).collect()
     frame = step("scan (read once, compact)", n_raw, lambda: read_compact(raw))
-    totals = {k: [0, 0, 0.0, 0.0] for k in ("dedup", "qc", "hourly")}  # in, out, s, peak
+    # per stage: rows in, rows out, seconds, peak MB, CPU seconds
+    totals = {k: [0, 0, 0.0, 0.0, 0.0] for k in ("split", "dedup", "qc", "hourly")}
 
     def add(key: str, n_in: int, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-        out, secs, peak = measure(fn)
+        out, secs, peak, cpu = timed(fn)
         t = totals[key]
-        t[0], t[1], t[2], t[3] = t[0] + n_in, t[1] + out.height, t[2] + secs, max(t[3], peak)
+        t[0], t[1], t[2] = t[0] + n_in, t[1] + out.height, t[2] + secs
+        t[3], t[4] = max(t[3], peak), t[4] + cpu
         return out
 
     parts = []
     groups = 0
-    for part in split_groups(frame, GROUP_SIZE):
+    split = split_groups(frame, GROUP_SIZE)
+    while True:
+        part = add("split", 0, lambda: next(split, pl.DataFrame()))
+        if part.is_empty():
+            break
+        totals["split"][0] += part.height
         groups += 1
-        dedup = add("dedup", part.height, lambda p=part: deduplicate(p.lazy()).collect())
+        dedup = add("dedup", part.height, partial(_deduplicated, part))
         del part
-        readings = add(
-            "qc", dedup.height, lambda d=dedup: qc_hours(d, catalog, ends, status=status)
-        )
+        readings = add("qc", dedup.height, partial(qc_hours, dedup, catalog, ends, status=status))
         del dedup
-        parts.append(add("hourly", readings.height, lambda r=readings: hourly_means(r, catalog)))
+        parts.append(add("hourly", readings.height, partial(hourly_means, readings, catalog)))
         del readings
     del frame
     names = {
+        "split": "`split_groups` (station groups, text restored)",
         "dedup": "`deduplicate`",
         "qc": "`qc_hours` (QC, each hour on its own window)",
         "hourly": "`hourly_means`",
     }
     for key, name in names.items():
-        n_in, n_out, secs, peak = totals[key]
-        rows.append(_row(name, int(n_in), int(n_out), secs, peak, note=f"{groups} groups"))
+        n_in, n_out, secs, peak, cpu = totals[key]
+        rows.append(_row(name, int(n_in), int(n_out), secs, peak, note=f"{groups} groups", cpu=cpu))
     hourly = pl.concat(parts)
     moving = step("`moving_averages`", hourly.height, lambda: moving_averages(hourly, catalog))
     hourly_all = pl.concat([hourly, moving])
@@ -329,7 +354,7 @@ def child_batch(data: Path) -> list[dict[str, Any]]:
     def sink(frame: pl.DataFrame) -> None:  # production writes these to the lake
         counted["readings"] += frame.height
 
-    out, secs, peak = measure(
+    out, secs, peak, cpu = timed(
         lambda: process_partitions(
             scan_raw(data, START - QC_CONTEXT, END),
             catalog,
@@ -347,6 +372,7 @@ def child_batch(data: Path) -> list[dict[str, Any]]:
             peak,
             note=f"{out.groups} groups; hourly {out.hourly.height:,}, daily {out.daily.height:,}, "
             f"aqi {out.aqi_hourly.height:,} + {out.aqi_daily.height:,} rows",
+            cpu=cpu,
         )
     ]
 
@@ -360,13 +386,21 @@ CHILDREN: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
 
 
 def _row(
-    step: str, rows_in: int, rows_out: int, secs: float, peak: float, note: str = ""
+    step: str,
+    rows_in: int,
+    rows_out: int,
+    secs: float,
+    peak: float,
+    note: str = "",
+    *,
+    cpu: float = float("nan"),
 ) -> dict[str, Any]:
     return {
         "step": step,
         "rows_in": rows_in,
         "rows_out": rows_out,
         "seconds": secs,
+        "cpu_seconds": cpu,
         "peak_mb": peak,
         "note": note,
     }
@@ -389,8 +423,8 @@ def run(data: Path, kinds: list[str]) -> tuple[list[dict[str, Any]], str]:
     for kind in kinds:
         print(f"running {kind} ...", file=sys.stderr)
         rows += run_child(kind, data)
-    chain = [r for r in rows if r["step"].startswith(("scan (", "`dedup", "`qc_hours`", "`hourly",
-                                                      "`moving", "`daily", "`aqi"))]  # fmt: skip
+    stages = ("scan (", "`split", "`dedup", "`qc_hours`", "`hourly", "`moving", "`daily", "`aqi")
+    chain = [r for r in rows if r["step"].startswith(stages)]
     if chain:
         rows.append(
             _row(
@@ -399,22 +433,29 @@ def run(data: Path, kinds: list[str]) -> tuple[list[dict[str, Any]], str]:
                 0,
                 sum(r["seconds"] for r in chain),
                 max(r["peak_mb"] for r in chain),
+                cpu=sum(r["cpu_seconds"] for r in chain),
             )
         )
     return rows, machine_line("polars", "duckdb")
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    base = next((r["seconds"] for r in rows if r["step"].startswith("bare DuckDB")), None)
+    duck = next((r for r in rows if r["step"].startswith("bare DuckDB")), None)
+    base = duck["seconds"] if duck else None
+    base_cpu = duck.get("cpu_seconds") if duck else None
     cells = []
     for r in rows:
         ratio = f"{r['seconds'] / base:.1f}x" if base else "—"
+        cpu = r.get("cpu_seconds", float("nan"))
+        cpu_ratio = f"{cpu / base_cpu:.1f}x" if base_cpu and not math.isnan(cpu) else "—"
         rate = r["rows_in"] / r["seconds"] / 1e6 if r["seconds"] else float("nan")
         rows_out = f"{r['rows_out']:,}" if r["rows_out"] else ""
         cells.append([r["step"], f"{r['rows_in']:,}", rows_out, f"{r['seconds']:.2f}",
-                      f"{rate:.1f}", ratio, f"{r['peak_mb']:,.0f}", r["note"]])  # fmt: skip
-    head = ["step", "rows in", "rows out", "s", "M rows/s", "vs DuckDB", "peak RSS MB", "note"]
-    return markdown_table(head, "lrrrrrrl", cells)
+                      f"{rate:.1f}", ratio, f"{cpu:.2f}", cpu_ratio, f"{r['peak_mb']:,.0f}",
+                      r["note"]])  # fmt: skip
+    head = ["step", "rows in", "rows out", "s", "M rows/s", "vs DuckDB", "CPU s", "CPU vs DuckDB",
+            "peak RSS MB", "note"]  # fmt: skip
+    return markdown_table(head, "lrrrrrrrrl", cells)
 
 
 def doc_section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_params: int) -> str:

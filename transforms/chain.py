@@ -7,8 +7,9 @@ benchmark measures) and anything else that turns raw rows into readings.
 QC sees each hour the way the hourly step sees it when the hour ends: the hour and the
 ``QC_CONTEXT`` before it, nothing after (the centred Hampel and flat-line checks look
 both ways, so a later hour must not change an earlier one's flags). Every hour of a batch
-is QC'd on its own window in one vectorised pass: the context rows are repeated once per
-window that sees them, and the window is a series key of :func:`~transforms.qc.apply_qc`.
+is QC'd on its own window in one vectorised pass over one sort of the rows, only what a
+window's cut changes being worked out per window (:mod:`transforms.qc_windows`); repeating
+the context rows once per window (:func:`qc_hours_repeated`) gives the same flags.
 
 Everything here is per station (QC along a station's series, the PM pair and maintenance
 checks within a station, hourly means per station), so stations are processed a group at a

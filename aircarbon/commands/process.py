@@ -166,9 +166,7 @@ def daily(
     stopped: list[ValidationFailed] = []
     loaded = no_data = 0
     with writer_lock(settings.data_dir, command="aircarbon process daily"):
-        plan = plan_days(
-            settings, days, batch_days=batch_days, redo=redo, validate=not no_validate
-        )
+        plan = plan_days(settings, days, batch_days=batch_days, redo=redo, validate=not no_validate)
         _say_resumed(plan.skipped, plan.total, "day")
         with _progress(plan.total - plan.skipped, "days", enabled=until is not None) as step:
             for day, result in run_days(settings, catalog, plan, allow_shrink=allow_shrink):

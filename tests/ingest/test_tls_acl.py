@@ -580,6 +580,9 @@ async def test_simulate_publishes_over_mqtts(prod_broker: ProductionBroker, tmp_
         {
             "AIRCARBON_TLS_CA": str(b.pki.ca),
             "AIRCARBON_BROKER_PASSWORD": b.passwords[OWN],
+            # simulate simulates the data dir's network: an empty one holds the sample's,
+            # whatever ./data of the working directory holds
+            "AIRCARBON_DATA_DIR": str(tmp_path / "simulator-data"),
         }
     )
     async with running(collector):

@@ -469,10 +469,11 @@ def doc_section(rows: list[dict[str, Any]], machine: str, n_stations: int, n_par
         "same files in the same run. The chain is the one the hourly step runs "
         "(`transforms.chain`: each hour QC'd on its own window, the hour and the 30 minutes "
         "before it, as when it ends; a station group at a time). The stage rows run it stage "
-        "by stage in one process (dedup, QC and hourly means summed over the groups, peak the "
-        "highest); `process_partitions` runs it end to end in a fresh process (its readings "
-        "go to a callback, here counted and dropped, as the pipeline hands them to the lake). "
-        "Peak RSS is each row's own high-water mark, inputs it holds included.",
+        "by stage in one process (split, dedup, QC and hourly means summed over the groups, "
+        "peak the highest); `process_partitions` runs it end to end in a fresh process (its "
+        "readings go to a callback, here counted and dropped, as the pipeline hands them to "
+        "the lake). Peak RSS is each row's own high-water mark, inputs it holds included; CPU "
+        "s counts all threads (on a shared machine the wall seconds stretch with the load).",
         table(rows),
         f"Measured on: {machine}.",
     )

@@ -3,13 +3,14 @@
 The pages are read at test time (never copied here). Their examples are each fenced ``sql``
 statement and each command line of the ``bash``/``console`` blocks (tests/doc_examples.py
 takes them out). Three pages have tests of their own, named in ``RUN_ELSEWHERE``; for every
-other page this module runs each example against a demo built by ``aircarbon demo`` in a
-newcomer's shell (empty home, ``uv run`` and ``aircarbon`` meaning this checkout), except the
-ones in ``NOT_RUN``, each with the reason (a remote host, a long-running service, a synopsis
-with placeholders — and, when one exists, the test that covers it instead). So a new example
-on any page either runs here or fails ``test_every_example_is_run_or_listed`` until it is
-listed, and a listed example the page no longer shows fails that test too. That check reads
-the pages only and runs in the fast lane; running the examples needs the demo (slow lane).
+other page this module runs each example against a demo built by ``aircarbon demo`` (a copy
+of the session's, tests/fixtures/demo.py) in a newcomer's shell (empty home, ``uv run`` and
+``aircarbon`` meaning this checkout), except the ones in ``NOT_RUN``, each with the reason (a
+remote host, a long-running service, a synopsis with placeholders — and, when one exists, the
+test that covers it instead). So a new example on any page either runs here or fails
+``test_every_example_is_run_or_listed`` until it is listed, and a listed example the page no
+longer shows fails that test too. That check reads the pages only and runs in the fast lane;
+running the examples needs the demo (slow lane).
 
 How the examples run:
 
@@ -46,9 +47,9 @@ from tests.doc_examples import (
     command_lines,
     fenced,
     newcomer_shell,
-    run_demo,
     sql_statements,
 )
+from tests.fixtures.demo import copy_demo
 
 #: Pages whose examples another test runs (that test reads the page the same way).
 RUN_ELSEWHERE: dict[str, str] = {
@@ -289,10 +290,11 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo_shell(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """A newcomer's shell with the demo in ``data/demo``, its last day and latest snapshot."""
+def demo_shell(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Demo:
+    """A newcomer's shell with a copy of the session's demo in ``data/demo`` (the examples
+    write to it), its last day and latest snapshot."""
     work, env = newcomer_shell(tmp_path_factory.mktemp("docs"), bare_aircarbon=True)
-    run_demo(work, env)
+    copy_demo(demo_template, work)
     for folder in PATHS.values():
         Path(folder.format(work=work.resolve())).mkdir(parents=True, exist_ok=True)
     done = subprocess.run(

@@ -45,11 +45,11 @@ from tests.doc_examples import (
     command_lines,
     fenced,
     newcomer_shell,
-    run_demo,
 )
 from tests.fixtures.brokers import wait_for_port
+from tests.fixtures.demo import copy_demo
 
-# the demo (~1 min) is set up within the first test; a loaded CI machine takes longer
+# the session's demo (~1 min, 4 min at load 14) may be built within the first test
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 OPERATORS_DEMO = "/tmp/aircarbon-demo"  # docs/operators.md's name of it
@@ -119,10 +119,16 @@ def readme_first_steps(text: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def newcomer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """A working directory with the demo in ``data/demo``, and a newcomer's environment."""
+def newcomer(
+    tmp_path_factory: pytest.TempPathFactory, demo_template: Path
+) -> tuple[Path, dict[str, str]]:
+    """A working directory with the demo in ``data/demo``, and a newcomer's environment.
+
+    The demo is a copy of the session's (tests/fixtures/demo.py: built by ``aircarbon demo``
+    in a newcomer's shell of its own), as this module's lines write to it.
+    """
     work, env = newcomer_shell(tmp_path_factory.mktemp("newcomer"))
-    run_demo(work, env)
+    copy_demo(demo_template, work)
     return work, env
 
 

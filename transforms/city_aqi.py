@@ -98,8 +98,9 @@ def city_aqi(
     ``daily`` is the ``daily`` table's shape (``station, param, date, value, valid``; other
     columns and stations are ignored). ``stations`` overrides the assessment set (default
     :func:`assessment_stations`), e.g. for a forecast's predicted station days. A day whose
-    assessment stations have no valid value of any input has no row: the caller says "no
-    city AQI" rather than invent one.
+    assessment stations have no valid value of any input, or only values no IAQI can be
+    computed from (an O3 8-h mean above 800 µg/m³ without the 1-h value HJ 633 then uses),
+    has no row: the caller says "no city AQI" rather than invent one.
     """
     needed = ("station", "param", "date", "value", "valid")
     missing = [c for c in needed if c not in daily.columns]

@@ -6,6 +6,9 @@ MAKEFLAGS += --no-builtin-rules
 # Expanded when a recipe runs, i.e. after the bootstrap prerequisite may have installed uv.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN = $(UV) run --frozen
+# pytest-xdist workers for `make test` (tests/conftest.py: the tests sharing an expensive
+# session fixture share a worker); `make test TEST_WORKERS=0` runs in one process
+TEST_WORKERS ?= 2
 
 .PHONY: help bootstrap bootstrap-demo bootstrap-test demo test test-fast lint fmt bench clean
 
@@ -25,7 +28,7 @@ demo: bootstrap-demo  ## the whole pipeline on embedded defaults
 	$(RUN) aircarbon demo
 
 test: bootstrap-test  ## tests, lint, format check and types: what CI runs
-	$(RUN) pytest
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadgroup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy

@@ -7,7 +7,8 @@ forecast --date D`` and ``aircarbon demo`` run (idempotent on ``day``):
 2. with enough history, use the newest stored model trained through ``day`` at the latest,
    retraining first when it is older than the retrain schedule (``forecast.toml``) or
    missing; with too little history, the honest persistence fallback (method column);
-3. forecast hourly PM2.5/O3/NO2 and the daily AQI per station and city-wide, with intervals;
+3. forecast hourly PM2.5, PM10, O3, NO2, SO2, CO and the daily AQI (from all six) per station
+   and city-wide, with intervals;
 4. derive the warnings, and replace the issue's ``forecasts`` and ``warnings`` partitions
    (plus a new model's ``forecast_models`` row) in ONE lake transaction;
 5. publish the warnings on MQTT when a broker is configured.

@@ -6,11 +6,14 @@ once per session and copied per test) in ``tests/fixtures/lakes.py``, the templa
 
 ``make test`` runs the suite on pytest-xdist workers (``-n 2 --dist loadgroup``), each a
 pytest session of its own: a session fixture is built once *per worker* that needs it. The
-expensive ones are listed in ``SHARED_BY_GROUP``; every test that uses one is put in that
-fixture's xdist group, so all of them run on one worker and it is built once.
+test files that share an expensive one are listed in ``GROUPS``: ``GroupScheduling`` sends all
+the tests of a group to one worker, so it is built once. (xdist's own ``xdist_group`` mark
+does not group on pytest 9.2: xdist 3.8 renames ``item._nodeid``, which pytest no longer reads.)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -28,31 +31,54 @@ pytest_plugins = [
 settings.register_profile("aircarbon", deadline=None)
 settings.load_profile("aircarbon")
 
-#: Session fixture -> the xdist group of the tests that use it (built once, on one worker).
-SHARED_BY_GROUP = {
-    "demo_template": "demo",  # `aircarbon demo`: 1 min idle, 4 min at load 14
-    "lake_settings": "bulletin_lake",  # tests/bulletin: two simulated days processed
-    "airflow_env": "airflow_home",  # tests/dags: `airflow db migrate` of a SQLite metadata DB
+#: Test files (or folders) whose tests share an expensive session fixture -> their group.
+GROUPS = {
+    # demo_template: `aircarbon demo` (1 min idle, 2-4 min at load 14-30)
+    "tests/test_newcomer.py": "demo",
+    "tests/test_docs_examples.py": "demo",
+    # lake_settings: two simulated days of six stations processed
+    "tests/bulletin": "bulletin_lake",
+    # airflow_env: `airflow db migrate` of a SQLite metadata DB
+    "tests/dags/test_dag_runs.py": "airflow_home",
+    "tests/dags/test_dag_structure.py": "airflow_home",
 }
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put each test that uses an expensive session fixture in that fixture's xdist group;
-    on an xdist worker, hand out the slow and integration tests first.
+def group_of(nodeid: str) -> str | None:
+    """The group of a test by its node id (``GROUPS``), or None."""
+    path = nodeid.split("::", 1)[0]
+    for where, group in GROUPS.items():
+        if path == where or path.startswith(where + "/"):
+            return group
+    return None
 
-    xdist's loadgroup hands out the groups largest first, then the other tests in collection
-    order as workers free up: a 10-minute test (tests/dags/test_scheduler.py) reached late
-    would run on long after the other worker ran out of work. Longest first is the usual
-    cure: the tests that ask for a longer timeout than pytest's 300 s, then the other slow and
-    integration tests, then the rest (the same order on every worker, as xdist requires). A
-    run without workers keeps pytest's order.
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own (a first-result hook)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: xdist's scope scheduling with ``GROUPS`` as the scopes."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        """Each test alone, except the tests of a group: one unit, on one worker."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid) or nodeid
+
+    return GroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, hand out the longest tests first.
+
+    The groups go out largest first, then the other tests in collection order as workers
+    free up: a 10-minute test (tests/dags/test_scheduler.py) reached late would run on long
+    after the other worker ran out of work. Longest first is the usual cure: the tests that
+    ask for a longer timeout than pytest's 300 s, then the other slow and integration tests,
+    then the rest (the same order on every worker, as xdist requires). A run without
+    workers keeps pytest's order.
     """
-    for item in items:
-        used = getattr(item, "fixturenames", ())
-        for fixture, group in SHARED_BY_GROUP.items():
-            if fixture in used:
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
     if hasattr(config, "workerinput"):  # an xdist worker
         items.sort(key=_longest_first)
 

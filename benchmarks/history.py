@@ -77,17 +77,20 @@ CPU_SECONDS: dict[str, float] = {}
 #: Where the time goes (cProfile of one month of the full network, in benchmarks' words);
 #: rewritten by hand when the profile changes.
 PROFILE = """\
-Where a month of this network goes (cProfile, one batch of 744 hours × 1,000 series):
-`process hourly` — the three GX suites ~40 % (the `hourly` suite is validated row by row,
-~1 M rows a month; `raw` and `readings` on their profiles), QC in per-hour windows ~25 %,
-the lake (one delete + insert + grouped checksum per table, the load log in one INSERT)
-~20 %, hourly means and AQI the rest; `process daily` — `emission_events` ~50 % (called per
-day on the day plus its 72-hour background window, so each hour is scanned four times, and
-this synthetic CO2 with a 10 ppm daily cycle gives ~1 event per station-day), indicators
-~10 %, GX `daily` ~5 %. Fixed per command: ~15 s of imports (GX alone ~10 s here, where
-`PYTHONDONTWRITEBYTECODE` makes every process recompile). What batching removed: per hour
-a raw scan, three validations and a transaction (26,304 of each), and per day a read of
-the lake and 5 partition loads; one lake connection serves every batch of a run.
+Where the time goes (cProfile of `process hourly` / `process daily` over 62 days of this
+network, session 6, load ~15-20): `process hourly` — Great Expectations ~50 % (a third of it
+importing GX once per command, the rest ~2 s of fixed GX work per suite run: three runs per
+month batch; the `hourly` suite is checked on its profile, ~200 rows whatever the month,
+since session 6), the lake ~15 % (one delete + insert + grouped checksum per table, the load
+log in one INSERT), the QC chain ~14 %, hourly means and AQI the rest; `process daily` — GX
+~55 % (mostly its import, measured before byte-compiling), `emission_events` ~6 % (was
+~50 %: the anchor and hit test are one pass over the stations now), `daily_indicators` ~3 %,
+the lake ~4 %. Fixed per command: the
+imports (`uv sync --compile-bytecode` since session 6: where `PYTHONDONTWRITEBYTECODE` is set
+every process used to compile GX, Airflow and scikit-learn from source, 20.9 s of a 76 s
+`process daily` here). What batching removed: per hour a raw scan, three validations and a
+transaction (26,304 of each), and per day a read of the lake and 5 partition loads; one lake
+connection serves every batch of a run.
 """
 
 

@@ -24,6 +24,7 @@ Checks, each vectorised per (station, param) series ordered by time:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,7 +34,37 @@ import polars as pl
 from aircarbon.core.catalog import Catalog, ParamGroup
 from aircarbon.core.contracts import READINGS, QcReason
 
-__all__ = ["QcConfig", "apply_qc", "parameter_limits"]
+__all__ = ["REASON_BITS", "QcConfig", "apply_qc", "parameter_limits", "reason_lists"]
+
+#: A row's QC reasons as a bit mask, bit ``i`` for ``REASON_BITS[i]`` (:func:`apply_qc` and
+#: :mod:`transforms.qc_windows` build the same mask, :func:`reason_lists` reads it).
+REASON_BITS: tuple[QcReason, ...] = (
+    QcReason.STATION_FLAG,
+    QcReason.MAINTENANCE,
+    QcReason.NEGATIVE,
+    QcReason.RANGE,
+    QcReason.SPIKE,
+    QcReason.FLATLINE,
+    QcReason.RATE_OF_CHANGE,
+    QcReason.PM25_GT_PM10,
+)
+
+
+@functools.cache
+def _reason_table() -> pl.Series:
+    return pl.Series(
+        "qc",
+        [
+            [r.value for b, r in enumerate(REASON_BITS) if c >> b & 1]
+            for c in range(1 << len(REASON_BITS))
+        ],
+        dtype=pl.List(pl.String),
+    )
+
+
+def reason_lists(codes: np.ndarray[Any, Any]) -> pl.Series:
+    """The ``qc`` list column of the masks ``codes`` (uint8): a lookup, built once."""
+    return _reason_table().gather(codes)
 
 
 @dataclass(frozen=True)
@@ -361,36 +392,28 @@ def apply_qc(
     lf = lf.with_columns((value - previous).abs().alias("_step"))
     span = pl.col("hi") - pl.col("lo")
     cannot_be_negative = pl.col("group").is_in(list(cfg.negative_groups))
-    checks: list[tuple[QcReason, pl.Expr]] = [
-        (QcReason.STATION_FLAG, ~pl.col("_flag_valid")),
-        (QcReason.MAINTENANCE, pl.col("_maint")),
-        (QcReason.NEGATIVE, (value < -pl.col("noise")) & cannot_be_negative),
-        (
-            QcReason.RANGE,
-            (value > pl.col("hi"))
-            | ((value < pl.col("lo") - pl.col("noise")) & ((value >= 0) | ~cannot_be_negative)),
+    checks: dict[QcReason, pl.Expr] = {  # the PM pair comes after, on the kept rows
+        QcReason.STATION_FLAG: ~pl.col("_flag_valid"),
+        QcReason.MAINTENANCE: pl.col("_maint"),
+        QcReason.NEGATIVE: (value < -pl.col("noise")) & cannot_be_negative,
+        QcReason.RANGE: (value > pl.col("hi"))
+        | ((value < pl.col("lo") - pl.col("noise")) & ((value >= 0) | ~cannot_be_negative)),
+        QcReason.SPIKE: pl.col("_spike"),
+        QcReason.FLATLINE: (pl.col("_run_min") >= cfg.flatline_minutes)
+        & (pl.col("_run_n") >= cfg.flatline_min_values)
+        & ~pl.col("group").is_in(list(cfg.flatline_exclude_groups))
+        & (pl.col("noise") > 0),
+        QcReason.RATE_OF_CHANGE: (pl.col("_dt_min") > 0)
+        & ~pl.col("param").is_in(list(cfg.circular_params))
+        & (
+            pl.col("_step") / pl.col("_dt_min").clip(lower_bound=1.0)
+            > cfg.roc_fraction_per_min * span
         ),
-        (QcReason.SPIKE, pl.col("_spike")),
-        (
-            QcReason.FLATLINE,
-            (pl.col("_run_min") >= cfg.flatline_minutes)
-            & (pl.col("_run_n") >= cfg.flatline_min_values)
-            & ~pl.col("group").is_in(list(cfg.flatline_exclude_groups))
-            & (pl.col("noise") > 0),
-        ),
-        (
-            QcReason.RATE_OF_CHANGE,
-            (pl.col("_dt_min") > 0)
-            & ~pl.col("param").is_in(list(cfg.circular_params))
-            & (
-                pl.col("_step") / pl.col("_dt_min").clip(lower_bound=1.0)
-                > cfg.roc_fraction_per_min * span
-            ),
-        ),
-    ]
-    reasons = [r for r, _ in checks] + [QcReason.PM25_GT_PM10]
+    }
     code = pl.sum_horizontal(
-        cond.fill_null(False).cast(pl.UInt8) * (1 << bit) for bit, (_, cond) in enumerate(checks)
+        checks[r].fill_null(False).cast(pl.UInt8) * (1 << bit)
+        for bit, r in enumerate(REASON_BITS)
+        if r in checks
     ).cast(pl.UInt8)
     extra = [window] if window else []
     kept = lf.filter(keep) if keep is not None else lf
@@ -398,14 +421,9 @@ def apply_qc(
     pm_bad = _pm_pair_rows(out, catalog)
     codes = out["_code"].to_numpy(allow_copy=True).copy()
     if pm_bad is not None:
-        codes[pm_bad] |= 1 << len(checks)
-    lookup = pl.Series(
-        "qc",
-        [[r.value for b, r in enumerate(reasons) if c >> b & 1] for c in range(1 << len(reasons))],
-        dtype=pl.List(pl.String),
-    )
+        codes[pm_bad] |= 1 << REASON_BITS.index(QcReason.PM25_GT_PM10)
     return out.with_columns(
-        lookup.gather(codes),
+        reason_lists(codes),
         pl.Series("valid", codes == 0),
         pl.col("revisions").fill_null(0).cast(pl.UInt32),
     ).select(*READINGS, *extra)

@@ -43,11 +43,13 @@ import polars as pl
 from aircarbon.core.catalog import Catalog
 from aircarbon.core.contracts import READINGS, QcReason
 from transforms.qc import (
+    REASON_BITS,
     QcConfig,
     _maintenance_rows,
     _pm_pair_rows,
     _sort_series,
     parameter_limits,
+    reason_lists,
 )
 
 __all__ = ["qc_hour_windows"]
@@ -58,18 +60,6 @@ _CHUNK = 20_000
 _MIN_SAMPLES = 5  # of the Hampel median and MAD (as the whole-series QC)
 
 Array = np.ndarray[Any, Any]
-
-#: reason bits, in the order of apply_qc's checks (the 256-entry lookup is shared)
-_REASONS = (
-    QcReason.STATION_FLAG,
-    QcReason.MAINTENANCE,
-    QcReason.NEGATIVE,
-    QcReason.RANGE,
-    QcReason.SPIKE,
-    QcReason.FLATLINE,
-    QcReason.RATE_OF_CHANGE,
-    QcReason.PM25_GT_PM10,
-)
 
 
 def _row_medians(block: Array, min_samples: int) -> Array:
@@ -353,45 +343,37 @@ def qc_hour_windows(
 
     step, gap = _steps(series, spike, keep, hour_start, a, b, off)
     run_minutes, run_n = _runs(frame, new, value, a, b, off)
-    span = hi - lo
     with np.errstate(invalid="ignore"):
-        checks = [
-            np.zeros(n, dtype=bool),  # station flag: below, on the frame
-            np.zeros(n, dtype=bool),  # maintenance: below, on the kept rows
-            (value < -noise) & negative_group,
-            (value > hi) | ((value < lo - noise) & ((value >= 0) | ~negative_group)),
-            spike,
-            (run_minutes >= cfg.flatline_minutes)
+        checks = {  # the station flag, maintenance and PM pair come after, on the kept rows
+            QcReason.NEGATIVE: (value < -noise) & negative_group,
+            QcReason.RANGE: (value > hi)
+            | ((value < lo - noise) & ((value >= 0) | ~negative_group)),
+            QcReason.SPIKE: spike,
+            QcReason.FLATLINE: (run_minutes >= cfg.flatline_minutes)
             & (run_n >= cfg.flatline_min_values)
             & flat_group
             & (noise > 0),
-            (gap > 0) & ~circular & (step / np.maximum(gap, 1.0) > cfg.roc_fraction_per_min * span),
-        ]
+            QcReason.RATE_OF_CHANGE: (gap > 0)
+            & ~circular
+            & (step / np.maximum(gap, 1.0) > cfg.roc_fraction_per_min * series.span),
+        }
+    bit = {r: np.uint8(1 << i) for i, r in enumerate(REASON_BITS)}
     codes = np.zeros(n, dtype=np.uint8)
-    for bit, cond in enumerate(checks):
-        codes |= cond.astype(np.uint8) << bit
+    for reason, cond in checks.items():
+        codes[cond] |= bit[reason]
     valid_flags = [c for c, f in catalog.flags.items() if f.valid]
     out = frame.filter(pl.Series(keep)).select(*READINGS.names()[:9])
     codes = codes[keep]
-    codes |= (
-        out.select(~pl.col("flag").is_in(valid_flags).fill_null(False)).to_series().to_numpy()
-    ).astype(np.uint8)
+    bad_flag = out.select(~pl.col("flag").is_in(valid_flags).fill_null(False)).to_series()
+    codes[bad_flag.to_numpy()] |= bit[QcReason.STATION_FLAG]
     maint = _maintenance_rows(out, status.lazy() if status is not None else None)
     if maint is not None:
-        codes |= maint.to_numpy().astype(np.uint8) << 1
+        codes[maint.to_numpy()] |= bit[QcReason.MAINTENANCE]
     pm_bad = _pm_pair_rows(out, catalog)
     if pm_bad is not None:
-        codes[pm_bad] |= 1 << 7
-    lookup = pl.Series(
-        "qc",
-        [
-            [r.value for i, r in enumerate(_REASONS) if c >> i & 1]
-            for c in range(1 << len(_REASONS))
-        ],
-        dtype=pl.List(pl.String),
-    )
+        codes[pm_bad] |= bit[QcReason.PM25_GT_PM10]
     return out.with_columns(
-        lookup.gather(codes),
+        reason_lists(codes),
         pl.Series("valid", codes == 0),
         pl.col("revisions").fill_null(0).cast(pl.UInt32),
     ).select(*READINGS)

@@ -38,6 +38,7 @@ import polars as pl
 from transforms.forecast.rules import ModelSettings
 
 __all__ = [
+    "VERIFIED",
     "ForecastModel",
     "adapt_band_shift",
     "fit_forecast_model",
@@ -221,20 +222,17 @@ def _fit(
     frame: pl.DataFrame, features: list[str], params: tuple[str, ...], settings: ModelSettings
 ) -> dict[str, Any]:
     """One regressor per pollutant; ``jobs`` > 1 fits them in threads (sklearn frees the GIL)."""
+
+    def fit(p: str) -> Any:
+        return _fit_one(frame, param_features(features, p, settings), p, settings)
+
     if settings.jobs > 1 and len(params) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
-            fitted = list(
-                pool.map(
-                    lambda p: _fit_one(frame, param_features(features, p, settings), p, settings),
-                    params,
-                )
-            )
+            fitted = list(pool.map(fit, params))
     else:
-        fitted = [
-            _fit_one(frame, param_features(features, p, settings), p, settings) for p in params
-        ]
+        fitted = [fit(p) for p in params]
     return {p: reg for p, reg in zip(params, fitted, strict=True) if reg is not None}
 
 
@@ -437,6 +435,12 @@ def shift_aware_level(
     return 0.98
 
 
+#: Verified forecasts (``adapt_band_shift``'s input): a forecast pollutant, the observed value
+#: and the band.
+VERIFIED = pl.Schema(
+    {"param": pl.String, "y": pl.Float64, "lower": pl.Float64, "upper": pl.Float64}
+)
+
 #: The band level stays inside these bounds whatever the feedback says.
 _LEVEL_BOUNDS = (0.5, 0.98)
 
@@ -482,10 +486,7 @@ def verified_rows(pred: pl.DataFrame, params: tuple[str, ...]) -> pl.DataFrame:
         if f"lower_{p}" in pred.columns and f"y_{p}" in pred.columns
     ]
     if not parts:
-        return pl.DataFrame(
-            schema={"param": pl.String, "y": pl.Float64, "lower": pl.Float64,
-                    "upper": pl.Float64}
-        )  # fmt: skip
+        return pl.DataFrame(schema=VERIFIED)
     return pl.concat(parts).filter(pl.col("y").is_not_null())
 
 

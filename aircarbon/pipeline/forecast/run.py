@@ -138,6 +138,7 @@ def verified_forecasts(
     the station mean, as forecast).
     """
     from transforms.forecast.design import wide_hourly
+    from transforms.forecast.model import VERIFIED
 
     rows = con.execute(
         "SELECT station, param, ts, lower, upper FROM forecasts WHERE model_version = ? "
@@ -145,10 +146,7 @@ def verified_forecasts(
         [version, origin, list(params)],
     ).pl()
     if rows.is_empty():
-        return pl.DataFrame(
-            schema={"param": pl.String, "y": pl.Float64, "lower": pl.Float64,
-                    "upper": pl.Float64}
-        )  # fmt: skip
+        return pl.DataFrame(schema=VERIFIED)
     wide = wide_hourly(hist, params)
     observed = wide.unpivot(index=["station", "ts"], on=list(params), variable_name="param")
     return (

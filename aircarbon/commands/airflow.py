@@ -146,9 +146,15 @@ def _error_line(output: str) -> str:
     return (errors or lines or ["no output"])[-1]
 
 
-def _require_init(home: Path) -> None:
+def _require_init(settings: Settings, home: Path) -> None:
+    """Refuse a home ``init`` has not set up; bring its zone along to the network's.
+
+    Every command that runs Airflow goes through here, so an operator's zone change reaches
+    airflow.cfg before Airflow starts (:func:`follow_network_zone`).
+    """
     if not (home / "airflow.cfg").is_file():
         raise AirCarbonError(f"no Airflow set-up in {home}: run `aircarbon airflow init` first")
+    follow_network_zone(settings, home)
 
 
 def follow_network_zone(settings: Settings, home: Path) -> str | None:
@@ -158,7 +164,7 @@ def follow_network_zone(settings: Settings, home: Path) -> str | None:
     it later; an Airflow the operator starts by hand (``source aircarbon.env; airflow
     scheduler``) reads only the file, and would read dates typed without an offset (and
     show times) in the old zone. Every ``aircarbon airflow`` command that runs Airflow
-    calls this, and says so when it changed the file.
+    calls this (through ``_require_init``), and says so when it changed the file.
     """
     import configparser
 
@@ -421,8 +427,7 @@ def standalone(
     """Run scheduler, DAG processor, triggerer and API server/UI in the foreground (Ctrl-C)."""
     settings = _settings(data_dir)
     target = airflow_home(settings, home)
-    _require_init(target)
-    follow_network_zone(settings, target)
+    _require_init(settings, target)
     env = airflow_env(
         settings,
         target,
@@ -646,8 +651,7 @@ def backfill(
         raise AirCarbonError(f"--end {last} is before --start {first}")
     settings = _settings(data_dir)
     target = airflow_home(settings, home)
-    _require_init(target)
-    follow_network_zone(settings, target)
+    _require_init(settings, target)
     env = airflow_env(settings, target)
     if local:
         _local_days(first, last, settings, env, which, validate=not no_validate)
@@ -711,8 +715,7 @@ def reprocess_command(
         raise AirCarbonError("give exactly one of --hour and --day")
     settings = _settings(data_dir)
     target = airflow_home(settings, home)
-    _require_init(target)
-    follow_network_zone(settings, target)
+    _require_init(settings, target)
     env = airflow_env(settings, target)
     if local:
         if hour is not None:

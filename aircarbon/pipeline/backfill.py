@@ -200,12 +200,17 @@ class Journal:
         if not path.is_file():
             return journal
         other: dict[str, object] | None = None
-        for line in path.read_text(encoding="utf-8").splitlines():
+        # bytes that are not UTF-8, a line that is not JSON (JSONDecodeError) or holds a
+        # number too long to convert (ValueError): a line torn by a crash or a damaged file;
+        # its batch is simply done again
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line torn by a crash: its batch is simply done again
+            except ValueError:
+                continue
             if not isinstance(entry, dict) or entry.get("command") != command:
+                continue
+            if "first" not in entry or "last" not in entry:
                 continue
             if entry.get("key") == journal.key:
                 journal.done.append((str(entry["first"]), str(entry["last"])))

@@ -125,3 +125,21 @@ def test_the_catalog_files_that_shape_results_are_in_the_key(tmp_path: Path) -> 
     assert {k: v for k, v in after.items() if k != "catalog"} == {
         k: v for k, v in before.items() if k != "catalog"
     }
+
+
+def test_damaged_journal_lines_are_done_again_not_a_traceback(settings: Settings) -> None:
+    """Bytes that are not UTF-8, a number too long for int(), a line without its batch: each
+    is a torn or damaged line, skipped (its batch runs again); the good line still counts."""
+    _interrupted_hours(settings, validate=False)
+    plan = plan_hours(settings, HOURS, validate=False)
+    assert plan.journal is not None
+    command = plan.journal.command
+    damaged = [
+        b"\xff\xfe torn",
+        b"9" * 100_000,
+        json.dumps({"command": command, "key": plan.journal.key}).encode(),
+    ]
+    with plan.journal.path.open("ab") as fh:
+        fh.write(b"\n".join(damaged) + b"\n")
+    again = plan_hours(settings, HOURS, validate=False)
+    assert (again.skipped, again.total) == (24, 48)

@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator, Sequence
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -30,16 +34,19 @@ import polars as pl
 from aircarbon.core.catalog import Catalog
 from transforms.aggregate import hourly_means
 from transforms.qc import QcConfig, apply_qc
-from transforms.qc_windows import qc_hour_windows
+from transforms.qc_windows import qc_hour_windows, qc_sorted_windows
 from transforms.raw import deduplicate
+from transforms.series_rows import sort_raw
 
 __all__ = [
     "GROUP_SIZE",
     "QC_CONTEXT",
+    "WORKERS",
     "CleanGroup",
     "clean_hours",
     "hour_ends",
     "hour_index",
+    "ordered_map",
     "qc_hours",
     "qc_hours_repeated",
     "read_compact",
@@ -52,6 +59,11 @@ QC_CONTEXT = dt.timedelta(minutes=30)
 #: stations per group: a group's QC working set (a day: 50 x 30 x 1,440 readings, half as many
 #: again as context) stays near a gigabyte, next to the whole interval's compact raw rows
 GROUP_SIZE = 50
+#: station groups cleaned at a time (threads): the machine's cores, at most two (a third
+#: group's working set costs memory and gains little on the array kernels)
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+T = TypeVar("T")
+R = TypeVar("R")
 _HOUR = dt.timedelta(hours=1)
 _HOUR_US = 3_600_000_000
 _WINDOW = "_window"
@@ -165,12 +177,20 @@ def station_groups(stations: pl.Series, group_size: int) -> list[pl.Series]:
 def read_compact(raw: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     """The raw rows the chain uses, read once, the text columns as categoricals.
 
-    Station, parameter, flag and source have a few distinct values each: as categoricals
-    the rows take about half the memory while they wait for their group's turn.
+    Station, parameter, flag and source have a few distinct values each: as categoricals of
+    their own 16-bit mapping the rows take about a third of the memory while they wait for
+    their group's turn (a default categorical is 32-bit, and a text id 16 bytes). A column
+    with more distinct values than 16 bits hold takes the default categorical.
     """
     columns = [c for c in raw.collect_schema().names() if c != "seq"]
     text = [c for c in _TEXT if c in columns]
-    return raw.lazy().select(columns).with_columns(pl.col(text).cast(pl.Categorical)).collect()
+    lf = raw.lazy().select(columns)
+    try:
+        return lf.with_columns(
+            pl.col(c).cast(pl.Categorical(pl.Categories.random(physical=pl.UInt16))) for c in text
+        ).collect()
+    except pl.exceptions.PolarsError:  # over 65,536 distinct values in a column
+        return lf.with_columns(pl.col(text).cast(pl.Categorical)).collect()
 
 
 def split_groups(frame: pl.DataFrame, group_size: int) -> Iterator[pl.DataFrame]:
@@ -180,7 +200,7 @@ def split_groups(frame: pl.DataFrame, group_size: int) -> Iterator[pl.DataFrame]
     """
     text = [c for c in _TEXT if c in frame.columns]
     station = frame["station"]
-    if station.dtype != pl.Categorical:
+    if not isinstance(station.dtype, pl.Categorical):
         yield from _split_text(frame, group_size)
         return
     # each row's group once, from the categorical codes (station rank // group size through a
@@ -207,7 +227,7 @@ def split_groups(frame: pl.DataFrame, group_size: int) -> Iterator[pl.DataFrame]
 def _as_text(column: pl.Series) -> pl.Series:
     """A categorical column as String: its few distinct values gathered by code (a third of
     a cast's cost for short ids); other columns cast."""
-    if column.dtype != pl.Categorical:
+    if not isinstance(column.dtype, pl.Categorical):
         return column.cast(pl.String)
     distinct = column.unique()
     codes = distinct.to_physical().to_numpy(allow_copy=True).copy()
@@ -242,18 +262,69 @@ def clean_hours(
     status: pl.LazyFrame | pl.DataFrame | None = None,
     group_size: int = GROUP_SIZE,
     config: QcConfig | None = None,
+    workers: int = WORKERS,
 ) -> Iterator[CleanGroup]:
     """Raw rows of ``(first start - QC_CONTEXT, last end]`` → readings and hourly means.
 
     De-duplication, windowed QC (:func:`qc_hours`) and hourly means, ``group_size`` stations
     at a time, in station order (concatenated, the groups' frames are the whole network's,
-    row for row). The raw rows are read once (:func:`read_compact`) and cut into groups
-    (:func:`split_groups`). Smaller groups: less memory, a little more overhead per group.
+    row for row). The raw rows are read once (:func:`read_compact`), sorted once by series
+    and time and de-duplicated on that sort (:func:`transforms.series_rows.sort_rows`): a
+    group is then a slice of the sorted rows. ``workers`` groups are cleaned at a time, in
+    threads (the array work releases the GIL); results come back in station order, at most
+    ``workers`` ahead of the caller. Smaller groups: less memory, a little more overhead.
+    Frames the sorted arrays cannot hold take the frame path (:func:`split_groups`, then
+    :func:`transforms.raw.deduplicate` and :func:`qc_hours` per group), with the same result.
     """
     _check_ends(ends)
     frame = read_compact(raw)
     st = status.lazy().collect() if status is not None else None
-    for part in split_groups(frame, group_size):
-        readings = qc_hours(deduplicate(part.lazy()), catalog, ends, status=st, config=config)
-        del part
-        yield CleanGroup(readings=readings, hourly=hourly_means(readings, catalog))
+    rows = sort_raw(frame, group_size, consume=True, workers=workers)
+    if rows is None:
+        for part in split_groups(frame, group_size):
+            readings = qc_hours(deduplicate(part.lazy()), catalog, ends, status=st, config=config)
+            del part
+            yield CleanGroup(readings=readings, hourly=hourly_means(readings, catalog))
+        return
+    del frame
+
+    def clean(index: int) -> CleanGroup:
+        assert rows is not None
+        group = rows.rows(index)
+        readings = qc_sorted_windows(
+            group,
+            catalog,
+            first_start=ends[0] - _HOUR,
+            hours=len(ends),
+            context=QC_CONTEXT,
+            status=st,
+            config=config,
+        )
+        if readings is None:
+            readings = qc_hours_repeated(group.to_frame(), catalog, ends, status=st, config=config)
+        return CleanGroup(readings=readings, hourly=hourly_means(readings, catalog))
+
+    yield from ordered_map(clean, range(rows.groups), workers)
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """``map(fn, items)`` on ``workers`` threads, in order, at most ``workers`` results ahead.
+
+    Items are taken from ``items`` only as results are consumed, so a generator of large
+    parts is not drained ahead; leaving the loop early cancels what has not started.
+    """
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chain") as pool:
+        pending: deque[Future[R]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

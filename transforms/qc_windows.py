@@ -47,16 +47,17 @@ from transforms.qc import (
     QcConfig,
     _maintenance_rows,
     _pm_pair_rows,
-    _sort_series,
     parameter_limits,
     reason_lists,
 )
+from transforms.series_rows import SeriesRows, sort_rows
 
-__all__ = ["qc_hour_windows"]
+__all__ = ["qc_hour_windows", "qc_sorted_windows"]
 
 _HOUR_US = 3_600_000_000
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: candidates handled at once by the explicit MAD (each needs a (w, w) block of values)
-_CHUNK = 20_000
+_CHUNK = 2_000
 _MIN_SAMPLES = 5  # of the Hampel median and MAD (as the whole-series QC)
 
 Array = np.ndarray[Any, Any]
@@ -172,13 +173,11 @@ def _centred_medians(column: pl.Series, window: int) -> Array:
     return out
 
 
-def _layout(
-    frame: pl.DataFrame, new: Array, first_start: dt.datetime, context_us: int
-) -> tuple[Array, ...] | None:
-    """Per sorted row: its hour (-1: context before the first), window start ``a``, hour start,
-    hour end ``b`` (row indexes) and ``ts`` in µs from ``first_start``. None if keys overflow."""
-    n = frame.height
-    off = frame.select((pl.col("ts") - first_start).dt.total_microseconds()).to_series().to_numpy()
+def _layout(new: Array, off: Array, context_us: int) -> tuple[Array, ...] | None:
+    """Per sorted row (``off``: its ``ts`` in µs from the first hour's start): its hour (-1:
+    context before the first), window start ``a``, hour start and hour end ``b`` (row
+    indexes). None if keys overflow."""
+    n = off.size
     hour = (off - 1) // _HOUR_US
     group_new = new.copy()
     np.not_equal(hour[1:], hour[:-1], out=group_new[1:])
@@ -203,7 +202,6 @@ def _layout(
         np.repeat(first, lengths),
         np.repeat(starts, lengths),
         np.repeat(ends, lengths),
-        off,
     )
 
 
@@ -250,7 +248,7 @@ def _steps(
 
 
 def _runs(
-    frame: pl.DataFrame, new: Array, value: Array, a: Array, b: Array, off: Array
+    period_s: Array, new: Array, value: Array, a: Array, b: Array, off: Array
 ) -> tuple[Array, Array]:
     """Per row: the minutes and the readings of its run of equal values, cut to its window."""
     n = value.size
@@ -263,8 +261,7 @@ def _runs(
     run_last = np.minimum.accumulate(np.where(run_end, index, n)[::-1])[::-1]
     first = np.maximum(run_first, a)
     last = np.minimum(run_last, b)
-    period = frame["period_s"].cast(pl.Float64).to_numpy()
-    return (off[last] - off[first]) / 60e6 + period[first] / 60, last - first + 1
+    return (off[last] - off[first]) / 60e6 + period_s[first] / 60, last - first + 1
 
 
 def qc_hour_windows(
@@ -290,30 +287,64 @@ def qc_hour_windows(
     frame = deduplicated.filter((offset > -context_us) & (offset <= hours * _HOUR_US))
     if frame.height < 2:
         return None
-    finite = frame.select(pl.col("value").drop_nulls().is_finite().all()).item()
-    if not finite:
+    rows = sort_rows(frame)
+    if rows is None:
         return None
-    frame, new = _sort_series(frame)
-    if new is None:  # a null key or keys too wide to pack
+    return qc_sorted_windows(
+        rows,
+        catalog,
+        first_start=first_start,
+        hours=hours,
+        context=context,
+        status=status,
+        config=cfg,
+    )
+
+
+def qc_sorted_windows(
+    rows: SeriesRows,
+    catalog: Catalog,
+    *,
+    first_start: dt.datetime,
+    hours: int,
+    context: dt.timedelta,
+    status: pl.LazyFrame | pl.DataFrame | None = None,
+    config: QcConfig | None = None,
+) -> pl.DataFrame | None:
+    """:func:`qc_hour_windows` of rows already sorted and de-duplicated (the chain's path).
+
+    Rows outside the windows are left out; None when the frame path is needed (an even Hampel
+    window, fewer than two rows, no row in the hours, keys too wide to pack).
+    """
+    cfg = config or QcConfig()
+    if cfg.spike_window % 2 == 0:
         return None
-    layout = _layout(frame, new, first_start, context_us)
+    context_us = context // dt.timedelta(microseconds=1)
+    start_us = (first_start - _EPOCH) // dt.timedelta(microseconds=1)
+    off = rows.ts - start_us
+    inside = (off > -context_us) & (off <= hours * _HOUR_US)
+    if not inside.all():
+        rows = rows.take(inside)
+        off = off[inside]
+    if rows.height < 2:
+        return None
+    new = rows.new
+    layout = _layout(new, off, context_us)
     if layout is None:
         return None
-    hour, a, hour_start, b, off = layout
-    n = frame.height
+    hour, a, hour_start, b = layout
+    n = rows.height
     keep = hour >= 0
     if not keep.any():
         return None
 
-    limits = parameter_limits(catalog)
-    params = frame.select(pl.col("param").unique().sort()).to_series()
-    known = pl.DataFrame({"param": params}).join(
-        limits, on="param", how="left", maintain_order="left"
+    known = pl.DataFrame({"param": rows.params}).join(
+        parameter_limits(catalog), on="param", how="left", maintain_order="left"
     )
-    code = frame.select(pl.col("param").cast(pl.Enum(params)).to_physical()).to_series().to_numpy()
+    code = rows.param
 
     def per_row(values: Any) -> Array:
-        out: Array = np.asarray(values)[code]
+        out: Array = np.take(np.asarray(values), code)
         return out
 
     lo = per_row(known["lo"].cast(pl.Float64).to_numpy())
@@ -324,25 +355,24 @@ def qc_hour_windows(
     flat_group = per_row(
         (~group.is_in(list(cfg.flatline_exclude_groups))).fill_null(False).to_numpy()
     )
-    circular = per_row(params.is_in(list(cfg.circular_params)).to_numpy())
+    circular = per_row(rows.params.is_in(list(cfg.circular_params)).to_numpy())
 
-    value_col = frame["value"].cast(pl.Float64)
-    value = value_col.to_numpy()
+    value = rows.value
     series = _Series(
         value=value,
-        med_all=_centred_medians(value_col, cfg.spike_window),
+        med_all=_centred_medians(pl.Series(value, nan_to_null=True), cfg.spike_window),
         noise=noise,
         span=hi - lo,
         no_spike=circular,
         half=cfg.spike_window // 2,
         cfg=cfg,
     )
-    rows = np.flatnonzero(keep)
+    kept = np.flatnonzero(keep)
     spike = np.zeros(n, dtype=bool)
-    spike[rows] = series.spikes(rows, a[rows], b[rows])
+    spike[kept] = series.spikes(kept, a[kept], b[kept])
 
     step, gap = _steps(series, spike, keep, hour_start, a, b, off)
-    run_minutes, run_n = _runs(frame, new, value, a, b, off)
+    run_minutes, run_n = _runs(rows.period_s, new, value, a, b, off)
     with np.errstate(invalid="ignore"):
         checks = {  # the station flag, maintenance and PM pair come after, on the kept rows
             QcReason.NEGATIVE: (value < -noise) & negative_group,
@@ -362,10 +392,10 @@ def qc_hour_windows(
     for reason, cond in checks.items():
         codes[cond] |= bit[reason]
     valid_flags = [c for c, f in catalog.flags.items() if f.valid]
-    out = frame.filter(pl.Series(keep)).select(*READINGS.names()[:9])
+    bad_flag = (~rows.flags.is_in(valid_flags).fill_null(False)).to_numpy()
+    codes[np.take(bad_flag, rows.flag)] |= bit[QcReason.STATION_FLAG]
+    out = rows.to_frame(keep)
     codes = codes[keep]
-    bad_flag = out.select(~pl.col("flag").is_in(valid_flags).fill_null(False)).to_series()
-    codes[bad_flag.to_numpy()] |= bit[QcReason.STATION_FLAG]
     maint = _maintenance_rows(out, status.lazy() if status is not None else None)
     if maint is not None:
         codes[maint.to_numpy()] |= bit[QcReason.MAINTENANCE]
@@ -375,5 +405,4 @@ def qc_hour_windows(
     return out.with_columns(
         reason_lists(codes),
         pl.Series("valid", codes == 0),
-        pl.col("revisions").fill_null(0).cast(pl.UInt32),
     ).select(*READINGS)

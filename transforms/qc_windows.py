@@ -46,7 +46,6 @@ from transforms.qc import (
     REASON_BITS,
     QcConfig,
     _maintenance_rows,
-    _pm_pair_rows,
     parameter_limits,
     reason_lists,
 )
@@ -264,6 +263,36 @@ def _runs(
     return (off[last] - off[first]) / 60e6 + period_s[first] / 60, last - first + 1
 
 
+def _pm_pair(rows: SeriesRows, keep: Array, catalog: Catalog) -> Array:
+    """Rows (of those kept) of a station's PM2.5 and PM10 readings at the same time where
+    PM2.5 > PM10 + PM10's noise: both are flagged (as :func:`transforms.qc._pm_pair_rows`).
+
+    Within one parameter the sorted rows run by station, then time, so the two parameters'
+    (station, time) keys are each sorted and one binary search pairs them.
+    """
+    names = rows.params.to_list()
+    if "pm25" not in names or "pm10" not in names:
+        return np.empty(0, dtype=np.int64)
+    pm25 = np.flatnonzero((rows.param == names.index("pm25")) & keep)
+    pm10 = np.flatnonzero((rows.param == names.index("pm10")) & keep)
+    if pm25.size == 0 or pm10.size == 0:
+        return np.empty(0, dtype=np.int64)
+    span = int(rows.ts.max()) - int(rows.ts.min()) + 1
+    t0 = int(rows.ts.min())
+
+    def keys(at: Array) -> Array:
+        out: Array = rows.station[at] * span + (rows.ts[at] - t0)
+        return out
+
+    k25, k10 = keys(pm25), keys(pm10)
+    at = np.minimum(np.searchsorted(k10, k25), k10.size - 1)
+    paired = k10[at] == k25
+    a, b = pm25[paired], pm10[at[paired]]
+    with np.errstate(invalid="ignore"):
+        bad = rows.value[a] > rows.value[b] + catalog.parameter("pm10").noise  # NaN: False
+    return np.concatenate([a[bad], b[bad]])
+
+
 def qc_hour_windows(
     deduplicated: pl.DataFrame,
     catalog: Catalog,
@@ -394,14 +423,12 @@ def qc_sorted_windows(
     valid_flags = [c for c, f in catalog.flags.items() if f.valid]
     bad_flag = (~rows.flags.is_in(valid_flags).fill_null(False)).to_numpy()
     codes[np.take(bad_flag, rows.flag)] |= bit[QcReason.STATION_FLAG]
+    codes[_pm_pair(rows, keep, catalog)] |= bit[QcReason.PM25_GT_PM10]
     out = rows.to_frame(keep)
     codes = codes[keep]
     maint = _maintenance_rows(out, status.lazy() if status is not None else None)
     if maint is not None:
         codes[maint.to_numpy()] |= bit[QcReason.MAINTENANCE]
-    pm_bad = _pm_pair_rows(out, catalog)
-    if pm_bad is not None:
-        codes[pm_bad] |= bit[QcReason.PM25_GT_PM10]
     return out.with_columns(
         reason_lists(codes),
         pl.Series("valid", codes == 0),

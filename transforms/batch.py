@@ -20,7 +20,7 @@ from aircarbon.core.catalog import Catalog
 from aircarbon.core.contracts import HOURLY
 from transforms.aggregate import daily_stats, moving_averages
 from transforms.aqi import aqi_daily, aqi_hourly
-from transforms.chain import GROUP_SIZE, clean_hours, hour_ends
+from transforms.chain import GROUP_SIZE, WORKERS, clean_hours, hour_ends
 from transforms.qc import QcConfig
 
 __all__ = ["ChainResult", "interval_ends", "process_partitions"]
@@ -61,12 +61,14 @@ def process_partitions(
     group_size: int = GROUP_SIZE,
     config: QcConfig | None = None,
     timezone: str | None = None,
+    workers: int = WORKERS,
 ) -> ChainResult:
     """Raw readings → readings (to ``on_readings``), hourly, daily, hourly and daily AQI.
 
     ``ends`` are the hours to process (consecutive hour ends; by default those covering the
     raw rows); ``raw`` should hold the ``QC_CONTEXT`` before the first hour too, as the
-    hourly step's scan does. ``group_size`` stations are cleaned at a time.
+    hourly step's scan does. ``group_size`` stations are cleaned at a time, ``workers``
+    groups at once (threads).
     """
     hours = list(ends) if ends is not None else interval_ends(raw)
     hourly_parts: list[pl.DataFrame] = []
@@ -74,7 +76,13 @@ def process_partitions(
     groups = 0
     if hours:
         for group in clean_hours(
-            raw, catalog, hours, status=status, group_size=group_size, config=config
+            raw,
+            catalog,
+            hours,
+            status=status,
+            group_size=group_size,
+            config=config,
+            workers=workers,
         ):
             groups += 1
             n_readings += group.readings.height

@@ -349,9 +349,9 @@ def _grouped_order(station: _Coded, group_size: int | None) -> tuple[Array, Arra
     for s in range(0, n, _CHUNK_ROWS):
         np.take(group_of, station.codes[s : s + _CHUNK_ROWS], out=group[s : s + _CHUNK_ROWS])
     counts = np.bincount(group, minlength=n_groups)
-    # Polars' sort runs on every core and gives 32-bit row indexes (half numpy's); the order
-    # within a group does not matter (each group is sorted by its key on its turn)
-    order = pl.Series(group).arg_sort().to_numpy()
+    # numpy's stable sort of 8/16-bit integers is a radix sort: 0.36 s for 42 M rows, where
+    # Polars' arg_sort takes 1.5 s
+    order = np.argsort(group, kind="stable")
     return order, np.concatenate(([0], np.cumsum(counts)))
 
 

@@ -1,5 +1,9 @@
 """QC of consecutive hours, each on its own window, from one sort of the rows.
 
+The chain hands its station groups over already sorted and de-duplicated, as arrays
+(:class:`transforms.series_rows.SeriesRows`, :func:`qc_sorted_windows`); a frame is sorted first
+(:func:`qc_hour_windows`).
+
 The hourly step QCs an hour when it ends, seeing the hour and ``context`` before it and nothing
 after; a batch of hours must flag every hour exactly as that run would. Repeating the context
 rows once per window that sees them (the window then being a series key) does that, but QC then
@@ -7,14 +11,17 @@ handles 1.5 times the rows, sorted with a third key. Here every row is sorted an
 only what the cut of a window can change is worked out per window, from the window's bounds in
 the sorted rows (``a``: its first row, context included; ``b``: its last, the hour's last row):
 
-* **Hampel median** (centred, ``half`` values either side): a row at least ``half`` values from
-  both ends of its window sees the same values as in the whole series, so the one rolling median
-  over the sorted column serves; the others (an hour's last ``half`` rows, rows with little or no
-  context) get the median of their window's cut range, computed here with the interpolation of
-  Polars' kernel (``lo + (hi - lo) * 0.5`` for an even count; nulls skipped).
+* **Hampel median** (centred, ``half`` values either side): the median of the row's window cut
+  to ``[a, b]`` (an hour's last ``half`` rows, and rows with little or no context, see fewer
+  values than in the whole series), computed with the interpolation of Polars' kernel
+  (``lo + (hi - lo) * 0.5`` for an even count; nulls skipped). It is computed only where a
+  spike is possible at all: a value's distance to any median of a window around it is at most
+  its *reach*, its largest distance to a value within ``half`` rows either side (windowed min
+  and max, a few whole-column passes), and a row whose reach does not clear the absolute floors
+  cannot be a spike. On the benchmark's day (benchmarks/transforms.py) 1.9 % of the rows remain.
 * **MAD**: only needed where the deviation clears the absolute floors (else no spike whatever
   the MAD): there, each of the ``2 * half + 1`` deviations around the row is taken with the
-  median the window gives it (the whole-column one when it is ``half`` values inside the window).
+  median the window gives it.
 * **Rate of change**: the previous non-spike value of the window. Within the row's own hour it is
   a forward fill; when none is there, it is the last context row that is not a spike *as this
   window sees it* (a context row's own flags come from its own hour's window, which ends right
@@ -23,7 +30,8 @@ the sorted rows (``a``: its first row, context included; ``b``: its last, the ho
   clipped to the window's.
 * **Time step**: none for a window's first row.
 
-Every other check looks at a row alone (or at the PM pair of a station and time). The result is
+Every other check looks at a row alone (or at the PM pair of a station and time, paired by a
+binary search over the sorted rows' station and time). The result is
 row for row and bit for bit what :func:`transforms.qc.apply_qc` gives on the repeated windows
 (tested against it, and against the reference oracle, on random series with gaps, spikes, flat
 runs and hourly data). Frames this path does not cover (null keys, non-finite values, time not

@@ -35,6 +35,7 @@ import polars as pl
 
 from aircarbon.core.catalog import Catalog
 from transforms.aggregate import hourly_means
+from transforms.hourly_sorted import hourly_means_sorted
 from transforms.qc import QcConfig, apply_qc
 from transforms.qc_windows import qc_hour_windows, qc_sorted_windows
 from transforms.raw import deduplicate
@@ -321,7 +322,11 @@ def _clean_hours(
         )
         if readings is None:
             readings = qc_hours_repeated(group.to_frame(), catalog, ends, status=st, config=config)
-        return CleanGroup(readings=readings, hourly=hourly_means(readings, catalog))
+            return CleanGroup(readings=readings, hourly=hourly_means(readings, catalog))
+        hourly = hourly_means_sorted(
+            group, readings, catalog, first_start=ends[0] - _HOUR, hours=len(ends)
+        )
+        return CleanGroup(readings=readings, hourly=hourly)
 
     yield from ordered_map(clean, range(rows.groups), workers)
 

@@ -201,3 +201,57 @@ def test_window_extreme_is_the_windowed_max(values: list[float], width: int) -> 
     assume(width <= array.size)
     expected = [max(values[i : i + width]) for i in range(array.size - width + 1)]
     assert _window_extreme(array, width, np.fmax).tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.none(),
+                st.floats(-1e7, 1e7, allow_nan=False),
+                st.floats(-1e-3, 1e-3, allow_nan=False),  # where rounding to 2**-60 matters
+                st.sampled_from([0.1, 0.2, 0.3, 40.0, 1e7, -1e7, 2.0**-61, 3 * 2.0**-61]),
+            ),
+            min_size=1,
+            max_size=70,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_exact_sums_of_segments_are_polars_int128_sums(segments: list[list[float | None]]) -> None:
+    """The numpy split sum is bit for bit the Int128 sum of the frame path."""
+    from transforms.aggregate import _exact_sum
+    from transforms.hourly_sorted import _exact_sums
+
+    values = [v for seg in segments for v in seg]
+    starts = np.cumsum([0] + [len(seg) for seg in segments[:-1]])
+    frame = pl.DataFrame(
+        {"g": [i for i, seg in enumerate(segments) for _ in seg], "v": values},
+        schema={"g": pl.Int64, "v": pl.Float64},
+    )
+    expected = frame.group_by("g").agg(_exact_sum(pl.col("v"))).sort("g")["v"].to_numpy()
+    array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    got = _exact_sums(array, starts)
+    assert got.tobytes() == expected.tobytes()
+
+
+def test_hourly_means_of_sorted_rows_with_wind_hourly_data_and_nulls() -> None:
+    """Wind (the frame path), hourly values (60-minute coverage) and a valid row without a
+    value, next to minute data: the same table as hourly_means over the readings."""
+    minute = readings([40.0 + (i % 7) * 0.1 for i in range(120)], station="A")
+    wind = readings([350.0, 10.0, 20.0] * 40, station="A", param="wd")
+    hourly = readings(
+        [12.0, 13.5, 11.0], station="B", param="so2", step=dt.timedelta(hours=1), period_s=3600
+    )
+    raw = pl.concat([minute, wind, hourly]).drop("revisions")
+    raw = raw.with_columns(
+        pl.when(pl.int_range(pl.len()) == 5).then(None).otherwise("value").alias("value")
+    )
+    ends = [T0 + dt.timedelta(hours=1), T0 + dt.timedelta(hours=2)]
+    groups = list(clean_hours(raw, CATALOG, ends, group_size=1))
+    clean = pl.concat([g.readings for g in groups])
+    assert_frame_equal(
+        pl.concat([g.hourly for g in groups]), hourly_means(clean, CATALOG), check_exact=True
+    )

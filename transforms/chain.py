@@ -13,8 +13,12 @@ the context rows once per window (:func:`qc_hours_repeated`) gives the same flag
 
 Everything here is per station (QC along a station's series, the PM pair and maintenance
 checks within a station, hourly means per station), so stations are processed a group at a
-time: only one group's working set is in memory at once, and the results are the same as
-for the whole network in one piece (tested), in the same order (station, param, ts).
+time, two groups at once in threads (:data:`WORKERS`): only those groups' working sets are in
+memory next to the interval's compact raw columns, and the results are the same as for the
+whole network in one piece (tested), in the same order (station, param, ts). The rows travel
+as integer ranks and arrays from the read to the output (:mod:`transforms.series_rows`,
+:func:`transforms.qc_windows.qc_sorted_windows`, :mod:`transforms.hourly_sorted`); text is
+put back on the rows that come out.
 """
 
 from __future__ import annotations
@@ -275,10 +279,11 @@ def clean_hours(
 
     De-duplication, windowed QC (:func:`qc_hours`) and hourly means, ``group_size`` stations
     at a time, in station order (concatenated, the groups' frames are the whole network's,
-    row for row). The raw rows are read once (:func:`read_compact`), sorted once by series
-    and time and de-duplicated on that sort (:func:`transforms.series_rows.sort_rows`): a
-    group is then a slice of the sorted rows. ``workers`` groups are cleaned at a time, in
-    threads (the array work releases the GIL); results come back in station order, at most
+    row for row). The raw rows are read once (:func:`read_compact`) and cut into station
+    groups by one radix pass (:func:`transforms.series_rows.sort_raw`); each group is sorted
+    on its packed integer key and de-duplicated on that sort in the thread that cleans it
+    (:meth:`~transforms.series_rows.SortedRaw.rows`). ``workers`` groups are cleaned at a time
+    (the array work releases the GIL); results come back in station order, at most
     ``workers`` ahead of the caller. Smaller groups: less memory, a little more overhead.
     Frames the sorted arrays cannot hold take the frame path (:func:`split_groups`, then
     :func:`transforms.raw.deduplicate` and :func:`qc_hours` per group), with the same result.
@@ -338,9 +343,10 @@ def small_pages() -> Iterator[None]:
     numpy asks for transparent huge pages (``madvise``) on every array over 4 MB, and where
     the kernel's THP defrag setting is ``madvise`` (as on these machines) a fault on such an
     array may compact memory synchronously. The chain allocates and frees a few hundred
-    group-sized arrays: on a busy machine it spent 11.5 of 27.6 CPU s in the kernel with huge
-    pages and 6.2 of 23.1 without (a 42 M-row day); its arrays are read in order, so the
-    TLB gains little from huge pages. The previous setting is restored afterwards.
+    group-sized arrays: with other work running on the machine it spent 11.5 of 27.6 CPU s
+    in the kernel with huge pages and 6.2 of 23.1 without (a 42 M-row day, 28.5 s against
+    18.7 s); on an idle machine the two are within noise (huge pages ~0.5 s ahead). The
+    previous setting is restored afterwards.
     """
     multiarray = importlib.import_module("numpy._core.multiarray")  # numpy >= 2
     setter = getattr(multiarray, "_set_madvise_hugepage", None)

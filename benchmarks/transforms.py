@@ -267,9 +267,10 @@ def child_chain(data: Path) -> list[dict[str, Any]]:
     groups, then per group sort + de-dup → QC → hourly means (each stage's seconds summed over
     the groups, its peak the highest), then the moving averages, daily statistics and AQI
     once over the hourly table."""
-    from transforms.aggregate import daily_stats, hourly_means, moving_averages
+    from transforms.aggregate import daily_stats, moving_averages
     from transforms.aqi import aqi_daily, aqi_hourly
     from transforms.chain import GROUP_SIZE, QC_CONTEXT, hour_ends, read_compact
+    from transforms.hourly_sorted import hourly_means_sorted
     from transforms.qc_windows import qc_sorted_windows
     from transforms.raw import scan_raw, scan_status
     from transforms.series_rows import SeriesRows, sort_raw
@@ -318,15 +319,15 @@ def child_chain(data: Path) -> list[dict[str, Any]]:
         n_in = int(sorted_raw.bounds[g + 1] - sorted_raw.bounds[g])
         group = add("rows", n_in, partial(sorted_raw.rows, g), lambda out: out.height)
         readings = add("qc", group.height, partial(first_start_qc, group), frame_height)
-        del group
-        parts.append(
-            add("hourly", readings.height, partial(hourly_means, readings, catalog), frame_height)
+        hourly_of = partial(
+            hourly_means_sorted, group, readings, catalog, first_start=START, hours=len(ends)
         )
-        del readings
+        parts.append(add("hourly", readings.height, hourly_of, frame_height))
+        del group, readings
     names = {
         "rows": "`SortedRaw.rows` (a group sorted on its key, de-duplicated)",
         "qc": "`qc_sorted_windows` (QC, each hour on its own window)",
-        "hourly": "`hourly_means`",
+        "hourly": "`hourly_means_sorted` (hourly means of the group's arrays)",
     }
     note = f"{sorted_raw.groups} groups, one after the other"
     for key, name in names.items():

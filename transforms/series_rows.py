@@ -139,26 +139,43 @@ def _coded(column: pl.Series) -> _Coded:
     """``column``'s categorical codes, their ranks and the sorted distinct values.
 
     Categorical codes go through a lookup table (no text compared per row); text is made
-    categorical first.
+    categorical first. A column with categories of its own (:func:`transforms.chain.
+    read_compact` gives each text column a fresh 16-bit mapping) names its codes directly
+    and a count of the codes says which occur: no hash of the column's rows.
     """
     if not isinstance(column.dtype, pl.Categorical):
         column = column.cast(pl.String).cast(pl.Categorical)
-    distinct = column.unique().drop_nulls()
-    text = distinct.cast(pl.String)
+    categories = cast(pl.Categorical, column.dtype).categories
+    physical = column.to_physical()
+    if not categories.is_global() and len(column):
+        array = _numpy(physical.fill_null(0), physical.dtype)
+        present = np.flatnonzero(np.bincount(array, minlength=1))
+        if physical.null_count():  # the bincount saw nulls as code 0: count without them
+            present = np.flatnonzero(np.bincount(array[physical.is_not_null().to_numpy()]))
+        by_code = categories.to_series().cast(pl.String)
+        text = by_code.gather(present)
+        codes = present
+    else:
+        distinct = column.unique().drop_nulls()
+        text = distinct.cast(pl.String)
+        codes = distinct.to_physical().to_numpy()
+        array = None
     order = text.arg_sort().to_numpy()
     names = text.gather(order)
-    codes = distinct.to_physical().to_numpy()[order]
+    codes = codes[order]
     top = int(codes.max(initial=0))
-    physical = column.to_physical()
     if top > max(_MAX_LOOKUP, 4 * len(column)):  # pragma: no cover - tens of millions of codes
         physical = column.cast(pl.String).cast(pl.Enum(names)).to_physical()
-        codes, top = np.arange(len(names)), len(names) - 1
+        codes, top, array = np.arange(len(names)), len(names) - 1, None
     lookup = np.full(top + 2, len(names), dtype=np.int32)
     lookup[codes] = np.arange(len(names), dtype=np.int32)
     if physical.null_count():
         physical = physical.fill_null(top + 1)
         names = names.append(pl.Series([None], dtype=pl.String))
-    return _Coded(_numpy(physical, physical.dtype), lookup, names.alias(column.name))
+        array = None
+    if array is None:
+        array = _numpy(physical, physical.dtype)
+    return _Coded(array, lookup, names.alias(column.name))
 
 
 @dataclass(frozen=True)

@@ -255,3 +255,21 @@ def test_hourly_means_of_sorted_rows_with_wind_hourly_data_and_nulls() -> None:
     assert_frame_equal(
         pl.concat([g.hourly for g in groups]), hourly_means(clean, CATALOG), check_exact=True
     )
+
+
+def test_null_flags_and_sources_travel_through_the_arrays() -> None:
+    """A flag or source may be null (a null flag is not a valid one): the chain's 16-bit
+    categories count their codes without the nulls and put the nulls back on output."""
+    frame = pl.concat([readings([40.0 + i for i in range(90)], station=s) for s in "AB"])
+    row = pl.int_range(pl.len())
+    raw = frame.drop("revisions").with_columns(
+        pl.when(row % 7 == 0).then(None).otherwise("flag").alias("flag"),
+        pl.when(row % 5 == 0).then(None).otherwise("source").alias("source"),
+    )
+    ends = [T0 + dt.timedelta(hours=1)]
+    groups = list(clean_hours(raw, CATALOG, ends, group_size=1))
+    clean = qc_hours(deduplicate(raw.lazy()), CATALOG, ends)
+    out = pl.concat([g.readings for g in groups])
+    assert_frame_equal(out, clean, check_exact=True)
+    assert out["flag"].null_count() > 0
+    assert out["source"].null_count() > 0

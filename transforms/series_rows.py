@@ -1,28 +1,33 @@
-"""Raw rows sorted once by series and time, de-duplicated on that sort, cut by station.
+"""Raw rows cut by station group, each group sorted once by series and time and
+de-duplicated on that sort, held as arrays.
 
 The chain (:mod:`transforms.chain`) used to cut the raw rows into station groups by
 filtering the whole frame once per group, de-duplicate each group by hashing its text keys,
-and sort each group again for QC. Here one integer key is packed per row from the station's
-and the parameter's rank among the distinct values and the time, and sorted once (a stable
-argsort of 64-bit integers); everything else follows from that order:
+and sort each group again for QC. Here:
 
-* a re-delivered reading sits next to its other deliveries, so de-duplication compares
-  neighbouring keys (the latest ``received_at`` wins, the last delivery on a tie;
+* each row's group number (its station's rank // the group size) is sorted by a radix sort
+  of small integers, one cheap pass over the interval (:func:`sort_raw`);
+* a group's rows are then sorted on one integer packed from the station's and the
+  parameter's rank among the distinct values and the time (:meth:`SortedRaw.rows`, in
+  whichever thread cleans the group: a 16-bit radix sort by series, the full key only where
+  a re-delivery breaks time order);
+* a re-delivered reading then sits next to its other deliveries, so de-duplication compares
+  neighbouring keys (the latest ``received_at`` wins, the later input row on a tie;
   ``revisions`` counts the other values, as :func:`transforms.raw.deduplicate` does);
-* a station group is a contiguous range of the sorted keys;
-* QC (:func:`transforms.qc_windows.qc_sorted_windows`) finds its series already in order.
+* QC (:func:`transforms.qc_windows.qc_sorted_windows`) and hourly means
+  (:mod:`transforms.hourly_sorted`) find their series already in order.
 
-Only the key and the order are whole-interval arrays: a group's rows are gathered from the
-unsorted columns when the group's turn comes (:meth:`SortedRaw.rows`), in whichever thread
-cleans it, so the sorted copy of the interval never exists at once. Memory that a process
-touches for the first time is expensive on these machines (transparent huge pages are
-compacted on fault: ~2 s per GB, against ~0.05 s per GB reused), so fewer and smaller
-whole-interval arrays are faster as well as lighter.
+The whole-interval arrays are the unsorted columns and the group order; a group's rows are
+gathered from them on its turn, so no sorted copy of the interval exists at once. Memory a
+process touches for the first time is expensive on these machines (a page fault and a page
+clear: about 1 s of system time per GB), so fewer and smaller whole-interval arrays are
+faster as well as lighter.
 
 Station, parameter, flag and source travel as ranks into their sorted distinct values; the
 text is put back only on the rows that come out (:meth:`SeriesRows.to_frame`). Frames this
 cannot hold (a null key, time, ``received_at`` or ``period_s``, a value that is not finite,
-a time in another unit) give None: the caller takes the frame path.
+a time in another unit, keys too wide to pack into 64 bits) give None: the caller takes the
+frame path.
 """
 
 from __future__ import annotations

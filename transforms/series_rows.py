@@ -312,8 +312,9 @@ def sort_raw(
     stations (all in one group by default), each sorted and de-duplicated by :meth:`SortedRaw.rows`.
 
     None when the frame is empty or has what the arrays cannot hold (module docstring), or
-    when its keys are too wide to pack into 64 bits. ``consume`` drops the columns from
-    ``frame`` as they are taken (``frame`` is left empty), so no column is held twice.
+    when its keys are too wide to pack into 64 bits; ``frame`` is then as it was. ``consume``
+    drops the columns from ``frame`` as they are taken (``frame`` is left empty), so no
+    column is held twice.
     ``workers`` threads turn the columns into arrays (a copy each, mostly page faults).
     """
     if frame.is_empty() or not _coverable(frame):
@@ -327,8 +328,6 @@ def sort_raw(
         return frame.drop_in_place(name) if consume else frame[name]
 
     convert: dict[str, Callable[[pl.Series], Any]] = {
-        "station": _coded,
-        "param": _coded,
         "ts": partial(_numpy, dtype=pl.Int64),
         "value": partial(_numpy, dtype=pl.Float64),
         "period_s": partial(_numpy, dtype=pl.Int32),
@@ -339,14 +338,16 @@ def sort_raw(
     if "revisions" in frame.columns:
         convert["revisions"] = lambda c: _numpy(c.fill_null(0), pl.UInt32)
     with ThreadPoolExecutor(max(1, workers)) as pool:
+        # the keys first, the frame left whole: a None must leave the caller its frame
+        keys = [pool.submit(_coded, frame[name]) for name in ("station", "param")]
+        station, param = (future.result() for future in keys)
+        if len(station.names) * len(param.names) * span >= 2**63:
+            return None
+        if consume:
+            take("station"), take("param")
         # each worker takes its column out of the frame itself, so no more than ``workers``
         # columns are ever held twice
         done = {name: pool.submit(lambda n, f: f(take(n)), name, f) for name, f in convert.items()}
-        station, param = done["station"].result(), done["param"].result()
-        if len(station.names) * len(param.names) * span >= 2**63:
-            for future in done.values():
-                future.cancel()
-            return None  # (consume: the frame may have lost columns; callers check first)
         order, bounds = _grouped_order(station, group_size)
         arrays = {name: future.result() for name, future in done.items()}
     return SortedRaw(

@@ -273,3 +273,24 @@ def test_null_flags_and_sources_travel_through_the_arrays() -> None:
     assert_frame_equal(out, clean, check_exact=True)
     assert out["flag"].null_count() > 0
     assert out["source"].null_count() > 0
+
+
+def test_keys_too_wide_to_pack_leave_the_frame_to_the_frame_path() -> None:
+    """40 series over 8,000 years do not pack into 64 bits: the chain's read frame must still
+    be whole for the frame path (sort_raw consumes columns only once it knows it can)."""
+    frame = pl.concat(
+        [
+            readings([40.0 + i for i in range(70)], station=f"S{s}", param=p)
+            for s in range(8)
+            for p in ("pm25", "pm10", "o3", "no2", "so2")
+        ]
+    ).drop("revisions")
+    late = frame.slice(0, 1).with_columns(
+        pl.lit(dt.datetime(9999, 1, 1, tzinfo=dt.UTC)).cast(pl.Datetime("us", "UTC")).alias("ts")
+    )
+    raw = pl.concat([frame, late])
+    assert sort_raw(raw.clone(), consume=True) is None
+    ends = [T0 + dt.timedelta(hours=1)]
+    groups = list(clean_hours(raw, CATALOG, ends, group_size=3))
+    clean = qc_hours(deduplicate(raw.lazy()), CATALOG, ends)
+    assert_frame_equal(pl.concat([g.readings for g in groups]), clean, check_exact=True)

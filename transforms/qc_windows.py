@@ -323,15 +323,12 @@ def qc_hour_windows(
     Returns the readings of the hours (the ``readings`` table, sorted by station, param and ts),
     or None when the frame needs the repeated-window path (see the module docstring).
     """
-    cfg = config or QcConfig()
-    if cfg.spike_window % 2 == 0 or deduplicated.schema["ts"] != pl.Datetime("us", "UTC"):
+    if deduplicated.schema["ts"] != pl.Datetime("us", "UTC"):
         return None
     context_us = context // dt.timedelta(microseconds=1)
     offset = (pl.col("ts") - first_start).dt.total_microseconds()
-    frame = deduplicated.filter((offset > -context_us) & (offset <= hours * _HOUR_US))
-    if frame.height < 2:
-        return None
-    rows = sort_rows(frame)
+    # only the windows' rows are sorted; qc_sorted_windows checks the rest
+    rows = sort_rows(deduplicated.filter((offset > -context_us) & (offset <= hours * _HOUR_US)))
     if rows is None:
         return None
     return qc_sorted_windows(
@@ -341,7 +338,7 @@ def qc_hour_windows(
         hours=hours,
         context=context,
         status=status,
-        config=cfg,
+        config=config,
     )
 
 

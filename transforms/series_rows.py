@@ -131,7 +131,7 @@ def _series_starts(station: Array, param: Array) -> Array:
 class _Coded:
     """A text column as categorical codes, and each code's rank among the sorted values."""
 
-    codes: Array  # per row: the categorical code (uint32); nulls: the last lookup slot
+    codes: Array  # per row: the categorical code (16 or 32 bits); nulls: the last lookup slot
     lookup: Array  # code -> rank (int32); the last slot is a null's
     names: pl.Series  # by rank; a trailing null when the column has nulls
 
@@ -154,9 +154,9 @@ def _coded(column: pl.Series) -> _Coded:
     physical = column.to_physical()
     if not categories.is_global() and len(column):
         array = _numpy(physical.fill_null(0), physical.dtype)
-        present = np.flatnonzero(np.bincount(array, minlength=1))
-        if physical.null_count():  # the bincount saw nulls as code 0: count without them
-            present = np.flatnonzero(np.bincount(array[physical.is_not_null().to_numpy()]))
+        counts = np.bincount(array, minlength=1)
+        counts[0] -= physical.null_count()  # the nulls were counted as code 0
+        present = np.flatnonzero(counts)
         by_code = categories.to_series().cast(pl.String)
         text = by_code.gather(present)
         codes = present

@@ -289,6 +289,15 @@ def _coverable(frame: pl.DataFrame) -> bool:
     return not nulls and bool(finite)
 
 
+def _distinct_at_most(column: pl.Series) -> int:
+    """How many distinct values ``column`` can hold: its own categories' size (no pass over
+    the rows; every value they hold, present or not), else its distinct count."""
+    dtype = column.dtype
+    if isinstance(dtype, pl.Categorical) and not dtype.categories.is_global():
+        return len(dtype.categories.to_series())
+    return column.n_unique()
+
+
 def _numpy(column: pl.Series, dtype: Any) -> Array:
     """``column`` as one numpy array, without a copy of its own.
 
@@ -327,7 +336,12 @@ def sort_raw(
     def take(name: str) -> pl.Series:
         return frame.drop_in_place(name) if consume else frame[name]
 
+    if _distinct_at_most(frame["station"]) * _distinct_at_most(frame["param"]) * span >= 2**63:
+        return None  # before any column is taken: the caller's frame stays whole
+
     convert: dict[str, Callable[[pl.Series], Any]] = {
+        "station": _coded,
+        "param": _coded,
         "ts": partial(_numpy, dtype=pl.Int64),
         "value": partial(_numpy, dtype=pl.Float64),
         "period_s": partial(_numpy, dtype=pl.Int32),
@@ -338,16 +352,10 @@ def sort_raw(
     if "revisions" in frame.columns:
         convert["revisions"] = lambda c: _numpy(c.fill_null(0), pl.UInt32)
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        # the keys first, the frame left whole: a None must leave the caller its frame
-        keys = [pool.submit(_coded, frame[name]) for name in ("station", "param")]
-        station, param = (future.result() for future in keys)
-        if len(station.names) * len(param.names) * span >= 2**63:
-            return None
-        if consume:
-            take("station"), take("param")
         # each worker takes its column out of the frame itself, so no more than ``workers``
         # columns are ever held twice
         done = {name: pool.submit(lambda n, f: f(take(n)), name, f) for name, f in convert.items()}
+        station, param = done["station"].result(), done["param"].result()
         order, bounds = _grouped_order(station, group_size)
         arrays = {name: future.result() for name, future in done.items()}
     return SortedRaw(
